@@ -1,0 +1,1 @@
+"""ChurnGuard Ops CDK app: stacks per capability plus shared constructs."""

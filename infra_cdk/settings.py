@@ -1,0 +1,132 @@
+"""Typed, validated view of the ``churnguard`` key in cdk.json context.
+
+The CDK app reads its configuration only through these models, and turns them into the
+environment variables the Lambda functions read with pydantic-settings (see
+``BackupContext.lambda_environment``). Override on the command line with, e.g.::
+
+    npx aws-cdk@2 deploy -c 'churnguard={"prefix": "churnguard-ops", "backup": {...}}'
+
+(``-c`` replaces the whole ``churnguard`` object; missing keys fall back to the defaults below.)
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, Literal
+
+from constructs import Construct
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+
+CONTEXT_KEY = "churnguard"
+
+PolicyName = Literal["database", "application_data", "configuration"]
+
+#: Seed policies (contract): used for every policy the context leaves out, and as the base
+#: that partial overrides are merged onto (``{"database": {"schedule_minutes": 30}}``).
+SEED_POLICIES: dict[str, dict[str, Any]] = {
+    "database": {"schedule_minutes": 60, "retention_days": 30, "encrypted": True, "cross_region": True},
+    "application_data": {"schedule_minutes": 1440, "retention_days": 90, "encrypted": True, "cross_region": False},
+    "configuration": {"schedule_minutes": 1440, "retention_days": 365, "encrypted": True, "cross_region": True},
+}
+
+# RDS DB instance identifier: 1-63 letters/digits/hyphens, starts with a letter, no '--', no trailing '-'.
+DbInstanceId = Annotated[str, StringConstraints(pattern=r"^[a-zA-Z][a-zA-Z0-9-]{0,62}$")]
+RegionName = Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")]
+BucketName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")]
+SsmPath = Annotated[str, StringConstraints(pattern=r"^/([a-zA-Z0-9_.\-]+/)*$")]
+Email = Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class BackupPolicy(_Strict):
+    """One backup policy: how often its tick runs and how long its recovery points live."""
+
+    schedule_minutes: int = Field(ge=1, le=10080, description="EventBridge rate, in minutes")
+    retention_days: int = Field(ge=1, le=3650)
+    encrypted: bool = True
+    cross_region: bool = False
+
+
+class BackupContext(_Strict):
+    db_instance_ids: list[DbInstanceId] = Field(default_factory=lambda: ["churnguard-prod"], min_length=1)
+    dr_region: RegionName = "us-west-2"
+    dr_kms_key_alias: Annotated[str, StringConstraints(pattern=r"^alias/[a-zA-Z0-9/_-]+$")] = "alias/churnguard-ops-dr"
+    app_data_buckets: list[BucketName] = Field(default_factory=lambda: ["churnguard-app-data"])
+    ssm_paths: list[SsmPath] = Field(default_factory=lambda: ["/churnguard/"])
+    keep_latest: int = Field(default=3, ge=1)
+    manual_snapshot_quota: int = Field(default=100, ge=1)
+    max_copies_in_flight: int = Field(default=5, ge=1)
+    rpo_minutes: int = Field(default=15, ge=1)
+    policies: dict[PolicyName, BackupPolicy] = Field(default_factory=dict)
+
+    @field_validator("db_instance_ids", "app_data_buckets", "ssm_paths")
+    @classmethod
+    def _unique(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("entries must be unique")
+        return value
+
+    @field_validator("db_instance_ids")
+    @classmethod
+    def _rds_identifier_rules(cls, value: list[str]) -> list[str]:
+        for ident in value:
+            if "--" in ident or ident.endswith("-"):
+                raise ValueError(f"{ident!r}: RDS identifiers contain no '--' and do not end with '-'")
+        return value
+
+    @field_validator("ssm_paths")
+    @classmethod
+    def _no_root_path(cls, value: list[str]) -> list[str]:
+        if "/" in value:
+            raise ValueError("'/' would grant every parameter in the account; name a path such as '/churnguard/'")
+        return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _merge_seed_policies(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        given = data.get("policies") or {}
+        if not isinstance(given, dict):
+            return data  # let field validation report the type error
+        unknown = set(given) - set(SEED_POLICIES)
+        if unknown:
+            raise ValueError(f"unknown backup policies {sorted(unknown)}; known: {sorted(SEED_POLICIES)}")
+        merged = {name: {**seed, **(given.get(name) or {})} for name, seed in SEED_POLICIES.items()}
+        return {**data, "policies": merged}
+
+    def policies_json(self) -> str:
+        return json.dumps({name: p.model_dump() for name, p in self.policies.items()}, separators=(",", ":"))
+
+    def lambda_environment(self) -> dict[str, str]:
+        """The BACKUP_* variables that do not depend on deployed resources (contract names)."""
+        return {
+            "BACKUP_DB_INSTANCE_IDS": json.dumps(self.db_instance_ids),
+            "BACKUP_DR_REGION": self.dr_region,
+            "BACKUP_DR_KMS_KEY_ID": self.dr_kms_key_alias,
+            "BACKUP_SSM_PATHS": json.dumps(self.ssm_paths),
+            "BACKUP_APP_DATA_BUCKETS": json.dumps(self.app_data_buckets),
+            "BACKUP_KEEP_LATEST": str(self.keep_latest),
+            "BACKUP_MANUAL_SNAPSHOT_QUOTA": str(self.manual_snapshot_quota),
+            "BACKUP_MAX_COPIES_IN_FLIGHT": str(self.max_copies_in_flight),
+            "BACKUP_POLICIES": self.policies_json(),
+        }
+
+
+class ChurnGuardContext(_Strict):
+    prefix: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$")] = "churnguard-ops"
+    notification_emails: list[Email] = Field(default_factory=list)
+    backup: BackupContext = Field(default_factory=BackupContext)
+
+    @classmethod
+    def from_node(cls, scope: Construct) -> "ChurnGuardContext":
+        """Validate ``churnguard`` context (a dict from cdk.json, or a JSON string from ``-c``)."""
+        raw = scope.node.try_get_context(CONTEXT_KEY)
+        if raw is None:
+            raw = {}
+        if isinstance(raw, str):
+            raw = json.loads(raw)
+        return cls.model_validate(raw)

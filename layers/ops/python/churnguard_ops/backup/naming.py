@@ -1,0 +1,30 @@
+"""Snapshot identifiers derived from the schedule slot, so a retried or duplicated tick is a no-op."""
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+
+from churnguard_ops import MARKER_VALUE
+
+_INVALID = re.compile(r"[^a-z0-9-]+")
+
+
+def snapshot_id(instance_id: str, policy: str, slot: datetime) -> str:
+    """``churnguard-ops-<instance>-<policy>-<YYYYMMDDTHHMM>``, within RDS identifier rules."""
+    stamp = slot.astimezone(timezone.utc).strftime("%Y%m%dt%H%M")
+    raw = f"{MARKER_VALUE}-{instance_id}-{policy}-{stamp}".lower()
+    cleaned = re.sub(r"-{2,}", "-", _INVALID.sub("-", raw)).strip("-")
+    if len(cleaned) > 255:
+        raise ValueError(f"snapshot id too long for RDS: {cleaned}")
+    return cleaned
+
+
+def snapshot_tags(instance_id: str, policy: str, slot: datetime, retention_date: datetime) -> dict[str, str]:
+    return {
+        "Purpose": "DisasterRecovery",
+        "CreatedBy": MARKER_VALUE,
+        "Policy": policy,
+        "SourceDBInstance": instance_id,
+        "Slot": slot.isoformat(),
+        "RetentionDate": retention_date.isoformat(),
+    }

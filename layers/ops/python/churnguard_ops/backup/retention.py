@@ -1,0 +1,31 @@
+"""Which snapshots may be deleted. Pure: the caller lists, this decides, the adapter deletes."""
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime
+from typing import Iterable
+
+from churnguard_ops.backup.model import Snapshot
+
+_EPOCH = datetime.fromisoformat("1970-01-01T00:00:00+00:00")
+
+
+def expired_snapshots(snapshots: Iterable[Snapshot], now: datetime, keep_latest: int) -> list[Snapshot]:
+    """Our own, available, past-retention snapshots, except the newest ``keep_latest`` per source.
+
+    Foreign and automated snapshots are never candidates; neither is a snapshot without a
+    RetentionDate tag (we cannot prove it expired) nor one still being created or copied.
+    """
+    by_source: dict[str, list[Snapshot]] = defaultdict(list)
+    for snapshot in snapshots:
+        if snapshot.ours:
+            by_source[snapshot.source_instance].append(snapshot)
+
+    doomed: list[Snapshot] = []
+    for family in by_source.values():
+        family.sort(key=lambda s: s.slot or _EPOCH, reverse=True)
+        for snapshot in family[keep_latest:]:
+            retention = snapshot.retention_date
+            if snapshot.available and retention is not None and retention <= now:
+                doomed.append(snapshot)
+    return doomed

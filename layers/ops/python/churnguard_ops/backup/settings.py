@@ -1,0 +1,38 @@
+"""Backup function settings, read from the environment CDK sets (prefix ``BACKUP_``)."""
+from __future__ import annotations
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from churnguard_ops.backup.policy import DEFAULT_POLICIES, BackupPolicy, PolicyName
+
+
+class BackupSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="BACKUP_", extra="ignore")
+
+    db_instance_ids: list[str] = Field(default_factory=list)
+    dr_region: str | None = None
+    dr_kms_key_id: str | None = Field(None, description="KMS key in the DR region for snapshot copies")
+    bucket: str = Field(description="Backup bucket in the primary region")
+    kms_key_arn: str | None = Field(None, description="CMK that envelope-encrypts SecureString values")
+    dr_bucket: str | None = None
+    ssm_paths: list[str] = Field(default_factory=list)
+    app_data_buckets: list[str] = Field(default_factory=list)
+    keep_latest: int = Field(3, ge=1, description="Newest snapshots per source never pruned")
+    manual_snapshot_quota: int = Field(100, gt=0, description="RDS manual snapshots per region")
+    quota_warn_ratio: float = Field(0.9, gt=0, le=1)
+    max_copies_in_flight: int = Field(5, ge=1, description="Cross-region copies in progress per DR region")
+    policies: dict[PolicyName, BackupPolicy] = Field(default_factory=lambda: dict(DEFAULT_POLICIES))
+
+    @field_validator("policies")
+    @classmethod
+    def _complete_policies(cls, value: dict[str, BackupPolicy]) -> dict[str, BackupPolicy]:
+        return {**DEFAULT_POLICIES, **value}
+
+    @field_validator("ssm_paths")
+    @classmethod
+    def _absolute_paths(cls, value: list[str]) -> list[str]:
+        bad = [p for p in value if not p.startswith("/")]
+        if bad:
+            raise ValueError(f"SSM paths must start with '/': {bad}")
+        return value

@@ -1,0 +1,256 @@
+"""Embedded AWS: moto's server app on 127.0.0.1:<free port>, in a background thread.
+
+moto with ``lambda.use_docker: False`` answers Invoke with canned data. A thin WSGI
+middleware in front of moto serves the one AWS API path that must reach real code,
+``POST /2015-03-31/functions/{name}/invocations``, by calling the registered in-process
+handler. That depends only on AWS's public Invoke API, so it keeps working across moto
+versions and catches every caller: boto3 in our code, and moto's Step Functions
+interpreter, which calls Lambda over HTTP at http://localhost:$MOTO_PORT.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import threading
+import urllib.request
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+from urllib.parse import parse_qs, unquote
+
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from .lambda_runtime import FunctionNotRegistered, Handler, LambdaRegistry, RegisteredFunction
+
+__all__ = ["EmbeddedAws", "LambdaInvokeMiddleware"]
+
+_INVOKE_PATH = re.compile(r"^/2015-03-31/functions/(?P<function>[^/]+)/invocations/?$")
+_SIGV4_REGION = re.compile(r"Credential=[^/]+/\d{8}/(?P<region>[\w-]+)/")
+
+# Step Functions must run executions (not just record them); Lambda must not look for Docker.
+MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
+
+_StartResponse = Callable[..., Any]
+
+
+class LambdaInvokeMiddleware:
+    """WSGI middleware: Lambda Invoke for registered functions; everything else to ``app``."""
+
+    def __init__(self, app: Callable[..., Iterable[bytes]], registry: LambdaRegistry) -> None:
+        self.app = app
+        self.registry = registry
+
+    def __call__(self, environ: dict[str, Any], start_response: _StartResponse) -> Iterable[bytes]:
+        match = _INVOKE_PATH.match(environ.get("PATH_INFO", ""))
+        if match and environ.get("REQUEST_METHOD") == "POST":
+            identifier = unquote(match["function"])  # botocore quotes ':' in ARNs
+            region = _request_region(environ)
+            if self.registry.is_registered(identifier, region):
+                return self._invoke(identifier, region, environ, start_response)
+        # Unknown functions fall through: moto answers (ResourceNotFound, or its canned result).
+        return self.app(environ, start_response)
+
+    def _invoke(
+        self, identifier: str, region: str | None, environ: dict[str, Any], start_response: _StartResponse
+    ) -> Iterable[bytes]:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        raw = environ["wsgi.input"].read(length) if length else b""
+        try:
+            event = json.loads(raw) if raw.strip() else {}
+        except ValueError:
+            return _respond(
+                start_response,
+                "400 Bad Request",
+                {"Type": "User", "message": "Could not parse request body into json"},
+                {"X-Amzn-ErrorType": "InvalidRequestContentException"},
+            )
+        invocation_type = environ.get("HTTP_X_AMZ_INVOCATION_TYPE", "RequestResponse")
+        if invocation_type == "DryRun":
+            return _respond(start_response, "204 No Content", None)
+        if invocation_type == "Event":
+            # Asynchronous invoke: accept now, run in the background (serialized like any other).
+            threading.Thread(
+                target=self.registry.invoke, args=(identifier, event), kwargs={"region": region}, daemon=True
+            ).start()
+            return _respond(start_response, "202 Accepted", None)
+        try:
+            result = self.registry.invoke(identifier, event, region=region)
+        except FunctionNotRegistered:  # unregistered between check and call (reset): let moto answer
+            return self.app(environ, start_response)
+        headers = {"X-Amz-Executed-Version": "$LATEST", "X-Amzn-RequestId": result.request_id}
+        if result.function_error:
+            headers["X-Amz-Function-Error"] = result.function_error
+        return _respond(start_response, "200 OK", result.payload, headers)
+
+
+def _request_region(environ: Mapping[str, Any]) -> str | None:
+    """The caller's region from its SigV4 credential scope (an ARN's own region wins later)."""
+    match = _SIGV4_REGION.search(environ.get("HTTP_AUTHORIZATION", ""))
+    return match["region"] if match else None
+
+
+def _respond(
+    start_response: _StartResponse, status: str, payload: Any, headers: Mapping[str, str] | None = None
+) -> list[bytes]:
+    body = b"" if payload is None else json.dumps(payload).encode()
+    start_response(
+        status,
+        [("Content-Type", "application/json"), ("Content-Length", str(len(body))), *(headers or {}).items()],
+    )
+    return [body]
+
+
+class EmbeddedAws:
+    """moto server + Lambda dispatch, with the process environment pointed at it.
+
+    Usage::
+
+        with EmbeddedAws() as aws:
+            aws.register("fn", "app.handler", code_dir="functions/backup", environment={...})
+            boto3.client("lambda").invoke(FunctionName="fn", Payload=b"{}")
+    """
+
+    _active: EmbeddedAws | None = None  # moto's backends and MOTO_PORT are process-global
+
+    def __init__(self, region: str = "us-east-1", *, port: int = 0, verbose: bool = False) -> None:
+        self.region = region
+        self.host = "127.0.0.1"
+        self._requested_port = port
+        self.port: int | None = None
+        self.verbose = verbose
+        self.lambdas = LambdaRegistry(default_region=region)
+        self._server: BaseWSGIServer | None = None
+        self._thread: threading.Thread | None = None
+        self._saved_env: dict[str, str | None] = {}
+
+    @property
+    def endpoint_url(self) -> str:
+        assert self.port is not None, "call start() first"
+        return f"http://{self.host}:{self.port}"
+
+    # -- lifecycle ---------------------------------------------------------------------
+    def start(self) -> EmbeddedAws:
+        if self._server is not None:
+            return self
+        if EmbeddedAws._active is not None:
+            raise RuntimeError("an EmbeddedAws is already running in this process (moto state is global)")
+        # The same app ThreadedMotoServer builds, wrapped by our middleware.
+        app = LambdaInvokeMiddleware(DomainDispatcherApplication(create_backend_app), self.lambdas)
+        handler_cls = MotoRequestHandler if self.verbose else _QuietMotoRequestHandler
+        # Port 0 lets the OS pick: no probe-then-bind race.
+        self._server = make_server(self.host, self._requested_port, app, threaded=True, request_handler=handler_cls)
+        self.port = self._server.server_port
+        self._thread = threading.Thread(target=self._server.serve_forever, name="embedded-aws", daemon=True)
+        self._thread.start()
+        EmbeddedAws._active = self
+        self._set_env()
+        self.configure()
+        return self
+
+    def stop(self) -> None:
+        if self._server is None:
+            return
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        self._server = self._thread = None
+        self._restore_env()
+        EmbeddedAws._active = None
+
+    def __enter__(self) -> EmbeddedAws:
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    # -- moto control (public /moto-api endpoints) --------------------------------------
+    def configure(self, config: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        return self._moto_api("config", dict(config or MOTO_CONFIG))
+
+    def reset(self) -> None:
+        """Forget every AWS resource and every registered function (moto's config stays)."""
+        self._moto_api("reset", None)
+        self.lambdas.clear()
+        self.configure()
+
+    def _moto_api(self, path: str, body: Any) -> Any:
+        data = json.dumps(body).encode() if body is not None else b""
+        req = urllib.request.Request(f"{self.endpoint_url}/moto-api/{path}", data=data, method="POST")
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            raw = resp.read()
+        return json.loads(raw) if raw else None
+
+    # -- Lambda ------------------------------------------------------------------------
+    def register(
+        self,
+        function_name: str,
+        handler: Handler | str,
+        *,
+        code_dir: str | os.PathLike[str] | None = None,
+        environment: Mapping[str, str] | None = None,
+        region: str | None = None,
+        memory_mb: int = 128,
+        timeout_seconds: int = 900,
+    ) -> RegisteredFunction:
+        """Route Invoke of ``function_name`` (name or any ARN form) to ``handler``.
+
+        ``handler`` is a callable, or a "module.func" string loaded from ``code_dir``.
+        """
+        return self.lambdas.register(
+            function_name,
+            handler,
+            code_dir=code_dir,
+            environment=environment,
+            region=region,
+            memory_mb=memory_mb,
+            timeout_seconds=timeout_seconds,
+        )
+
+    def client(self, service: str, region: str | None = None) -> Any:
+        import boto3
+
+        return boto3.client(service, region_name=region or self.region, endpoint_url=self.endpoint_url)
+
+    # -- environment -------------------------------------------------------------------
+    def _env(self) -> dict[str, str | None]:
+        return {
+            "AWS_ENDPOINT_URL": self.endpoint_url,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": self.region,
+            "AWS_REGION": self.region,
+            # moto's Step Functions interpreter calls Lambda at http://localhost:$MOTO_PORT.
+            "MOTO_PORT": str(self.port),
+            # A named profile or session token would override the dummy keys: hide them.
+            "AWS_PROFILE": None,
+            "AWS_DEFAULT_PROFILE": None,
+            "AWS_SESSION_TOKEN": None,
+            "AWS_SECURITY_TOKEN": None,
+        }
+
+    def _set_env(self) -> None:
+        wanted = self._env()
+        self._saved_env = {key: os.environ.get(key) for key in wanted}
+        for key, value in wanted.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+    def _restore_env(self) -> None:
+        for key, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        self._saved_env = {}
+
+
+class _QuietMotoRequestHandler(MotoRequestHandler):
+    """moto's request handler without werkzeug's one-line-per-request access log."""
+
+    def log_request(self, *args: Any, **kwargs: Any) -> None:
+        pass

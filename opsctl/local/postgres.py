@@ -1,0 +1,336 @@
+"""A throwaway PostgreSQL cluster for local runs and integration tests.
+
+Server binaries come from the machine (PATH or /usr/lib/postgresql/*/bin) or, on a machine
+without them, from the PyPI package ``pgserver`` (which ships a full PostgreSQL build).
+Either way the same initdb + pg_ctl flow runs, so behaviour does not depend on the source.
+"""
+
+from __future__ import annotations
+
+import atexit
+import glob
+import importlib.util
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+__all__ = ["EmbeddedPostgres", "PostgresNotFoundError", "find_bin_dir"]
+
+INSTALL_HINT = (
+    "PostgreSQL server binaries (initdb, pg_ctl) were not found. Install them with "
+    "`apt-get install postgresql` (or your OS package manager), or `pip install pgserver` "
+    "for a self-contained PostgreSQL 16 that needs no system install."
+)
+
+# Durability is pointless for a throwaway cluster; these make start-up and writes fast.
+_FAST_SETTINGS = {
+    "fsync": "off",
+    "synchronous_commit": "off",
+    "full_page_writes": "off",
+    "shared_buffers": "16MB",
+    "max_connections": "50",
+    "log_min_messages": "warning",
+}
+_RUN_AS_CANDIDATES = ("postgres", "pgserver")  # pgserver creates the latter when it runs as root
+_MAX_SOCKET_DIR_LEN = 90  # unix socket paths are limited to ~107 bytes including the file name
+
+
+class PostgresNotFoundError(RuntimeError):
+    """No usable PostgreSQL server binaries on this machine."""
+
+
+def _is_server_bin_dir(path: Path) -> bool:
+    return (path / "initdb").is_file() and (path / "pg_ctl").is_file()
+
+
+def _major_version(bin_dir: str) -> int:
+    name = Path(bin_dir).parent.name
+    return int(name) if name.isdigit() else 0
+
+
+def find_bin_dir() -> Path:
+    """Directory holding initdb/pg_ctl and, next to them, pg_dump/pg_restore of the same version."""
+    on_path = shutil.which("initdb")
+    if on_path:
+        # Resolve symlinks (/usr/local/bin/initdb -> /usr/lib/postgresql/15/bin/initdb) so that
+        # pg_dump/pg_restore/postgres are looked up beside the real binary.
+        real = Path(on_path).resolve().parent
+        if _is_server_bin_dir(real):
+            return real
+    for candidate in sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=_major_version, reverse=True):
+        if _is_server_bin_dir(Path(candidate)):
+            return Path(candidate)
+    # find_spec locates pgserver without importing it (its import sets up lock files).
+    spec = importlib.util.find_spec("pgserver")
+    if spec is not None and spec.submodule_search_locations:
+        bundled = Path(list(spec.submodule_search_locations)[0]) / "pginstall" / "bin"
+        if _is_server_bin_dir(bundled):
+            return bundled
+    raise PostgresNotFoundError(INSTALL_HINT)
+
+
+def _free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def _run_as_user() -> pwd.struct_passwd | None:
+    """initdb/postgres refuse to run as root; pick an unprivileged account to run them as."""
+    if os.geteuid() != 0:
+        return None
+    for name in _RUN_AS_CANDIDATES:
+        try:
+            return pwd.getpwnam(name)
+        except KeyError:
+            continue
+    # Same remedy pgserver applies for itself when run as root.
+    subprocess.run(
+        ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", "pgserver"],
+        check=True,
+        capture_output=True,
+    )
+    return pwd.getpwnam("pgserver")
+
+
+class EmbeddedPostgres:
+    """initdb + pg_ctl a private cluster on 127.0.0.1:<free port>; trust auth, user ``postgres``.
+
+    Usage::
+
+        with EmbeddedPostgres() as pg:
+            psycopg2.connect(pg.dsn())
+    """
+
+    superuser = "postgres"
+    host = "127.0.0.1"
+
+    def __init__(self, state_dir: str | os.PathLike[str] | None = None, *, port: int | None = None) -> None:
+        self._given_state_dir = Path(state_dir) if state_dir is not None else None
+        self._requested_port = port
+        self.port: int | None = None
+        self.bin_dir: Path = find_bin_dir()
+        self.state_dir: Path | None = None
+        self.start_seconds: float | None = None
+        self._owns_state_dir = False
+        self._extra_dirs: list[Path] = []
+        self._running = False
+        self._lock = threading.Lock()
+        self._user = _run_as_user()
+
+    # -- paths -------------------------------------------------------------------------
+    @property
+    def data_dir(self) -> Path:
+        assert self.state_dir is not None, "call start() first"
+        return self.state_dir / "data"
+
+    @property
+    def log_file(self) -> Path:
+        assert self.state_dir is not None, "call start() first"
+        return self.state_dir / "postgres.log"
+
+    def tool(self, name: str) -> Path:
+        """Path of a client tool (pg_dump, pg_restore, psql) of the same major version as the server."""
+        return self.bin_dir / name
+
+    def dsn(self, dbname: str = "postgres") -> str:
+        assert self.port is not None, "call start() first"
+        return f"host={self.host} port={self.port} user={self.superuser} dbname={dbname}"
+
+    @property
+    def running(self) -> bool:
+        return self._running
+
+    # -- lifecycle ---------------------------------------------------------------------
+    def start(self) -> EmbeddedPostgres:
+        with self._lock:
+            if self._running:
+                return self
+            t0 = time.monotonic()
+            # Register cleanup before anything can leave a server behind.
+            atexit.register(self.stop)
+            _install_sigterm_exit()
+            self._prepare_state_dir()
+            self._initdb()
+            self._start_server()
+            self._running = True
+            self.start_seconds = time.monotonic() - t0
+            return self
+
+    def stop(self) -> None:
+        """Stop the server (immediate, falling back to fast, then SIGKILL) and remove owned dirs.
+
+        Idempotent; also runs from atexit.
+        """
+        with self._lock:
+            if self.state_dir is None:
+                return
+            if (self.data_dir / "postmaster.pid").exists():
+                self._stop_server()
+            self._running = False
+            for extra in self._extra_dirs:
+                shutil.rmtree(extra, ignore_errors=True)
+            self._extra_dirs.clear()
+            if self._owns_state_dir:
+                shutil.rmtree(self.state_dir, ignore_errors=True)
+            self.state_dir = None
+            atexit.unregister(self.stop)
+
+    def __enter__(self) -> EmbeddedPostgres:
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    # -- SQL helpers -------------------------------------------------------------------
+    def create_database(self, name: str, template: str | None = None, *, force: bool = False) -> str:
+        """CREATE DATABASE name [TEMPLATE template]; returns the new database's DSN.
+
+        PostgreSQL refuses to copy a template that has other sessions; ``force=True`` ends
+        those sessions first (what a local "restore from snapshot" of a live database needs).
+        """
+        import psycopg2
+        from psycopg2 import sql
+
+        conn = psycopg2.connect(self.dsn())
+        try:
+            conn.autocommit = True  # CREATE DATABASE cannot run inside a transaction block
+            with conn.cursor() as cur:
+                if template and force:
+                    cur.execute(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                        "WHERE datname = %s AND pid <> pg_backend_pid()",
+                        (template,),
+                    )
+                stmt = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+                if template:
+                    stmt = stmt + sql.SQL(" TEMPLATE {}").format(sql.Identifier(template))
+                cur.execute(stmt)
+        finally:
+            conn.close()
+        return self.dsn(name)
+
+    # -- internals ---------------------------------------------------------------------
+    def _prepare_state_dir(self) -> None:
+        if self._given_state_dir is None:
+            self.state_dir = Path(tempfile.mkdtemp(prefix="churnguard-pg-"))
+            self._owns_state_dir = True
+        else:
+            self.state_dir = self._given_state_dir.resolve()
+            self.state_dir.mkdir(parents=True, exist_ok=True)
+            self._owns_state_dir = False
+        if self._user is not None:
+            # The postgres account must own the data dir, write the log and create the socket.
+            os.chown(self.state_dir, self._user.pw_uid, self._user.pw_gid)
+
+    def _socket_dir(self) -> Path:
+        assert self.state_dir is not None
+        wanted = self.state_dir / "run"
+        if len(str(wanted)) > _MAX_SOCKET_DIR_LEN:
+            wanted = Path(tempfile.mkdtemp(prefix="pgsock-"))
+            self._extra_dirs.append(wanted)
+        wanted.mkdir(exist_ok=True)
+        if self._user is not None:
+            os.chown(wanted, self._user.pw_uid, self._user.pw_gid)
+        return wanted
+
+    def _run(self, args: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "LC_ALL": "C", "LANG": "C"}
+        env.pop("PGDATA", None)
+        if self._user is not None:
+            # subprocess drops privileges in the child (no runuser/su quoting needed).
+            kwargs.update(user=self._user.pw_uid, group=self._user.pw_gid, extra_groups=[])
+            env["HOME"] = str(self.state_dir)
+        return subprocess.run(args, env=env, capture_output=True, text=True, **kwargs)
+
+    def _initdb(self) -> None:
+        if (self.data_dir / "PG_VERSION").exists():
+            return  # a given state dir may already hold a cluster: reuse it
+        proc = self._run(
+            [
+                str(self.bin_dir / "initdb"),
+                "-D", str(self.data_dir),
+                "-U", self.superuser,
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--locale=C",
+                "--no-sync",  # skips fsync of the new cluster: most of initdb's wall time
+            ]
+        )
+        if proc.returncode != 0:
+            raise RuntimeError(f"initdb failed ({proc.returncode}):\n{proc.stderr or proc.stdout}")
+        # Only local sockets and 127.0.0.1 are trusted; nothing listens elsewhere.
+        (self.data_dir / "pg_hba.conf").write_text(
+            "local all all trust\nhost all all 127.0.0.1/32 trust\n"
+        )
+        if self._user is not None:
+            os.chown(self.data_dir / "pg_hba.conf", self._user.pw_uid, self._user.pw_gid)
+
+    def _start_server(self) -> None:
+        socket_dir = self._socket_dir()
+        attempts = 1 if self._requested_port else 3  # a free port can be taken between probe and bind
+        for attempt in range(attempts):
+            port = self._requested_port or _free_port(self.host)
+            settings = {
+                **_FAST_SETTINGS,
+                "listen_addresses": self.host,
+                "port": str(port),
+                "unix_socket_directories": str(socket_dir),
+            }
+            opts = " ".join(f"-c {k}={v}" for k, v in settings.items())
+            proc = self._run(
+                [
+                    str(self.bin_dir / "pg_ctl"),
+                    "-D", str(self.data_dir),
+                    "-l", str(self.log_file),
+                    "-o", opts,
+                    "-w", "-t", "30",
+                    "start",
+                ],
+                # Own session: a terminal Ctrl-C reaches only us; our cleanup then stops the server
+                # in order (stop, then remove the directory) instead of racing it.
+                start_new_session=True,
+            )
+            if proc.returncode == 0:
+                self.port = port
+                return
+            if attempt == attempts - 1:
+                log = self.log_file.read_text() if self.log_file.exists() else ""
+                raise RuntimeError(f"pg_ctl start failed:\n{proc.stderr}\n--- server log ---\n{log}")
+
+    def _stop_server(self) -> None:
+        for mode in ("immediate", "fast"):
+            proc = self._run(
+                [str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-m", mode, "-w", "-t", "10", "stop"]
+            )
+            if proc.returncode == 0:
+                return
+        # Last resort: the postmaster pid is the first line of postmaster.pid.
+        try:
+            pid = int((self.data_dir / "postmaster.pid").read_text().split()[0])
+            os.kill(pid, signal.SIGKILL)
+        except (OSError, ValueError, IndexError):
+            pass
+
+
+def _install_sigterm_exit() -> None:
+    """Turn SIGTERM into SystemExit so atexit cleanup runs (default SIGTERM skips it).
+
+    Only when nobody installed a handler and only from the main thread (a signal rule).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _raise_system_exit)
+
+
+def _raise_system_exit(signum: int, frame: Any) -> None:
+    raise SystemExit(128 + signum)

@@ -1,0 +1,175 @@
+"""The backup tick's behaviour, on in-memory ports."""
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from churnguard_ops.backup.events import BackupTick
+from churnguard_ops.backup.service import BackupService, UnknownTarget
+from churnguard_ops.backup.settings import BackupSettings
+from tests.events import load_event
+from tests.unit.fakes import (FakeSnapshotStore, FakeParameters, MemoryBuckets, MemoryObjects, RecordingMetrics,
+                              ReversibleEncryptor, instance)
+
+NOW = datetime(2026, 11, 28, 10, 5, tzinfo=timezone.utc)
+SLOT_ID = "churnguard-ops-{}-database-20261128t1000"
+
+
+def settings(**overrides) -> BackupSettings:
+    values = dict(db_instance_ids=["db1", "db2"], dr_region="us-west-2", dr_kms_key_id="alias/dr", bucket="backups",
+                  kms_key_arn="arn:aws:kms:us-east-1:123456789012:key/backup", dr_bucket="backups-dr",
+                  ssm_paths=["/churnguard/"], app_data_buckets=["app-data"], max_copies_in_flight=5)
+    values.update(overrides)
+    return BackupSettings(**values)
+
+
+class World:
+    def __init__(self, **setting_overrides) -> None:
+        self.primary = FakeSnapshotStore("us-east-1", [instance("db1"), instance("db2", multi_az=False)],
+                                         clock=lambda: NOW)
+        self.dr = FakeSnapshotStore("us-west-2", clock=lambda: NOW)
+        self.metrics = RecordingMetrics()
+        self.parameters = FakeParameters({"/churnguard/api/url": ("String", "https://api"),
+                                          "/churnguard/db/password": ("SecureString", "hunter2-secret")})
+        self.objects = MemoryObjects()
+        self.buckets = MemoryBuckets()
+        self.service = BackupService(settings(**setting_overrides), primary=self.primary, dr=self.dr,
+                                     metrics=self.metrics, parameters=self.parameters,
+                                     encryptor=ReversibleEncryptor(), objects=self.objects, buckets=self.buckets,
+                                     clock=lambda: NOW)
+
+    def tick(self, name: str = "backup/scheduled-tick-database.json", **overrides):
+        return self.service.run(BackupTick.model_validate(load_event(name, **overrides)))
+
+
+def test_tick_snapshots_every_instance_tagged_and_copies_it_to_the_dr_region():
+    world = World()
+    report = world.tick()
+    assert not report.failures
+    for db in ("db1", "db2"):
+        snapshot = world.primary.snapshots[SLOT_ID.format(db)]
+        assert snapshot.tags["Purpose"] == "DisasterRecovery"
+        assert snapshot.tags["CreatedBy"] == "churnguard-ops"
+        assert snapshot.tags["Policy"] == "database"
+        assert snapshot.tags["RetentionDate"] == "2026-12-28T10:00:00+00:00"
+        copy = world.dr.snapshots[SLOT_ID.format(db)]
+        assert copy.tags["RetentionDate"] == snapshot.tags["RetentionDate"]
+        assert copy.tags["CopiedFrom"] == snapshot.arn
+
+
+def test_duplicate_delivery_of_the_same_tick_leaves_one_snapshot_and_succeeds():
+    world = World()
+    world.tick()
+    second = world.tick(time="2026-11-28T10:00:07Z")  # redelivered event, same hourly slot
+    assert not second.failures
+    assert {o.status for o in second.outcomes if o.action == "snapshot"} == {"exists"}
+    assert len([s for s in world.primary.snapshots.values() if s.source_instance == "db1"]) == 1
+
+
+def test_throttled_instance_fails_alone_and_the_next_delivery_retries_it():
+    world = World()
+    world.primary.throttle_instances.add("db1")
+    report = world.tick()
+    by_target = {o.target: o for o in report.outcomes if o.action == "snapshot"}
+    assert by_target["db1"].status == "failed" and "Throttling" in by_target["db1"].detail
+    assert by_target["db2"].status == "succeeded"
+    assert world.metrics.value("BackupTargetsFailed", Policy="database") == 1
+
+    world.primary.throttle_instances.clear()
+    retry = world.tick()
+    assert not retry.failures
+    assert SLOT_ID.format("db1") in world.primary.snapshots
+
+
+def test_expired_own_snapshots_are_pruned_in_both_regions_and_foreign_ones_are_left_alone():
+    world = World()
+    expired = (NOW - timedelta(days=2)).isoformat()
+    for store in (world.primary, world.dr):
+        for days in (1, 2, 3):
+            store.add(f"recent-{days}", "db1", Slot=(NOW - timedelta(hours=days)).isoformat(),
+                      RetentionDate=(NOW + timedelta(days=20)).isoformat())
+        store.add("old-own", "db1", Slot=(NOW - timedelta(days=40)).isoformat(), RetentionDate=expired)
+        store.add("old-foreign", "db1", ours=False, RetentionDate=expired)
+    world.tick()
+    assert world.primary.deleted == ["old-own"] and world.dr.deleted == ["old-own"]
+    assert "old-foreign" in world.primary.snapshots and "old-foreign" in world.dr.snapshots
+
+
+def test_copies_beyond_the_in_flight_limit_are_deferred_not_failed():
+    world = World(max_copies_in_flight=1)
+    world.dr.copy_status = "creating"
+    report = world.tick()
+    copies = {o.target: o.status for o in report.outcomes if o.action == "copy"}
+    assert copies == {"db1": "succeeded", "db2": "deferred"}
+    assert not report.failures
+
+
+def test_quota_exhausted_region_fails_the_snapshot_with_a_clear_reason_and_warns():
+    world = World(manual_snapshot_quota=3)
+    for i in range(3):
+        world.primary.add(f"foreign-{i}", "other", ours=False)
+    report = world.tick()
+    failed = [o for o in report.outcomes if o.failed and o.action == "snapshot"]
+    assert len(failed) == 2 and "no manual-snapshot headroom" in failed[0].detail
+    assert world.metrics.value("ManualSnapshotQuotaUsedRatio", Region="us-east-1") == 1.0
+
+
+def test_freshness_restorable_lag_and_posture_are_published_per_instance():
+    world = World()
+    world.primary.instances["db1"] = instance("db1", latest_restorable_time=NOW - timedelta(minutes=4),
+                                              performance_insights=False)
+    report = world.tick()
+    assert world.metrics.value("RestorableLagSeconds", DBInstanceIdentifier="db1") == 240
+    assert world.metrics.value("SnapshotAgeSeconds", DBInstanceIdentifier="db1") == 0
+    assert world.metrics.value("PostureViolations", DBInstanceIdentifier="db1") == 1
+    assert world.metrics.value("PostureViolations", DBInstanceIdentifier="db2") == 1  # single-AZ
+    failing = {(f.instance_id, f.check) for f in report.posture if not f.passed}
+    assert failing == {("db1", "performance_insights"), ("db2", "multi_az")}
+
+
+def test_manual_event_naming_an_unconfigured_instance_is_refused():
+    world = World()
+    event = load_event("backup/manual-run-database.json")
+    event["detail"]["db_instance_ids"] = ["someone-elses-db"]
+    with pytest.raises(UnknownTarget, match="someone-elses-db"):
+        world.service.run(BackupTick.model_validate(event))
+    assert world.primary.snapshots == {}
+
+
+def test_configuration_export_goes_to_both_buckets_without_plaintext_secrets():
+    world = World()
+    report = world.tick("backup/scheduled-tick-configuration.json")
+    assert not report.failures
+    assert {o.data["bucket"] for o in report.outcomes} == {"backups", "backups-dr"}
+    body = world.objects.objects[("backups", "configuration/ssm/2026/11/28/20261128T0000Z.json")]
+    assert b"hunter2-secret" not in body
+    exported = {p["Name"]: p for p in json.loads(body)["parameters"]}
+    assert exported["/churnguard/api/url"]["Value"] == "https://api"
+    secret = exported["/churnguard/db/password"]
+    assert "Value" not in secret and ReversibleEncryptor.decrypt(secret["CiphertextBlob"]) == "hunter2-secret"
+    assert world.objects.regions["backups-dr"] == "us-west-2"
+
+
+def test_unreadable_ssm_path_fails_the_export_target_but_still_writes_the_rest():
+    world = World(ssm_paths=["/churnguard/", "/broken/"])
+    world.parameters.failing_paths.add("/broken/")
+    report = world.tick("backup/scheduled-tick-configuration.json")
+    assert [o.target for o in report.failures] == ["/broken/"]
+    assert ("backups", "configuration/ssm/2026/11/28/20261128T0000Z.json") in world.objects.objects
+
+
+def test_application_data_buckets_get_versioning_and_policy_retention():
+    world = World()
+    report = world.tick("backup/scheduled-tick-application-data.json")
+    assert not report.failures
+    assert world.buckets.protected == {"app-data": 90}
+
+
+def test_application_data_policy_demanding_cross_region_fails_buckets_without_replication():
+    world = World(policies={"application_data": {"schedule_minutes": 1440, "retention_days": 90,
+                                                 "cross_region": True}})
+    report = world.tick("backup/scheduled-tick-application-data.json")
+    assert [o.target for o in report.failures] == ["s3://app-data"]
+    assert "requires cross-region replication" in report.failures[0].detail

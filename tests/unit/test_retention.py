@@ -1,0 +1,49 @@
+from datetime import datetime, timedelta, timezone
+
+from churnguard_ops.backup.retention import expired_snapshots
+from tests.unit.fakes import FakeSnapshotStore
+
+NOW = datetime(2026, 11, 28, 10, tzinfo=timezone.utc)
+
+
+def _own(store, name, days_ago, expired):
+    slot = NOW - timedelta(days=days_ago)
+    retention = NOW - timedelta(days=1) if expired else NOW + timedelta(days=1)
+    return store.add(name, "db1", Slot=slot.isoformat(), RetentionDate=retention.isoformat())
+
+
+def test_only_our_expired_snapshots_beyond_the_newest_k_are_pruned():
+    store = FakeSnapshotStore("us-east-1")
+    for days in range(6):
+        _own(store, f"own-{days}", days_ago=days, expired=days >= 2)
+    doomed = {s.snapshot_id for s in expired_snapshots(store.list_snapshots(), NOW, keep_latest=3)}
+    assert doomed == {"own-3", "own-4", "own-5"}
+
+
+def test_newest_k_are_kept_even_when_expired():
+    store = FakeSnapshotStore("us-east-1")
+    for days in range(3):
+        _own(store, f"own-{days}", days_ago=days, expired=True)
+    assert expired_snapshots(store.list_snapshots(), NOW, keep_latest=3) == []
+
+
+def test_foreign_automated_in_flight_and_untagged_snapshots_are_never_pruned():
+    store = FakeSnapshotStore("us-east-1")
+    for days in range(3):
+        _own(store, f"keep-{days}", days_ago=days, expired=False)
+    old = (NOW - timedelta(days=90)).isoformat()
+    store.add("foreign", "db1", ours=False, RetentionDate=old)
+    store.add("automated", "db1", snapshot_type="automated", RetentionDate=old, Slot=old)
+    store.add("copying", "db1", status="creating", RetentionDate=old, Slot=old)
+    store.add("no-retention-tag", "db1", Slot=old)
+    assert expired_snapshots(store.list_snapshots(), NOW, keep_latest=3) == []
+
+
+def test_newest_k_is_counted_per_source_instance():
+    store = FakeSnapshotStore("us-east-1")
+    expired = (NOW - timedelta(days=1)).isoformat()
+    for source in ("db1", "db2"):
+        for days in range(4):
+            store.add(f"{source}-{days}", source, Slot=(NOW - timedelta(days=days)).isoformat(), RetentionDate=expired)
+    doomed = sorted(s.snapshot_id for s in expired_snapshots(store.list_snapshots(), NOW, keep_latest=3))
+    assert doomed == ["db1-3", "db2-3"]
