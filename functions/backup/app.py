@@ -32,5 +32,5 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     logger.info(report.summary(), extra={"outcomes": result["outcomes"]})
     if report.failures:
         failed = "; ".join(f"{o.target} ({o.action}): {o.detail}" for o in report.failures)
-        raise BackupIncomplete(f"{len(report.failures)} target(s) failed: {failed}")
+        raise BackupIncomplete(f"{report.summary()}. Failed: {failed}")
     return result

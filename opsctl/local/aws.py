@@ -10,21 +10,24 @@ interpreter, which calls Lambda over HTTP at http://localhost:$MOTO_PORT.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
 import threading
 import urllib.request
+import uuid
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
-from urllib.parse import parse_qs, unquote
+from urllib.parse import unquote
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from .lambda_runtime import FunctionNotRegistered, Handler, LambdaRegistry, RegisteredFunction
+from .faults import FaultInjectionMiddleware
+from .lambda_runtime import DEFAULT_ACCOUNT_ID, FunctionNotRegistered, Handler, LambdaRegistry, RegisteredFunction
 
-__all__ = ["EmbeddedAws", "LambdaInvokeMiddleware"]
+__all__ = ["EmbeddedAws", "ExecutionNameMiddleware", "LambdaInvokeMiddleware"]
 
 _INVOKE_PATH = re.compile(r"^/2015-03-31/functions/(?P<function>[^/]+)/invocations/?$")
 _SIGV4_REGION = re.compile(r"Credential=[^/]+/\d{8}/(?P<region>[\w-]+)/")
@@ -49,7 +52,9 @@ class LambdaInvokeMiddleware:
             region = _request_region(environ)
             if self.registry.is_registered(identifier, region):
                 return self._invoke(identifier, region, environ, start_response)
-        # Unknown functions fall through: moto answers (ResourceNotFound, or its canned result).
+            # moto (use_docker False) would answer any name with a canned success, hiding a
+            # wrong FunctionName; AWS answers 404 ResourceNotFoundException, and so do we.
+            return _not_found(start_response, identifier, region or self.registry.default_region)
         return self.app(environ, start_response)
 
     def _invoke(
@@ -77,12 +82,39 @@ class LambdaInvokeMiddleware:
             return _respond(start_response, "202 Accepted", None)
         try:
             result = self.registry.invoke(identifier, event, region=region)
-        except FunctionNotRegistered:  # unregistered between check and call (reset): let moto answer
-            return self.app(environ, start_response)
+        except FunctionNotRegistered:  # unregistered between check and call (a reset)
+            return _not_found(start_response, identifier, region or self.registry.default_region)
         headers = {"X-Amz-Executed-Version": "$LATEST", "X-Amzn-RequestId": result.request_id}
         if result.function_error:
             headers["X-Amz-Function-Error"] = result.function_error
         return _respond(start_response, "200 OK", result.payload, headers)
+
+
+class ExecutionNameMiddleware:
+    """StartExecution without ``name``: fill in a UUID, as AWS does.
+
+    moto 5.2's executing Step Functions backend uses the name ``None`` instead, so a second
+    unnamed execution of the same state machine fails with ExecutionAlreadyExists. Fixing the
+    request at the public API boundary keeps callers (CLI, Lambdas) written for real AWS.
+    """
+
+    def __init__(self, app: Callable[..., Iterable[bytes]]) -> None:
+        self.app = app
+
+    def __call__(self, environ: dict[str, Any], start_response: _StartResponse) -> Iterable[bytes]:
+        if environ.get("HTTP_X_AMZ_TARGET") == "AWSStepFunctions.StartExecution":
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            raw = environ["wsgi.input"].read(length) if length else b""
+            try:
+                body = json.loads(raw or b"{}")
+            except ValueError:
+                body = None  # malformed: let moto report it
+            if isinstance(body, dict) and not body.get("name"):
+                body["name"] = str(uuid.uuid4())
+                raw = json.dumps(body).encode()
+            environ["wsgi.input"] = io.BytesIO(raw)
+            environ["CONTENT_LENGTH"] = str(len(raw))
+        return self.app(environ, start_response)
 
 
 def _request_region(environ: Mapping[str, Any]) -> str | None:
@@ -91,13 +123,25 @@ def _request_region(environ: Mapping[str, Any]) -> str | None:
     return match["region"] if match else None
 
 
+def _not_found(start_response: _StartResponse, identifier: str, region: str) -> list[bytes]:
+    arn = identifier if identifier.startswith("arn:") else f"arn:aws:lambda:{region}:{DEFAULT_ACCOUNT_ID}:function:{identifier}"
+    return _respond(
+        start_response,
+        "404 Not Found",
+        {"Type": "User", "message": f"Function not found: {arn} (not registered with the local runtime)"},
+        {"X-Amzn-ErrorType": "ResourceNotFoundException"},
+    )
+
+
 def _respond(
     start_response: _StartResponse, status: str, payload: Any, headers: Mapping[str, str] | None = None
 ) -> list[bytes]:
     body = b"" if payload is None else json.dumps(payload).encode()
+    # Every AWS response carries a request id; botocore and moto's Step Functions read it.
+    all_headers = {"X-Amzn-RequestId": str(uuid.uuid4()), **(headers or {})}
     start_response(
         status,
-        [("Content-Type", "application/json"), ("Content-Length", str(len(body))), *(headers or {}).items()],
+        [("Content-Type", "application/json"), ("Content-Length", str(len(body))), *all_headers.items()],
     )
     return [body]
 
@@ -124,6 +168,7 @@ class EmbeddedAws:
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
         self._saved_env: dict[str, str | None] = {}
+        self.faults: FaultInjectionMiddleware | None = None  # set by start(); see opsctl.local.faults
 
     @property
     def endpoint_url(self) -> str:
@@ -137,7 +182,10 @@ class EmbeddedAws:
         if EmbeddedAws._active is not None:
             raise RuntimeError("an EmbeddedAws is already running in this process (moto state is global)")
         # The same app ThreadedMotoServer builds, wrapped by our middleware.
-        app = LambdaInvokeMiddleware(DomainDispatcherApplication(create_backend_app), self.lambdas)
+        moto_app = DomainDispatcherApplication(create_backend_app)
+        # Outermost first: injected faults (any API, Invoke included), Lambda dispatch, moto fixes.
+        self.faults = FaultInjectionMiddleware(LambdaInvokeMiddleware(ExecutionNameMiddleware(moto_app), self.lambdas))
+        app = self.faults
         handler_cls = MotoRequestHandler if self.verbose else _QuietMotoRequestHandler
         # Port 0 lets the OS pick: no probe-then-bind race.
         self._server = make_server(self.host, self._requested_port, app, threaded=True, request_handler=handler_cls)
@@ -171,9 +219,11 @@ class EmbeddedAws:
         return self._moto_api("config", dict(config or MOTO_CONFIG))
 
     def reset(self) -> None:
-        """Forget every AWS resource and every registered function (moto's config stays)."""
+        """Forget every AWS resource, registered function and injected fault (config stays)."""
         self._moto_api("reset", None)
         self.lambdas.clear()
+        if self.faults is not None:
+            self.faults.clear()
         self.configure()
 
     def _moto_api(self, path: str, body: Any) -> Any:

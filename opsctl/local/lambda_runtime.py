@@ -13,6 +13,7 @@ os.environ is process-global, so invocations are serialized with one lock.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import os
@@ -120,6 +121,10 @@ class LambdaRegistry:
         self._invoke_lock = threading.Lock()
         self._lock_timeout = lock_timeout_seconds
         self.invocations: list[tuple[str, str]] = []  # (function name, request id): a cheap audit trail
+        # Where handler stdout (Powertools logs, EMF metrics) goes, one file per function, as
+        # CloudWatch Logs would hold it. None: the caller's stdout.
+        self.log_dir: Path | None = None
+        self._log_files: dict[str, Any] = {}
 
     # -- registration ------------------------------------------------------------------
     def register(
@@ -192,7 +197,7 @@ class LambdaRegistry:
                 timeout_seconds=fn.timeout_seconds,
             )
             self.invocations.append((fn.name, context.aws_request_id))
-            with _environment(_runtime_env(fn)):
+            with _environment(_runtime_env(fn)), contextlib.redirect_stdout(self._log_stream(fn)):
                 try:
                     handler = self._resolve(fn)
                     payload = handler(event, context)
@@ -205,6 +210,25 @@ class LambdaRegistry:
             return InvocationResult(payload=payload, request_id=context.aws_request_id)
         finally:
             self._invoke_lock.release()
+
+    def _log_stream(self, fn: RegisteredFunction) -> Any:
+        """One stream per function, kept open: Powertools binds its log handler to the stream
+        that was sys.stdout when the handler module was imported."""
+        if self.log_dir is None:
+            return sys.stdout
+        if fn.name not in self._log_files:
+            self.log_dir.mkdir(parents=True, exist_ok=True)
+            self._log_files[fn.name] = open(self.log_path(fn.name), "a", buffering=1)  # noqa: SIM115
+        return self._log_files[fn.name]
+
+    def log_path(self, function_name: str) -> Path:
+        assert self.log_dir is not None
+        return self.log_dir / f"{function_name}.log"
+
+    def close_logs(self) -> None:
+        for stream in self._log_files.values():
+            stream.close()
+        self._log_files.clear()
 
     def _resolve(self, fn: RegisteredFunction) -> Handler:
         if fn._resolved is None:

@@ -123,7 +123,7 @@ class EmbeddedPostgres:
         self._owns_state_dir = False
         self._extra_dirs: list[Path] = []
         self._running = False
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # start() calls stop() on failure
         self._user = _run_as_user()
 
     # -- paths -------------------------------------------------------------------------
@@ -158,9 +158,13 @@ class EmbeddedPostgres:
             # Register cleanup before anything can leave a server behind.
             atexit.register(self.stop)
             _install_sigterm_exit()
-            self._prepare_state_dir()
-            self._initdb()
-            self._start_server()
+            try:
+                self._prepare_state_dir()
+                self._initdb()
+                self._start_server()
+            except BaseException:
+                self.stop()  # leave no half-made cluster or temp dir behind
+                raise
             self._running = True
             self.start_seconds = time.monotonic() - t0
             return self
@@ -228,6 +232,7 @@ class EmbeddedPostgres:
             self.state_dir.mkdir(parents=True, exist_ok=True)
             self._owns_state_dir = False
         if self._user is not None:
+            _require_traversable(self.state_dir.parent, self._user)
             # The postgres account must own the data dir, write the log and create the socket.
             os.chown(self.state_dir, self._user.pw_uid, self._user.pw_gid)
 
@@ -319,6 +324,23 @@ class EmbeddedPostgres:
             os.kill(pid, signal.SIGKILL)
         except (OSError, ValueError, IndexError):
             pass
+
+
+def _require_traversable(directory: Path, user: pwd.struct_passwd) -> None:
+    """Fail early and clearly if ``user`` cannot reach ``directory`` (e.g. under a 0700 /root)."""
+    for ancestor in (directory, *directory.parents):
+        st = ancestor.stat()
+        if st.st_uid == user.pw_uid:
+            allowed = st.st_mode & 0o100
+        elif st.st_gid == user.pw_gid:
+            allowed = st.st_mode & 0o010
+        else:
+            allowed = st.st_mode & 0o001
+        if not allowed:
+            raise PermissionError(
+                f"PostgreSQL runs as {user.pw_name!r}, which cannot enter {ancestor} (mode {st.st_mode & 0o777:o}); "
+                "choose a state dir under /tmp or make its parents world-searchable (chmod o+x)"
+            )
 
 
 def _install_sigterm_exit() -> None:

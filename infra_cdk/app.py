@@ -1,0 +1,94 @@
+"""CDK entry point: ``python3 -m infra_cdk.app`` (cdk.json) or ``python infra_cdk/app.py``.
+
+Run directly (no CDK CLI), it reads ``cdk.json`` itself and writes ``<repo>/cdk.out``
+(or ``$CDK_OUTDIR``), so it works from any working directory and without npx.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any, Mapping
+
+if __package__ in (None, ""):
+    # Executed as a script (python infra_cdk/app.py): the script's own directory must not be on
+    # sys.path (infra_cdk/constructs would shadow the `constructs` library); the repo root must.
+    _here = str(Path(__file__).resolve().parent)
+    sys.path[:] = [p for p in sys.path if p and Path(p).resolve() != Path(_here)]
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import aws_cdk as cdk
+
+from infra_cdk.nag import apply_nag
+from infra_cdk.paths import CDK_JSON, DEFAULT_OUTDIR
+from infra_cdk.settings import ChurnGuardContext
+from infra_cdk.stacks import BackupDrStack, BackupStack
+
+DEFAULT_PRIMARY_REGION = "us-east-1"
+BACKUP_STACK_ID = "ChurnGuardOpsBackup"
+BACKUP_DR_STACK_ID = "ChurnGuardOpsBackupDr"
+
+
+def cdk_json_context(path: Path = CDK_JSON) -> dict[str, Any]:
+    return dict(json.loads(path.read_text()).get("context", {}))
+
+
+def build_app(
+    *,
+    outdir: str | os.PathLike[str] | None = None,
+    context: Mapping[str, Any] | None = None,
+    account: str | None = None,
+    region: str | None = None,
+    nag: bool = True,
+) -> cdk.App:
+    """Create the app with all stacks (not yet synthesized).
+
+    ``context`` overrides cdk.json context keys; the CDK CLI's own context (CDK_CONTEXT_JSON,
+    including ``-c`` values) still wins over both. ``account``/``region`` default to
+    CDK_DEFAULT_ACCOUNT (else env-agnostic) and CDK_DEFAULT_REGION (else us-east-1).
+    """
+    app_context = {**cdk_json_context(), **(context or {})}
+    resolved_outdir = outdir or os.environ.get("CDK_OUTDIR") or DEFAULT_OUTDIR
+    app = cdk.App(outdir=str(resolved_outdir), context=app_context)
+
+    config = ChurnGuardContext.from_node(app)
+    account = account or os.environ.get("CDK_DEFAULT_ACCOUNT")
+    primary_region = region or os.environ.get("CDK_DEFAULT_REGION") or DEFAULT_PRIMARY_REGION
+    dr_region = config.backup.dr_region
+    if primary_region == dr_region:
+        raise ValueError(f"backup.dr_region ({dr_region}) must differ from the primary region ({primary_region})")
+
+    dr = BackupDrStack(
+        app,
+        BACKUP_DR_STACK_ID,
+        config=config,
+        stack_name=f"{config.prefix}-backup-dr",
+        description="ChurnGuard Ops backups, DR region: CMK and bucket for cross-region copies",
+        env=cdk.Environment(account=account, region=dr_region),
+        cross_region_references=False,
+    )
+    primary = BackupStack(
+        app,
+        BACKUP_STACK_ID,
+        config=config,
+        stack_name=f"{config.prefix}-backup",
+        description="ChurnGuard Ops backups: scheduled snapshot/copy/prune Lambda, alarms, dashboard",
+        env=cdk.Environment(account=account, region=primary_region),
+    )
+    primary.add_stack_dependency(dr, "the DR key alias and bucket must exist before the first tick")
+
+    cdk.Tags.of(app).add("Project", config.prefix)
+    cdk.Tags.of(app).add("Capability", "backup")
+    if nag:
+        apply_nag(app)
+    return app
+
+
+def main() -> None:
+    build_app().synth()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,5 @@
+import sys
+
+from opsctl.cli import main
+
+sys.exit(main())

@@ -1,0 +1,35 @@
+"""opsctl: the ChurnGuard Ops operator CLI (see README, design.md §5).
+
+``--local`` (or no AWS credentials at all) runs against the embedded default: moto server and a
+throwaway PostgreSQL, with our CDK stacks deployed into it. Otherwise the boto3 credential chain
+applies and commands act on the deployed functions.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from opsctl.commands import backup, demo, invoke, local
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="opsctl", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    local.register(commands)
+    invoke.register(commands)
+    backup.register(commands)
+    demo.register(commands)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.run(args) or 0)
+    except KeyboardInterrupt:
+        print("interrupted; embedded services were stopped", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

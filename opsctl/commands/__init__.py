@@ -1,0 +1,1 @@
+"""One module per opsctl command group; each exposes ``register(subparsers)``."""

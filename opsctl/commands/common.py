@@ -1,0 +1,39 @@
+"""Options and target selection shared by commands."""
+from __future__ import annotations
+
+import argparse
+import contextlib
+from typing import Iterator
+
+DEFAULT_PREFIX = "churnguard-ops"
+
+
+def add_target_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--local", action="store_true",
+                        help="run on the embedded default (moto + PostgreSQL), also implied without AWS credentials")
+    parser.add_argument("--out", metavar="DIR", help="write machine-readable results into DIR")
+    parser.add_argument("--prefix", default=DEFAULT_PREFIX, help="resource prefix of the deployed stacks")
+
+
+def wants_local(args: argparse.Namespace) -> bool:
+    if args.local:
+        return True
+    import boto3
+
+    return boto3.session.Session().get_credentials() is None
+
+
+@contextlib.contextmanager
+def target(args: argparse.Namespace, *, with_postgres: bool = False) -> Iterator[object | None]:
+    """The LocalEnvironment for local runs, else None (real AWS through the credential chain)."""
+    if not wants_local(args):
+        yield None
+        return
+    from opsctl.environment import LocalEnvironment
+
+    with LocalEnvironment(with_postgres=with_postgres) as env:
+        yield env
+
+
+def function_name(env: object | None, args: argparse.Namespace, short: str) -> str:
+    return env.function_name(short) if env is not None else f"{args.prefix}-{short}"  # type: ignore[attr-defined]

@@ -1,0 +1,106 @@
+"""The embedded default: embedded AWS (moto server) + embedded PostgreSQL + our CDK stacks deployed.
+
+The CDK app is synthesized exactly as for a real deployment, except that asset bundling is skipped
+(CDK's own ``aws:cdk:bundling-stacks`` context): the shared library is already importable here,
+so building the arm64 layer would only cost time. The handlers run from the synthesized assets.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from infra_cdk.settings import ChurnGuardContext
+from opsctl.console import progress
+from opsctl.local.aws import EmbeddedAws
+from opsctl.local.deploy import LocalDeployment, deploy_cloud_assembly
+from opsctl.local.postgres import EmbeddedPostgres
+from opsctl.world import SeededWorld, seed_world
+
+ROOT = Path(__file__).resolve().parents[1]
+STATE_DIR = ROOT / ".opsctl"
+
+
+def synthesize(outdir: Path, *, bundle_assets: bool = False) -> ChurnGuardContext:
+    """Synthesize the CDK app into ``outdir`` and return its validated context."""
+    os.environ.setdefault("JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION", "1")
+    os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+    from infra_cdk.app import build_app
+
+    context: dict[str, Any] = {} if bundle_assets else {"aws:cdk:bundling-stacks": []}
+    app = build_app(outdir=outdir, context=context, nag=False)
+    app.synth()
+    return ChurnGuardContext.from_node(app)
+
+
+@dataclass
+class LocalEnvironment:
+    """Start everything; ``with LocalEnvironment() as env:`` stops everything, even on Ctrl-C."""
+
+    with_postgres: bool = True
+    seed: bool = True
+    region: str = "us-east-1"
+    aws: EmbeddedAws = field(init=False)
+    postgres: EmbeddedPostgres | None = field(init=False, default=None)
+    context: ChurnGuardContext = field(init=False)
+    deployments: dict[str, LocalDeployment] = field(init=False, default_factory=dict)
+    world: SeededWorld | None = field(init=False, default=None)
+    _stack: contextlib.ExitStack = field(init=False, default_factory=contextlib.ExitStack)
+
+    def __enter__(self) -> "LocalEnvironment":
+        try:
+            self._start()
+        except BaseException:
+            self._stack.close()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        progress("stopping embedded AWS and PostgreSQL")
+        self._stack.close()
+
+    def _start(self) -> None:
+        progress("starting embedded AWS (moto server)")
+        self.aws = self._stack.enter_context(EmbeddedAws(region=self.region))
+        self.aws.lambdas.log_dir = STATE_DIR / "logs"
+        self._stack.callback(self.aws.lambdas.close_logs)
+        from churnguard_ops import aws as ops_aws
+
+        ops_aws.reset_clients()  # clients made before now point at another endpoint
+        self._stack.callback(ops_aws.reset_clients)
+        if self.with_postgres:
+            progress("starting embedded PostgreSQL")
+            self.postgres = self._stack.enter_context(EmbeddedPostgres())
+        cdk_out = STATE_DIR / "cdk.out"
+        progress(f"synthesizing the CDK app into {cdk_out.relative_to(ROOT)}")
+        self.context = synthesize(cdk_out)
+        progress("deploying the synthesized stacks into the embedded AWS")
+        self.deployments = deploy_cloud_assembly(self.aws, cdk_out)
+        if self.seed:
+            progress("seeding the local account (RDS instances, SSM parameters, app-data buckets, history)")
+            self.world = seed_world(self.context, self.region)
+
+    def function_name(self, short_name: str) -> str:
+        """``backup`` -> ``churnguard-ops-backup``; full names pass through."""
+        prefix = f"{self.context.prefix}-"
+        return short_name if short_name.startswith(prefix) else prefix + short_name
+
+    def output(self, key_fragment: str) -> Any:
+        for deployment in self.deployments.values():
+            for key, value in deployment.outputs.items():
+                if key_fragment.lower() in key.lower():
+                    return value
+        raise KeyError(f"no stack output matching {key_fragment!r}")
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "aws_endpoint_url": self.aws.endpoint_url,
+            "region": self.region,
+            "postgres_dsn": self.postgres.dsn() if self.postgres else None,
+            "functions": sorted(n for d in self.deployments.values() for n in d.functions),
+            "function_logs": str(STATE_DIR / "logs"),
+            "stacks": {d.stack_name: d.region for d in self.deployments.values()},
+            "outputs": {k: v for d in self.deployments.values() for k, v in d.outputs.items()},
+        }

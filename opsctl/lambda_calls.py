@@ -1,0 +1,44 @@
+"""Invoke our functions through the Lambda API: the same call against AWS or the embedded AWS."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+
+@dataclass
+class Invocation:
+    function_name: str
+    payload: Any
+    error: str | None  # Lambda's FunctionError ("Unhandled") or None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def invoke(function_name: str, event: dict[str, Any], region: str | None = None) -> Invocation:
+    client = boto3.client("lambda", region_name=region,
+                          config=Config(read_timeout=900, retries={"mode": "standard", "max_attempts": 1}))
+    response = client.invoke(FunctionName=function_name, InvocationType="RequestResponse",
+                             Payload=json.dumps(event).encode())
+    raw = response["Payload"].read()
+    return Invocation(function_name, json.loads(raw) if raw else None, response.get("FunctionError"))
+
+
+def backup_tick(policy: str, *, when: datetime | None = None, region: str = "us-east-1",
+                account: str = "123456789012", instances: list[str] | None = None) -> dict[str, Any]:
+    """The event a policy's EventBridge schedule delivers (see the rule's input transformer)."""
+    when = (when or datetime.now(timezone.utc)).astimezone(timezone.utc)
+    detail: dict[str, Any] = {"policy": policy}
+    if instances:
+        detail["db_instance_ids"] = instances
+    return {
+        "version": "0", "id": f"opsctl-{policy}-{when:%Y%m%dT%H%M%S}", "detail-type": "Scheduled Event",
+        "source": "aws.events", "account": account, "time": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": region, "resources": [], "detail": detail,
+    }

@@ -1,0 +1,63 @@
+"""Synthesize the CDK app once per session into a temporary cloud assembly."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION", "1")
+
+import pytest  # noqa: E402
+
+# Anything from the caller's shell that would change what gets synthesized.
+_ENV_THAT_CHANGES_SYNTH = ("CDK_DEFAULT_ACCOUNT", "CDK_DEFAULT_REGION", "CDK_OUTDIR", "CDK_CONTEXT_JSON")
+
+
+@dataclass
+class Synth:
+    app: Any
+    outdir: Path
+    backup: Any  # BackupStack
+    dr: Any  # BackupDrStack
+    template: Any  # aws_cdk.assertions.Template of the primary stack
+    dr_template: Any
+
+    def template_json(self, stack: Any) -> dict[str, Any]:
+        return json.loads((self.outdir / stack.template_file).read_text())
+
+
+@pytest.fixture(scope="session")
+def clean_cdk_env():
+    with pytest.MonkeyPatch.context() as mp:
+        for name in _ENV_THAT_CHANGES_SYNTH:
+            mp.delenv(name, raising=False)
+        yield mp
+
+
+@pytest.fixture(scope="session")
+def synth(tmp_path_factory: pytest.TempPathFactory, clean_cdk_env) -> Synth:
+    from aws_cdk.assertions import Template
+
+    from infra_cdk.app import BACKUP_DR_STACK_ID, BACKUP_STACK_ID, build_app
+
+    outdir = tmp_path_factory.mktemp("cdk.out")
+    app = build_app(outdir=outdir, region="us-east-1")
+    app.synth()
+    backup = app.node.find_child(BACKUP_STACK_ID)
+    dr = app.node.find_child(BACKUP_DR_STACK_ID)
+    return Synth(
+        app=app,
+        outdir=outdir,
+        backup=backup,
+        dr=dr,
+        template=Template.from_stack(backup),
+        dr_template=Template.from_stack(dr),
+    )
+
+
+@pytest.fixture(scope="session")
+def backup_resources(synth: Synth) -> dict[str, Any]:
+    return synth.template_json(synth.backup)["Resources"]

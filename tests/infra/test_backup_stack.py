@@ -1,0 +1,419 @@
+"""Wiring of the primary backup stack (ChurnGuardOpsBackup)."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk.assertions import Match
+
+from .infra_helpers import (
+    apply_input_transformer,
+    as_list,
+    flat,
+    logical_id,
+    of_type,
+    only,
+    policy_statements,
+    statements_with_action,
+    synth_backup_stack_without_bundling,
+)
+
+pytestmark = pytest.mark.infra
+
+CONTRACT_POLICIES = {
+    "database": {"schedule_minutes": 60, "retention_days": 30, "encrypted": True, "cross_region": True},
+    "application_data": {"schedule_minutes": 1440, "retention_days": 90, "encrypted": True, "cross_region": False},
+    "configuration": {"schedule_minutes": 1440, "retention_days": 365, "encrypted": True, "cross_region": True},
+}
+SNAPSHOTS = {
+    "us-east-1": "arn:<AWS::Partition>:rds:us-east-1:<AWS::AccountId>:snapshot:churnguard-ops-*",
+    "us-west-2": "arn:<AWS::Partition>:rds:us-west-2:<AWS::AccountId>:snapshot:churnguard-ops-*",
+}
+PROD_DB = "arn:<AWS::Partition>:rds:us-east-1:<AWS::AccountId>:db:churnguard-prod"
+
+
+def _function(resources):
+    fn_id, fn = only(resources, "AWS::Lambda::Function")
+    return fn_id, fn["Properties"]
+
+
+def _role_id(resources):
+    return _function(resources)[1]["Role"]["Fn::GetAtt"][0]
+
+
+def _newest_python_runtime() -> str:
+    names = [n for n in dir(lambda_.Runtime) if re.fullmatch(r"PYTHON_3_\d+", n)]
+    newest = max(names, key=lambda n: int(n.rsplit("_", 1)[1]))
+    return getattr(lambda_.Runtime, newest).name
+
+
+# --- function ---------------------------------------------------------------------------------
+
+def test_backup_function_runs_newest_python_on_arm64_with_the_shared_layer(backup_resources):
+    fn_id, props = _function(backup_resources)
+    layer_id, layer = only(backup_resources, "AWS::Lambda::LayerVersion")
+
+    assert props["FunctionName"] == "churnguard-ops-backup"
+    assert props["Handler"] == "app.handler"
+    assert props["Runtime"] == _newest_python_runtime() == "python3.14"
+    assert props["Architectures"] == ["arm64"]
+    assert props["Layers"] == [{"Ref": layer_id}]
+    assert layer["Properties"]["CompatibleRuntimes"] == ["python3.14"]
+    assert layer["Properties"]["CompatibleArchitectures"] == ["arm64"]
+
+
+def test_backup_function_limits_tracing_and_log_retention(backup_resources):
+    _, props = _function(backup_resources)
+    assert props["Timeout"] == 300
+    assert props["MemorySize"] == 512
+    assert props["ReservedConcurrentExecutions"] == 1, "ticks must not race on pruning"
+    assert props["TracingConfig"] == {"Mode": "Active"}
+
+    log_group_id, log_group = only(backup_resources, "AWS::Logs::LogGroup")
+    assert props["LoggingConfig"]["LogGroup"] == {"Ref": log_group_id}
+    assert log_group["Properties"]["LogGroupName"] == "/aws/lambda/churnguard-ops-backup"
+    assert log_group["Properties"]["RetentionInDays"] == 30
+
+
+def test_backup_function_environment_is_exactly_the_contract(backup_resources):
+    _, props = _function(backup_resources)
+    env = props["Environment"]["Variables"]
+    bucket_id = logical_id(backup_resources, "AWS::S3::Bucket", "BackupBucket")
+    key_id = logical_id(backup_resources, "AWS::KMS::Key", "BackupKey")
+
+    assert set(env) == {
+        "POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "LOG_LEVEL",
+        "BACKUP_DB_INSTANCE_IDS", "BACKUP_DR_REGION", "BACKUP_DR_KMS_KEY_ID", "BACKUP_BUCKET",
+        "BACKUP_KMS_KEY_ARN", "BACKUP_DR_BUCKET", "BACKUP_SSM_PATHS", "BACKUP_APP_DATA_BUCKETS",
+        "BACKUP_KEEP_LATEST", "BACKUP_MANUAL_SNAPSHOT_QUOTA", "BACKUP_MAX_COPIES_IN_FLIGHT",
+        "BACKUP_POLICIES",
+    }
+    assert env["POWERTOOLS_SERVICE_NAME"] == "backup"
+    assert env["POWERTOOLS_METRICS_NAMESPACE"] == "ChurnGuardOps"
+    assert env["LOG_LEVEL"] == "INFO"
+    assert json.loads(env["BACKUP_DB_INSTANCE_IDS"]) == ["churnguard-prod"]
+    assert env["BACKUP_DR_REGION"] == "us-west-2"
+    assert env["BACKUP_DR_KMS_KEY_ID"] == "alias/churnguard-ops-dr"
+    assert env["BACKUP_BUCKET"] == {"Ref": bucket_id}
+    assert env["BACKUP_KMS_KEY_ARN"] == {"Fn::GetAtt": [key_id, "Arn"]}
+    assert flat(env["BACKUP_DR_BUCKET"]) == "churnguard-ops-dr-<AWS::AccountId>-us-west-2"
+    assert json.loads(env["BACKUP_SSM_PATHS"]) == ["/churnguard/"]
+    assert json.loads(env["BACKUP_APP_DATA_BUCKETS"]) == ["churnguard-app-data"]
+    assert (env["BACKUP_KEEP_LATEST"], env["BACKUP_MANUAL_SNAPSHOT_QUOTA"], env["BACKUP_MAX_COPIES_IN_FLIGHT"]) == ("3", "100", "5")
+    assert json.loads(env["BACKUP_POLICIES"]) == CONTRACT_POLICIES
+
+
+def test_backup_env_dr_bucket_is_the_bucket_the_dr_stack_creates(synth, backup_resources):
+    _, props = _function(backup_resources)
+    dr_resources = synth.template_json(synth.dr)["Resources"]
+    dr_bucket = dr_resources[logical_id(dr_resources, "AWS::S3::Bucket", "DrBucket")]
+    assert flat(props["Environment"]["Variables"]["BACKUP_DR_BUCKET"]) == flat(dr_bucket["Properties"]["BucketName"])
+
+
+def test_async_failures_of_the_function_land_in_its_dlq(backup_resources):
+    fn_id, _ = _function(backup_resources)
+    dlq_id, dlq = only(backup_resources, "AWS::SQS::Queue")
+    _, invoke = only(backup_resources, "AWS::Lambda::EventInvokeConfig")
+    assert invoke["Properties"]["FunctionName"] == {"Ref": fn_id}
+    assert invoke["Properties"]["DestinationConfig"]["OnFailure"]["Destination"] == {"Fn::GetAtt": [dlq_id, "Arn"]}
+    assert invoke["Properties"]["MaximumRetryAttempts"] == 2
+    role_id = _role_id(backup_resources)
+    send = statements_with_action(backup_resources, role_id, "sqs:SendMessage")
+    assert [s["Resource"] for s in send] == [{"Fn::GetAtt": [dlq_id, "Arn"]}]
+
+
+def test_dlq_is_encrypted_and_refuses_plain_http(synth):
+    synth.template.has_resource_properties(
+        "AWS::SQS::Queue",
+        {"QueueName": "churnguard-ops-backup-dlq", "SqsManagedSseEnabled": True, "MessageRetentionPeriod": 1209600},
+    )
+    synth.template.has_resource_properties(
+        "AWS::SQS::QueuePolicy",
+        {"PolicyDocument": {"Statement": Match.array_with([Match.object_like({
+            "Effect": "Deny", "Action": "sqs:*",
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        })])}},
+    )
+
+
+# --- schedules --------------------------------------------------------------------------------
+
+def _rules(resources):
+    return {r["Properties"]["Name"]: r["Properties"] for r in of_type(resources, "AWS::Events::Rule").values()}
+
+
+def test_one_rule_per_policy_at_its_schedule(backup_resources):
+    rules = _rules(backup_resources)
+    # CDK renders rate(60 minutes) as "rate(1 hour)" and rate(1440 minutes) as "rate(1 day)".
+    assert {name: r["ScheduleExpression"] for name, r in rules.items()} == {
+        "churnguard-ops-backup-database": "rate(1 hour)",
+        "churnguard-ops-backup-application-data": "rate(1 day)",
+        "churnguard-ops-backup-configuration": "rate(1 day)",
+    }
+    assert all(r["State"] == "ENABLED" for r in rules.values())
+
+
+SAMPLE_SCHEDULED_EVENT = {
+    "version": "0",
+    "id": "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa",
+    "detail-type": "Scheduled Event",
+    "source": "aws.events",
+    "account": "123456789012",
+    "time": "2025-01-01T00:00:00Z",
+    "region": "us-east-1",
+    "resources": ["arn:aws:events:us-east-1:123456789012:rule/churnguard-ops-backup-database"],
+    "detail": {},
+}
+
+
+@pytest.mark.parametrize("policy", ["database", "application_data", "configuration"])
+def test_rule_delivers_a_scheduled_event_naming_its_policy(backup_resources, policy):
+    fn_id, _ = _function(backup_resources)
+    rule = _rules(backup_resources)[f"churnguard-ops-backup-{policy.replace('_', '-')}"]
+    (target,) = rule["Targets"]
+    assert target["Arn"] == {"Fn::GetAtt": [fn_id, "Arn"]}
+
+    delivered = apply_input_transformer(target["InputTransformer"], SAMPLE_SCHEDULED_EVENT)
+
+    assert delivered == {**SAMPLE_SCHEDULED_EVENT, "detail": {"policy": policy}}
+    assert isinstance(delivered["resources"], list), "resources must stay a JSON array"
+
+
+def test_rule_targets_retry_twice_then_use_the_dlq(backup_resources):
+    dlq_id, _ = only(backup_resources, "AWS::SQS::Queue")
+    for rule in _rules(backup_resources).values():
+        (target,) = rule["Targets"]
+        assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": [dlq_id, "Arn"]}}
+        assert target["RetryPolicy"]["MaximumRetryAttempts"] == 2
+
+
+# --- storage, keys, topic ---------------------------------------------------------------------
+
+def test_backup_bucket_is_kms_encrypted_versioned_private_tls_only_and_logged(synth, backup_resources):
+    bucket_id = logical_id(backup_resources, "AWS::S3::Bucket", "BackupBucket")
+    key_id = logical_id(backup_resources, "AWS::KMS::Key", "BackupKey")
+    logs_id = logical_id(backup_resources, "AWS::S3::Bucket", "AccessLogBucket")
+    props = backup_resources[bucket_id]["Properties"]
+
+    (sse,) = props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert sse["ServerSideEncryptionByDefault"] == {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": {"Fn::GetAtt": [key_id, "Arn"]}}
+    assert sse["BucketKeyEnabled"] is True
+    assert props["VersioningConfiguration"] == {"Status": "Enabled"}
+    assert props["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True, "BlockPublicPolicy": True, "IgnorePublicAcls": True, "RestrictPublicBuckets": True,
+    }
+    assert props["LoggingConfiguration"]["DestinationBucketName"] == {"Ref": logs_id}
+    synth.template.has_resource_properties(
+        "AWS::S3::BucketPolicy",
+        {"Bucket": {"Ref": bucket_id}, "PolicyDocument": {"Statement": Match.array_with([Match.object_like({
+            "Effect": "Deny", "Action": "s3:*", "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        })])}},
+    )
+
+
+def test_backup_bucket_lifecycle_expires_exports_per_policy_retention(backup_resources):
+    bucket_id = logical_id(backup_resources, "AWS::S3::Bucket", "BackupBucket")
+    rules = {r["Id"]: r for r in backup_resources[bucket_id]["Properties"]["LifecycleConfiguration"]["Rules"]}
+    assert rules["expire-configuration-exports"]["Prefix"] == "configuration/"
+    assert rules["expire-configuration-exports"]["ExpirationInDays"] == 365
+    assert rules["expire-noncurrent-versions"]["NoncurrentVersionExpiration"] == {"NoncurrentDays": 30}
+    assert all(r["Status"] == "Enabled" for r in rules.values())
+
+
+def test_every_kms_key_rotates(synth):
+    for template in (synth.template, synth.dr_template):
+        keys = template.find_resources("AWS::KMS::Key")
+        assert keys
+        assert all(k["Properties"]["EnableKeyRotation"] is True for k in keys.values())
+
+
+def test_ops_topic_is_encrypted_tls_only_and_alarms_may_use_its_key(synth, backup_resources):
+    key_id = logical_id(backup_resources, "AWS::KMS::Key", "NotificationsKey")
+    synth.template.has_resource_properties(
+        "AWS::SNS::Topic", {"TopicName": "churnguard-ops-ops", "KmsMasterKeyId": {"Fn::GetAtt": [key_id, "Arn"]}}
+    )
+    synth.template.has_resource_properties(
+        "AWS::SNS::TopicPolicy",
+        {"PolicyDocument": {"Statement": Match.array_with([Match.object_like({
+            "Effect": "Deny", "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        })])}},
+    )
+    key_statements = backup_resources[key_id]["Properties"]["KeyPolicy"]["Statement"]
+    cw = [s for s in key_statements if s.get("Principal") == {"Service": "cloudwatch.amazonaws.com"}]
+    assert cw and {"kms:Decrypt", "kms:GenerateDataKey*"} <= set(as_list(cw[0]["Action"]))
+
+
+def test_no_email_subscription_without_addresses(synth):
+    synth.template.resource_count_is("AWS::SNS::Subscription", 0)
+
+
+# --- alarms -----------------------------------------------------------------------------------
+
+def _alarms(resources):
+    return {a["Properties"]["AlarmName"]: a["Properties"] for a in of_type(resources, "AWS::CloudWatch::Alarm").values()}
+
+
+def _dims(**dims):
+    # Powertools EMF adds service=<POWERTOOLS_SERVICE_NAME> to every metric; alarms must match it.
+    return sorted([{"Name": k, "Value": v} for k, v in {**dims, "service": "backup"}.items()], key=lambda d: d["Name"])
+
+
+def test_alarms_have_contract_thresholds(backup_resources):
+    alarms = _alarms(backup_resources)
+    age = alarms["churnguard-ops-backup-snapshot-age-churnguard-prod"]
+    assert (age["Namespace"], age["MetricName"], age["Statistic"]) == ("ChurnGuardOps", "SnapshotAgeSeconds", "Maximum")
+    assert sorted(age["Dimensions"], key=lambda d: d["Name"]) == _dims(DBInstanceIdentifier="churnguard-prod")
+    assert age["Threshold"] == (60 + 15) * 60
+    assert age["ComparisonOperator"] == "GreaterThanThreshold"
+    assert age["TreatMissingData"] == "breaching", "a tick that never ran is a missed backup"
+
+    lag = alarms["churnguard-ops-backup-restorable-lag-churnguard-prod"]
+    assert (lag["MetricName"], lag["Statistic"], lag["Threshold"]) == ("RestorableLagSeconds", "Maximum", 15 * 60)
+    assert sorted(lag["Dimensions"], key=lambda d: d["Name"]) == _dims(DBInstanceIdentifier="churnguard-prod")
+    assert lag["ComparisonOperator"] == "GreaterThanThreshold"
+
+    for region in ("us-east-1", "us-west-2"):
+        quota = alarms[f"churnguard-ops-backup-snapshot-quota-{region}"]
+        assert quota["MetricName"] == "ManualSnapshotQuotaUsedRatio"
+        assert sorted(quota["Dimensions"], key=lambda d: d["Name"]) == _dims(Region=region)
+        assert (quota["Threshold"], quota["ComparisonOperator"]) == (0.9, "GreaterThanOrEqualToThreshold")
+
+    for policy in ("database", "application-data", "configuration"):
+        failed = alarms[f"churnguard-ops-backup-targets-failed-{policy}"]
+        assert failed["MetricName"] == "BackupTargetsFailed"
+        assert sorted(failed["Dimensions"], key=lambda d: d["Name"]) == _dims(Policy=policy.replace("-", "_"))
+        assert (failed["Statistic"], failed["Threshold"], failed["ComparisonOperator"]) == ("Sum", 0, "GreaterThanThreshold")
+
+    dlq = alarms["churnguard-ops-backup-dlq-not-empty"]
+    assert (dlq["Namespace"], dlq["MetricName"], dlq["Threshold"]) == ("AWS/SQS", "ApproximateNumberOfMessagesVisible", 0)
+    errors = alarms["churnguard-ops-backup-errors"]
+    assert (errors["Namespace"], errors["MetricName"], errors["Threshold"]) == ("AWS/Lambda", "Errors", 0)
+    assert len(alarms) == 9
+
+
+def test_alarm_dimensions_match_what_powertools_emits(monkeypatch):
+    """The alarm metric's dimension set equals the one in a real Powertools EMF line."""
+    from aws_lambda_powertools.metrics import MetricUnit, single_metric
+
+    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "backup")
+    lines = []
+    monkeypatch.setattr("builtins.print", lambda line, *a, **k: lines.append(line))
+    with single_metric(name="SnapshotAgeSeconds", unit=MetricUnit.Seconds, value=1, namespace="ChurnGuardOps",
+                       default_dimensions={"DBInstanceIdentifier": "churnguard-prod"}):
+        pass
+    (emf,) = [json.loads(line) for line in lines]
+    (emitted,) = emf["_aws"]["CloudWatchMetrics"][0]["Dimensions"]
+    assert sorted(emitted) == [d["Name"] for d in _dims(DBInstanceIdentifier="x")]
+
+
+def test_every_alarm_notifies_the_ops_topic(backup_resources):
+    topic_id, _ = only(backup_resources, "AWS::SNS::Topic")
+    alarms = _alarms(backup_resources)
+    assert alarms
+    assert all(a["AlarmActions"] == [{"Ref": topic_id}] for a in alarms.values())
+
+
+def test_alarm_windows_are_valid_for_cloudwatch(backup_resources):
+    for alarm in _alarms(backup_resources).values():
+        if "Period" in alarm:
+            assert alarm["Period"] % 60 == 0
+            assert alarm["Period"] * alarm["EvaluationPeriods"] <= 86400
+
+
+def test_backup_dashboard_exists(synth):
+    synth.template.has_resource_properties("AWS::CloudWatch::Dashboard", {"DashboardName": "churnguard-ops-backups"})
+
+
+def test_outputs_name_function_bucket_topic_and_dlq(synth):
+    outputs = synth.template.to_json()["Outputs"]
+    assert {"BackupFunctionName", "BackupBucketName", "OpsTopicArn", "BackupDlqUrl"} <= set(outputs)
+
+
+# --- IAM --------------------------------------------------------------------------------------
+
+def test_backup_role_has_no_managed_policies(backup_resources):
+    role = backup_resources[_role_id(backup_resources)]["Properties"]
+    assert "ManagedPolicyArns" not in role
+
+
+def test_snapshot_delete_is_limited_to_our_tagged_snapshots_in_both_regions(backup_resources):
+    (stmt,) = statements_with_action(backup_resources, _role_id(backup_resources), "rds:DeleteDBSnapshot")
+    assert stmt["Condition"] == {"StringEquals": {"rds:snapshot-tag/CreatedBy": "churnguard-ops"}}
+    assert sorted(flat(r) for r in as_list(stmt["Resource"])) == sorted(SNAPSHOTS.values())
+
+
+def test_rds_actions_are_scoped_to_configured_instances_and_our_snapshots(backup_resources):
+    role_id = _role_id(backup_resources)
+    resources_of = lambda action: sorted(  # noqa: E731
+        flat(r) for s in statements_with_action(backup_resources, role_id, action) for r in as_list(s["Resource"])
+    )
+    assert resources_of("rds:DescribeDBInstances") == [PROD_DB]
+    assert resources_of("rds:CreateDBSnapshot") == sorted([PROD_DB, SNAPSHOTS["us-east-1"]])
+    assert resources_of("rds:CopyDBSnapshot") == sorted(SNAPSHOTS.values())
+    assert resources_of("rds:AddTagsToResource") == sorted(SNAPSHOTS.values())
+    assert resources_of("rds:DescribeDBSnapshots") == ["*"]
+
+
+def test_dr_key_is_usable_only_through_its_alias(backup_resources):
+    role_id = _role_id(backup_resources)
+    kms = [s for s in policy_statements(backup_resources, role_id)
+           if any(a.startswith("kms:") for a in as_list(s["Action"])) and "us-west-2" in flat(s["Resource"])]
+    assert {a for s in kms for a in as_list(s["Action"])} == {
+        "kms:DescribeKey", "kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey", "kms:CreateGrant"}
+    for s in kms:
+        assert flat(s["Resource"]) == "arn:<AWS::Partition>:kms:us-west-2:<AWS::AccountId>:key/*"
+        assert s["Condition"]["ForAnyValue:StringEquals"] == {"kms:ResourceAliases": ["alias/churnguard-ops-dr"]}
+
+
+def test_ssm_reads_are_scoped_to_the_configured_paths(backup_resources):
+    (stmt,) = statements_with_action(backup_resources, _role_id(backup_resources), "ssm:GetParametersByPath")
+    assert sorted(flat(r) for r in stmt["Resource"]) == [
+        "arn:<AWS::Partition>:ssm:us-east-1:<AWS::AccountId>:parameter/churnguard",
+        "arn:<AWS::Partition>:ssm:us-east-1:<AWS::AccountId>:parameter/churnguard/*",
+    ]
+
+
+def test_s3_rights_are_per_bucket(backup_resources):
+    role_id = _role_id(backup_resources)
+    bucket_id = logical_id(backup_resources, "AWS::S3::Bucket", "BackupBucket")
+    (put,) = statements_with_action(backup_resources, role_id, "s3:PutObject")
+    assert sorted(flat(r) for r in put["Resource"]) == sorted([
+        f"<{bucket_id}.Arn>/*", "arn:<AWS::Partition>:s3:::churnguard-ops-dr-<AWS::AccountId>-us-west-2/*"])
+    (versioning,) = statements_with_action(backup_resources, role_id, "s3:PutBucketVersioning")
+    assert [flat(r) for r in as_list(versioning["Resource"])] == ["arn:<AWS::Partition>:s3:::churnguard-app-data"]
+
+
+def test_only_unscopable_actions_use_resource_star(backup_resources):
+    star_actions = {
+        a for s in policy_statements(backup_resources, _role_id(backup_resources))
+        if "*" in as_list(s["Resource"]) for a in as_list(s["Action"])
+    }
+    assert star_actions == {"xray:PutTraceSegments", "xray:PutTelemetryRecords", "rds:DescribeDBSnapshots"}
+    all_actions = [a for s in policy_statements(backup_resources, _role_id(backup_resources)) for a in as_list(s["Action"])]
+    assert not [a for a in all_actions if "*" in a], "no wildcard actions"
+
+
+# --- other context values ---------------------------------------------------------------------
+
+def test_context_drives_instances_emails_and_thresholds(tmp_path):
+    template = synth_backup_stack_without_bundling(tmp_path, {
+        "prefix": "churnguard-ops",
+        "notification_emails": ["ops@example.com", "oncall@example.com"],
+        "backup": {"db_instance_ids": ["db-a", "db-b"], "rpo_minutes": 5,
+                   "policies": {"database": {"schedule_minutes": 30}}},
+    })
+    template.resource_count_is("AWS::SNS::Subscription", 2)
+    template.has_resource_properties("AWS::SNS::Subscription", {"Protocol": "email", "Endpoint": "ops@example.com"})
+    for db in ("db-a", "db-b"):
+        template.has_resource_properties("AWS::CloudWatch::Alarm", {
+            "AlarmName": f"churnguard-ops-backup-snapshot-age-{db}", "Threshold": (30 + 5) * 60, "Period": 1800})
+        template.has_resource_properties("AWS::CloudWatch::Alarm", {
+            "AlarmName": f"churnguard-ops-backup-restorable-lag-{db}", "Threshold": 300})
+    template.has_resource_properties("AWS::Events::Rule", {
+        "Name": "churnguard-ops-backup-database", "ScheduleExpression": "rate(30 minutes)"})
+    env = next(iter(template.find_resources("AWS::Lambda::Function").values()))["Properties"]["Environment"]["Variables"]
+    assert json.loads(env["BACKUP_DB_INSTANCE_IDS"]) == ["db-a", "db-b"]
+    assert json.loads(env["BACKUP_POLICIES"])["database"] == {**CONTRACT_POLICIES["database"], "schedule_minutes": 30}

@@ -1,0 +1,29 @@
+"""cfn-lint over every synthesized template: no errors (warnings are reported, not failed)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from cfnlint.api import ManualArgs, lint_file
+
+pytestmark = pytest.mark.infra
+
+
+def test_cfn_lint_finds_no_errors_in_any_template(synth):
+    manifest = json.loads((synth.outdir / "manifest.json").read_text())
+    stacks = {
+        name: artifact for name, artifact in manifest["artifacts"].items()
+        if artifact["type"] == "aws:cloudformation:stack"
+    }
+    assert set(stacks) == {"ChurnGuardOpsBackup", "ChurnGuardOpsBackupDr"}
+    problems: dict[str, list[str]] = {}
+    for name, artifact in stacks.items():
+        region = artifact["environment"].rsplit("/", 1)[1]
+        template = synth.outdir / artifact["properties"]["templateFile"]
+        matches = lint_file(template, config=ManualArgs(regions=[region]))
+        for m in matches:
+            problems.setdefault(m.rule.id[0], []).append(f"{template.name}:{m.linenumber} {m.rule.id} {m.message}")
+    for warning in problems.get("W", []) + problems.get("I", []):
+        print("cfn-lint:", warning)
+    assert problems.get("E", []) == []
