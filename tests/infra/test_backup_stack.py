@@ -94,7 +94,7 @@ def test_backup_function_environment_is_exactly_the_contract(backup_resources):
     assert env["POWERTOOLS_SERVICE_NAME"] == "backup"
     assert env["POWERTOOLS_METRICS_NAMESPACE"] == "ChurnGuardOps"
     assert env["LOG_LEVEL"] == "INFO"
-    assert json.loads(env["BACKUP_DB_INSTANCE_IDS"]) == ["churnguard-prod"]
+    assert json.loads(env["BACKUP_DB_INSTANCE_IDS"]) == ["churnguard-prod", "churnguard-analytics"]
     assert env["BACKUP_DR_REGION"] == "us-west-2"
     assert env["BACKUP_DR_KMS_KEY_ID"] == "alias/churnguard-ops-dr"
     assert env["BACKUP_BUCKET"] == {"Ref": bucket_id}

@@ -50,10 +50,10 @@ class S3ObjectStore:
         self.default_region = default_region
 
     def put_json(self, bucket: str, key: str, body: bytes, region: str | None = None) -> str:
-        kwargs: dict[str, Any] = {"Bucket": bucket, "Key": key, "Body": body,
-                                  "ContentType": "application/json", "ServerSideEncryption": "aws:kms"}
-        if region is None and self.kms_key_arn:  # the DR bucket uses its own region's default key
-            kwargs["SSEKMSKeyId"] = self.kms_key_arn
+        kwargs: dict[str, Any] = {"Bucket": bucket, "Key": key, "Body": body, "ContentType": "application/json"}
+        if region is None and self.kms_key_arn:
+            kwargs.update(ServerSideEncryption="aws:kms", SSEKMSKeyId=self.kms_key_arn)
+        # Elsewhere (the DR bucket) no header: the bucket's default CMK applies, not aws/s3.
         result = _guarded(f"put s3://{bucket}/{key}", aws.client("s3", region or self.default_region).put_object,
                           **kwargs)
         return result.get("VersionId", "")

@@ -54,10 +54,9 @@ class RdsSnapshotStore:
         return [self._snapshot(s) for s in raw]
 
     def _snapshot(self, raw: dict) -> Snapshot:
+        # Describe returns TagList; if it ever does not, the snapshot looks foreign and is never
+        # pruned (IAM allows ListTagsForResource only on our own snapshots anyway).
         tags = _tags(raw.get("TagList"))
-        if "TagList" not in raw:  # older API shapes omit tags from Describe
-            tags = _tags(self._call("list tags", "list_tags_for_resource",
-                                    ResourceName=raw["DBSnapshotArn"]).get("TagList"))
         return Snapshot(
             snapshot_id=raw["DBSnapshotIdentifier"],
             arn=raw["DBSnapshotArn"],

@@ -1,0 +1,39 @@
+# The two commands (see README): `make demo` and `make test`. Each sets itself up on a fresh machine.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+
+.PHONY: setup demo test test-unit bench synth clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml layers/ops/requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@# No PostgreSQL server binaries on this machine: use the self-contained PyPI build instead.
+	@command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
+		|| $(BIN)/python -m pip install --quiet pgserver
+	@command -v node >/dev/null 2>&1 || { echo "Node.js (18+) is required by aws-cdk-lib (jsii): apt-get install nodejs" >&2; exit 1; }
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/opsctl demo --out out/demo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+test-unit: $(STAMP)
+	$(BIN)/python -m pytest tests/unit
+
+bench: $(STAMP)
+	$(BIN)/python bench/import_time.py
+
+synth: $(STAMP)
+	$(BIN)/python -m infra_cdk.app
+
+clean:
+	rm -rf $(VENV) cdk.out .opsctl out

@@ -1,0 +1,70 @@
+"""Integrity-check building blocks: result/spec/context models and the IntegrityCheck base class.
+
+A check is one class in one module: a ``name``, a pydantic ``Params`` model (extra=forbid, so a typo
+in DRILL_CHECKS is an error rather than a silently ignored setting), a docstring with an example, and
+``run(conn, params, context) -> CheckResult``. The registry (registry.py) owns transactions and timeouts.
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["CheckContext", "CheckParams", "CheckResult", "CheckSpec", "IntegrityCheck", "Status"]
+
+Status = Literal["passed", "failed", "skipped", "error"]
+
+
+class CheckResult(BaseModel):
+    name: str
+    status: Status
+    detail: str
+    findings: list[dict[str, Any]] = Field(default_factory=list)
+    duration_ms: float | None = None  # filled in by run_checks
+
+    @property
+    def passed(self) -> bool:
+        # "skipped" passes: an unavailable optional probe (e.g. amcheck) must not fail a drill.
+        return self.status in ("passed", "skipped")
+
+
+class CheckSpec(BaseModel):
+    """One entry of DRILL_CHECKS: {"check": name, "params": {...}}."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    check: str
+    params: dict[str, Any] = Field(default_factory=dict)
+    # Optional per-check override of CheckContext.statement_timeout_ms (amcheck on big indexes).
+    statement_timeout_ms: int | None = Field(default=None, gt=0)
+
+
+class CheckContext(BaseModel):
+    baseline: dict[str, int] | None = None  # "schema.table" -> row count captured at backup time
+    statement_timeout_ms: int = Field(default=30000, gt=0)
+
+
+class CheckParams(BaseModel):
+    """Base for every check's Params: unknown keys are rejected."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class IntegrityCheck(ABC):
+    """Base class. Subclasses set ``name`` and ``Params`` and implement ``run``.
+
+    ``run`` receives a connection that is already inside a transaction with ``statement_timeout``
+    set; it may raise (the registry turns exceptions into status "error") and must not commit.
+    """
+
+    name: ClassVar[str]
+    Params: ClassVar[type[CheckParams]] = CheckParams
+
+    @abstractmethod
+    def run(self, conn: Any, params: CheckParams, context: CheckContext) -> CheckResult:
+        ...
+
+    # Small constructors keep check bodies about SQL, not about result plumbing.
+    def result(self, status: Status, detail: str, findings: list[dict[str, Any]] | None = None) -> CheckResult:
+        return CheckResult(name=self.name, status=status, detail=detail, findings=findings or [])

@@ -1,0 +1,39 @@
+"""Guards that keep a drill away from production: it may only create, read and delete drill resources."""
+from __future__ import annotations
+
+from churnguard_ops import MARKER_TAG, MARKER_VALUE
+from churnguard_ops.drill.errors import GuardViolation
+from churnguard_ops.drill.settings import DRILL_INSTANCE_PREFIX, DRILL_SNAPSHOT_PREFIX
+
+PURPOSE = "RestoreDrill"
+
+
+def drill_tags(drill_id: str, source_instance: str, expires_at: str) -> dict[str, str]:
+    return {"Purpose": PURPOSE, MARKER_TAG: MARKER_VALUE, "DrillId": drill_id, "Expiry": expires_at,
+            "SourceDBInstance": source_instance}
+
+
+def is_drill_resource(tags: dict[str, str]) -> bool:
+    return tags.get("Purpose") == PURPOSE and tags.get(MARKER_TAG) == MARKER_VALUE
+
+
+def require_drill_instance(instance_id: str, source_instance: str, configured: list[str]) -> None:
+    """The temporary instance must be named as a drill instance and never be a configured source."""
+    if not instance_id.startswith(DRILL_INSTANCE_PREFIX):
+        raise GuardViolation(f"{instance_id} is not a drill instance (prefix {DRILL_INSTANCE_PREFIX})")
+    if instance_id == source_instance or instance_id in configured:
+        raise GuardViolation(f"refusing to use source instance {instance_id} as a drill target")
+
+
+def require_drill_owned(kind: str, resource_id: str, tags: dict[str, str], drill_id: str | None = None) -> None:
+    prefix = DRILL_INSTANCE_PREFIX if kind == "instance" else DRILL_SNAPSHOT_PREFIX
+    if not resource_id.startswith(prefix) or not is_drill_resource(tags):
+        raise GuardViolation(f"refusing to touch {kind} {resource_id}: not tagged Purpose={PURPOSE} by {MARKER_VALUE}")
+    if drill_id is not None and tags.get("DrillId") != drill_id:
+        raise GuardViolation(f"{kind} {resource_id} belongs to drill {tags.get('DrillId')}, not {drill_id}")
+
+
+def require_distinct_endpoint(restored: tuple[str, int, str], source: tuple[str, int, str]) -> None:
+    """Validation must never connect to the source: host, port and database must not all match."""
+    if restored == source:
+        raise GuardViolation(f"restored endpoint {restored[0]}:{restored[1]}/{restored[2]} is the source's")

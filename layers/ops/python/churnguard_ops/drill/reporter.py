@@ -1,0 +1,42 @@
+"""Publish a drill report: S3 document, DynamoDB history, EMF metrics, SNS summary."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from churnguard_ops.backup.ports import MetricsSink
+from churnguard_ops.drill.report import summary_line
+from churnguard_ops.drill.stores import DynamoHistory, S3Documents, SnsAlerts
+
+
+class DrillReporter:
+    def __init__(self, documents: S3Documents | None, history: DynamoHistory | None, alerts: SnsAlerts | None,
+                 metrics: MetricsSink) -> None:
+        self.documents = documents
+        self.history = history
+        self.alerts = alerts
+        self.metrics = metrics
+
+    def publish(self, report: dict[str, Any]) -> dict[str, Any]:
+        when = datetime.fromisoformat(report["reported_at"])
+        location = None
+        if self.documents:
+            location = self.documents.save(f"drills/{when:%Y/%m}/{report['drill_id']}.json", report)
+        if self.history:
+            self.history.record({
+                "source_instance": report["source_instance"] or "unknown", "drill_id": report["drill_id"],
+                "passed": report["passed"], "reported_at": report["reported_at"], "report_s3": location,
+                "rto_seconds": report["rto"]["seconds"], "rpo_seconds": report["rpo"]["seconds"],
+                "verdicts": report["verdicts"], "mode": report["mode"], "target_region": report["target_region"]})
+        dims = {"SourceDBInstance": report["source_instance"] or "unknown"}
+        self.metrics.put("DrillSucceeded", 1.0 if report["passed"] else 0.0, "Count", dims)
+        for name, value in (("RestoreSeconds", report["timings"]["restore_seconds"]),
+                            ("RTOSeconds", report["rto"]["seconds"]), ("RPOSeconds", report["rpo"]["seconds"])):
+            if value is not None:
+                self.metrics.put(name, value, "Seconds", dims)
+        summary = summary_line(report)
+        if self.alerts:
+            self.alerts.publish(f"[{'PASS' if report['passed'] else 'FAIL'}] ChurnGuard restore drill "
+                                f"{report['source_instance']}", summary + (f"\nReport: {location}" if location else ""))
+        return {"passed": report["passed"], "report_s3": location, "rto_seconds": report["rto"]["seconds"],
+                "rpo_seconds": report["rpo"]["seconds"], "verdicts": report["verdicts"], "summary": summary}

@@ -1,0 +1,87 @@
+"""Validate and time the restored copy with real SQL. Never the source: guarded before connecting."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+from churnguard_ops.drill import guard
+from churnguard_ops.drill.model import DrillState
+from churnguard_ops.drill.ports import DrillRds
+from churnguard_ops.drill.settings import DrillSettings
+from churnguard_ops.drill.stores import S3Documents, SecretsManagerCredentials
+
+
+def _utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class DrillValidator:
+    def __init__(self, settings: DrillSettings, rds: Callable[[str], DrillRds], primary_region: str,
+                 credentials: SecretsManagerCredentials, documents: S3Documents | None,
+                 clock: Callable[[], datetime] = _utcnow) -> None:
+        self.settings = settings
+        self.rds = rds
+        self.primary_region = primary_region
+        self.credentials = credentials
+        self.documents = documents
+        self.clock = clock
+
+    def _connect(self, state: DrillState) -> Any:
+        from churnguard_ops.drill.sql import connect  # psycopg2 loads only in the functions that connect
+
+        plan, restore = state.plan, state.restore
+        if plan is None or restore is None:
+            raise ValueError("validation needs $.plan and $.restore")
+        guard.require_drill_instance(restore.instance_id, plan.source_instance, self.settings.db_instance_ids)
+        restored = self.rds(plan.region).instance(restore.instance_id)
+        guard.require_drill_owned("instance", restored.instance_id, restored.tags, plan.drill_id)
+        secret_id = self.settings.db_secrets.get(plan.source_instance)
+        if not secret_id:
+            raise ValueError(f"no credentials configured for {plan.source_instance} (DRILL_DB_SECRETS)")
+        creds = self.credentials.get(secret_id)
+        source = self.rds(self.primary_region).instance(plan.source_instance)
+        dbname = restored.db_name or creds.get("dbname") or "postgres"
+        source_db = source.db_name or creds.get("dbname") or "postgres"
+        if not restored.address or not restored.port:
+            raise ValueError(f"{restored.instance_id} has no endpoint yet (status {restored.status})")
+        guard.require_distinct_endpoint((restored.address, int(restored.port), dbname),
+                                        (source.address or "", int(source.port or 0), source_db))
+        return connect(host=restored.address, port=int(restored.port), user=creds["username"],
+                       password=creds.get("password", ""), dbname=dbname), f"{restored.address}:{restored.port}"
+
+    def _baseline(self, state: DrillState) -> dict[str, int] | None:
+        point = state.plan.recovery_point if state.plan else None
+        if self.documents is None or point is None or not point.snapshot_id:
+            return None
+        document = self.documents.load(self.documents.baseline_key(state.plan.source_instance, point.snapshot_id))
+        return document.get("tables") if document else None
+
+    def validate(self, state: DrillState) -> dict[str, Any]:
+        from churnguard_ops.drill.checks import DEFAULT_CHECKS, CheckContext, CheckSpec, run_checks
+
+        specs = [CheckSpec.model_validate(c) for c in self.settings.checks] if self.settings.checks else DEFAULT_CHECKS
+        baseline = self._baseline(state)
+        conn, endpoint = self._connect(state)
+        try:
+            results = run_checks(conn, specs, CheckContext(baseline=baseline,
+                                                           statement_timeout_ms=self.settings.statement_timeout_ms))
+        finally:
+            conn.close()
+        return {"data_integrity": all(r.passed for r in results), "snapshot_exists": True, "can_restore": True,
+                "validated_at": self.clock().isoformat(), "endpoint": endpoint,
+                "baseline": "present" if baseline else "missing",
+                "checks": [r.model_dump(mode="json") for r in results]}
+
+    def measure(self, state: DrillState) -> dict[str, Any]:
+        from churnguard_ops.drill.performance import DEFAULT_QUERIES, QuerySpec, time_queries
+
+        specs = ([QuerySpec.model_validate(q) for q in self.settings.performance_queries]
+                 if self.settings.performance_queries else DEFAULT_QUERIES)
+        conn, _ = self._connect(state)
+        try:
+            timings = time_queries(conn, specs, statement_timeout_ms=self.settings.statement_timeout_ms)
+        finally:
+            conn.close()
+        return {"performance_acceptable": all(t.passed for t in timings),
+                "queries": [t.model_dump(mode="json") for t in timings],
+                "measured_at": self.clock().isoformat()}

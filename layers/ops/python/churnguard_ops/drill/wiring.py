@@ -1,0 +1,34 @@
+"""Composition root for the drill handlers."""
+from __future__ import annotations
+
+from churnguard_ops import aws
+from churnguard_ops.backup.metrics import EmfMetrics
+from churnguard_ops.drill.rds_gateway import RdsDrillGateway
+from churnguard_ops.drill.reporter import DrillReporter
+from churnguard_ops.drill.settings import DrillSettings
+from churnguard_ops.drill.stores import DynamoHistory, S3Documents, SecretsManagerCredentials, SnsAlerts
+from churnguard_ops.drill.validation import DrillValidator
+from churnguard_ops.drill.workflow import DrillWorkflow
+
+
+def settings() -> DrillSettings:
+    return DrillSettings()
+
+
+def workflow(config: DrillSettings | None = None) -> DrillWorkflow:
+    return DrillWorkflow(config or settings(), RdsDrillGateway, aws.default_region())
+
+
+def validator(config: DrillSettings | None = None) -> DrillValidator:
+    config = config or settings()
+    region = aws.default_region()
+    return DrillValidator(config, RdsDrillGateway, region, SecretsManagerCredentials(region),
+                          S3Documents(config.bucket, region) if config.bucket else None)
+
+
+def reporter(config: DrillSettings | None = None) -> DrillReporter:
+    config = config or settings()
+    region = aws.default_region()
+    return DrillReporter(S3Documents(config.bucket, region) if config.bucket else None,
+                         DynamoHistory(config.history_table, region) if config.history_table else None,
+                         SnsAlerts(config.topic_arn, region) if config.topic_arn else None, EmfMetrics())

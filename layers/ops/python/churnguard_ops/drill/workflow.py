@@ -1,0 +1,229 @@
+"""The RDS-facing drill steps: plan, restore, poll, clean up, sweep.
+
+Every step takes the execution state and returns only its own part. Guards run before anything
+is created or deleted, so a bug upstream cannot aim a drill at the source database.
+"""
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta, timezone
+from typing import Callable
+
+from churnguard_ops.drill import guard, polling
+from churnguard_ops.drill.errors import GuardViolation, NoRecoveryPoint
+from churnguard_ops.drill.model import DrillPlan, DrillState, PollRequest, RecoveryPoint, RestoreInfo, WaitStatus
+from churnguard_ops.drill.ports import DrillRds, SnapshotView
+from churnguard_ops.drill.settings import DRILL_INSTANCE_PREFIX, DRILL_SNAPSHOT_PREFIX, DrillSettings
+from churnguard_ops.errors import AlreadyExists, NotFound
+
+Clock = Callable[[], datetime]
+RdsFactory = Callable[[str], DrillRds]
+
+
+def _utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class DrillWorkflow:
+    def __init__(self, settings: DrillSettings, rds: RdsFactory, primary_region: str,
+                 clock: Clock = _utcnow) -> None:
+        self.settings = settings
+        self.rds = rds
+        self.primary_region = primary_region
+        self.clock = clock
+
+    def _region(self, target: str) -> str:
+        if target == "dr":
+            if not self.settings.dr_region:
+                raise NoRecoveryPoint("target_region 'dr' requested but no DR region is configured")
+            return self.settings.dr_region
+        return self.primary_region
+
+    # -- plan ---------------------------------------------------------------------------------
+    def plan(self, state: DrillState) -> DrillPlan:
+        configured = self.settings.db_instance_ids
+        source = state.source_instance or (configured[0] if configured else None)
+        if source is None or source not in configured:
+            raise GuardViolation(f"{source!r} is not a configured drill source; configured: {configured}")
+        now = self.clock()
+        drill_id = state.drill_id or f"{now:%Y%m%dt%H%M%S}-{secrets.token_hex(2)}"
+        region = self._region(state.target_region)
+        rds = self.rds(region)
+        expires_at = now + timedelta(hours=self.settings.expiry_hours)
+        drill_snapshot_id = None
+        if state.mode == "latest":
+            point = self._latest(rds, source)
+        elif state.mode == "snapshot":
+            point = self._named(rds, source, state.snapshot_id or "")
+        elif state.mode == "fresh":
+            if state.target_region == "dr":
+                raise NoRecoveryPoint("a fresh drill snapshot is taken in the primary region; use mode 'latest' "
+                                      "to drill the DR copies")
+            drill_snapshot_id = DRILL_SNAPSHOT_PREFIX + drill_id
+            snapshot = rds.create_snapshot(source, drill_snapshot_id,
+                                           guard.drill_tags(drill_id, source, expires_at.isoformat()))
+            point = _snapshot_point(snapshot)
+        else:
+            point = self._point_in_time(rds, source, state.restore_time, state.target_region)
+        status = "available" if point.kind == "point_in_time" else rds.snapshot(point.snapshot_id or "").status
+        return DrillPlan(
+            drill_id=drill_id, source_instance=source, region=region, target_region=state.target_region,
+            recovery_point=point, temp_instance_id=DRILL_INSTANCE_PREFIX + drill_id, expires_at=expires_at,
+            requested_at=now, drill_snapshot_id=drill_snapshot_id, poll_seconds=state.poll_seconds,
+            max_wait_seconds=state.max_wait_seconds, wait=polling.first_wait(status, state.poll_seconds, now))
+
+    def _latest(self, rds: DrillRds, source: str) -> RecoveryPoint:
+        ours = [s for s in rds.snapshots() if s.source_instance == source and s.status == "available"
+                and s.tags.get("CreatedBy") == "churnguard-ops" and not guard.is_drill_resource(s.tags)]
+        if not ours:
+            raise NoRecoveryPoint(f"no available backup snapshot of {source} in {rds.region}")
+        return _snapshot_point(max(ours, key=lambda s: s.created_at or datetime.min.replace(tzinfo=timezone.utc)))
+
+    def _named(self, rds: DrillRds, source: str, snapshot_id: str) -> RecoveryPoint:
+        try:
+            snapshot = rds.snapshot(snapshot_id)
+        except NotFound as exc:
+            raise NoRecoveryPoint(f"snapshot {snapshot_id} not found in {rds.region}") from exc
+        if snapshot.source_instance != source:
+            raise NoRecoveryPoint(f"snapshot {snapshot_id} is of {snapshot.source_instance}, not {source}")
+        return _snapshot_point(snapshot)
+
+    def _point_in_time(self, rds: DrillRds, source: str, when: datetime | None, target: str) -> RecoveryPoint:
+        if target == "dr":
+            raise NoRecoveryPoint("point-in-time drills run in the primary region (no replicated automated backups)")
+        latest = rds.instance(source).latest_restorable_time
+        if latest is None:
+            raise NoRecoveryPoint(f"{source} has no restorable time (automated backups off?)")
+        if when is not None and when > latest:
+            raise NoRecoveryPoint(f"restore_time {when.isoformat()} is after the latest restorable time "
+                                  f"{latest.isoformat()}")
+        return RecoveryPoint(kind="point_in_time", time=when or latest)
+
+    # -- restore and wait ---------------------------------------------------------------------
+    def restore(self, state: DrillState) -> RestoreInfo:
+        plan = _require_plan(state)
+        guard.require_drill_instance(plan.temp_instance_id, plan.source_instance, self.settings.db_instance_ids)
+        rds = self.rds(plan.region)
+        source = self.rds(self.primary_region).instance(plan.source_instance)
+        subnet_group, security_groups = (source.subnet_group, source.security_group_ids)
+        if plan.target_region == "dr":  # the source's network does not exist in the DR region
+            subnet_group, security_groups = self.settings.dr_subnet_group, self.settings.dr_security_group_ids
+        tags = guard.drill_tags(plan.drill_id, plan.source_instance, plan.expires_at.isoformat())
+        now = self.clock()
+        try:
+            point = plan.recovery_point
+            if point.kind == "snapshot":
+                snapshot = rds.snapshot(point.snapshot_id or "")
+                instance = rds.restore_snapshot(snapshot, plan.temp_instance_id, self.settings.instance_class,
+                                                subnet_group, security_groups, tags)
+            else:
+                instance = rds.restore_point_in_time(plan.source_instance, plan.temp_instance_id, point.time,
+                                                     self.settings.instance_class, subnet_group, security_groups,
+                                                     tags)
+        except AlreadyExists:  # a retried task: carry on only if it is this drill's instance
+            instance = rds.instance(plan.temp_instance_id)
+            guard.require_drill_owned("instance", instance.instance_id, instance.tags, plan.drill_id)
+        return RestoreInfo(instance_id=instance.instance_id, requested_at=now,
+                           wait=polling.first_wait(instance.status, plan.poll_seconds, now))
+
+    def poll(self, request: PollRequest) -> WaitStatus:
+        plan = _require_plan(request.drill)
+        rds = self.rds(plan.region)
+        now = self.clock()
+        if request.target == "snapshot":
+            snapshot_id = plan.recovery_point.snapshot_id or ""
+            return polling.next_wait(plan.wait, rds.snapshot(snapshot_id).status,
+                                     failed_states=polling.SNAPSHOT_FAILED, what=f"snapshot {snapshot_id}",
+                                     poll_seconds=plan.poll_seconds, max_wait_seconds=plan.max_wait_seconds,
+                                     now=now)
+        restore = request.drill.restore
+        if restore is None:
+            raise ValueError("poll target 'instance' needs $.restore")
+        return polling.next_wait(restore.wait, rds.instance(restore.instance_id).status,
+                                 failed_states=polling.INSTANCE_FAILED, what=f"instance {restore.instance_id}",
+                                 poll_seconds=plan.poll_seconds,
+                                 max_wait_seconds=max(plan.max_wait_seconds - plan.wait.waited_seconds, 1), now=now)
+
+    # -- clean up -----------------------------------------------------------------------------
+    def cleanup(self, state: DrillState) -> dict:
+        """Delete what this drill made. Safe to run twice and after any failure."""
+        result: dict = {"deleted_instance": None, "deleted_snapshot": None, "already_gone": []}
+        plan = state.plan
+        if plan is not None:
+            rds = self.rds(plan.region)
+            if self._delete_owned_instance(rds, plan.temp_instance_id, plan.drill_id):
+                result["deleted_instance"] = plan.temp_instance_id
+            else:
+                result["already_gone"].append(plan.temp_instance_id)
+            if plan.drill_snapshot_id:
+                if self._delete_owned_snapshot(self.rds(self.primary_region), plan.drill_snapshot_id, plan.drill_id):
+                    result["deleted_snapshot"] = plan.drill_snapshot_id
+                else:
+                    result["already_gone"].append(plan.drill_snapshot_id)
+        result["cleaned_at"] = self.clock().isoformat()
+        return result
+
+    def _delete_owned_instance(self, rds: DrillRds, instance_id: str, drill_id: str | None) -> bool:
+        try:
+            instance = rds.instance(instance_id)
+        except NotFound:
+            return False
+        guard.require_drill_owned("instance", instance_id, instance.tags, drill_id)
+        if instance.status == "deleting":
+            return True
+        rds.delete_instance(instance_id)
+        return True
+
+    def _delete_owned_snapshot(self, rds: DrillRds, snapshot_id: str, drill_id: str | None) -> bool:
+        try:
+            snapshot = rds.snapshot(snapshot_id)
+        except NotFound:
+            return False
+        guard.require_drill_owned("snapshot", snapshot_id, snapshot.tags, drill_id)
+        rds.delete_snapshot(snapshot_id)
+        return True
+
+    def sweep(self) -> dict:
+        """Delete every drill instance and drill snapshot whose Expiry tag has passed, in each region."""
+        now = self.clock()
+        swept: dict = {"instances": [], "snapshots": [], "errors": []}
+        regions = [self.primary_region] + ([self.settings.dr_region] if self.settings.dr_region else [])
+        for region in regions:
+            rds = self.rds(region)
+            for instance in rds.instances():
+                if _expired(instance.tags, now) and instance.instance_id.startswith(DRILL_INSTANCE_PREFIX):
+                    self._sweep_one(swept, "instances", region, instance.instance_id,
+                                    lambda: self._delete_owned_instance(rds, instance.instance_id, None))
+            for snapshot in rds.snapshots():
+                if _expired(snapshot.tags, now) and snapshot.snapshot_id.startswith(DRILL_SNAPSHOT_PREFIX):
+                    self._sweep_one(swept, "snapshots", region, snapshot.snapshot_id,
+                                    lambda: self._delete_owned_snapshot(rds, snapshot.snapshot_id, None))
+        return swept
+
+    @staticmethod
+    def _sweep_one(swept: dict, kind: str, region: str, resource_id: str, delete: Callable[[], bool]) -> None:
+        try:
+            if delete():
+                swept[kind].append(f"{region}/{resource_id}")
+        except Exception as exc:  # one stuck resource must not stop the sweep; reported, retried next hour
+            swept["errors"].append(f"{region}/{resource_id}: {exc}")
+
+
+def _expired(tags: dict[str, str], now: datetime) -> bool:
+    if not guard.is_drill_resource(tags) or "Expiry" not in tags:
+        return False
+    try:
+        return datetime.fromisoformat(tags["Expiry"]) <= now
+    except ValueError:
+        return False
+
+
+def _snapshot_point(snapshot: SnapshotView) -> RecoveryPoint:
+    return RecoveryPoint(kind="snapshot", snapshot_id=snapshot.snapshot_id, snapshot_arn=snapshot.arn,
+                         time=snapshot.created_at, encrypted=snapshot.encrypted)
+
+
+def _require_plan(state: DrillState) -> DrillPlan:
+    if state.plan is None:
+        raise ValueError("this step needs $.plan (the Plan task's result)")
+    return state.plan

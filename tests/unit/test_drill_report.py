@@ -1,0 +1,72 @@
+"""The drill report's verdicts and RTO/RPO arithmetic."""
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+from churnguard_ops.drill.model import DrillState
+from churnguard_ops.drill.report import build_report, summary_line
+from churnguard_ops.drill.settings import DrillSettings
+from tests.unit.drill_fakes import T0
+
+SETTINGS = DrillSettings(rto_minutes=30, rpo_minutes=15)
+
+
+def _state(**parts) -> DrillState:
+    requested = T0 + timedelta(minutes=10)
+    wait = {"ready": True, "waited_seconds": 0, "next_wait_seconds": 1, "status": "available"}
+    state = {
+        "mode": "latest",
+        "plan": {"drill_id": "d1", "source_instance": "churnguard-prod", "region": "us-east-1",
+                 "target_region": "primary", "temp_instance_id": "churnguard-ops-drill-d1",
+                 "expires_at": (T0 + timedelta(hours=6)).isoformat(), "requested_at": requested.isoformat(),
+                 "poll_seconds": 1, "max_wait_seconds": 60, "wait": wait,
+                 "recovery_point": {"kind": "snapshot", "snapshot_id": "s1", "time": T0.isoformat()}},
+        "restore": {"instance_id": "churnguard-ops-drill-d1", "requested_at": requested.isoformat(),
+                    "wait": {**wait, "observed_at": (requested + timedelta(minutes=12)).isoformat()}},
+        "validation": {"data_integrity": True, "validated_at": (requested + timedelta(minutes=14)).isoformat(),
+                       "checks": [{"name": "foreign_key_orphans", "status": "passed", "detail": "ok"}]},
+        "performance": {"performance_acceptable": True, "queries": []},
+        "cleanup": {"cleaned_at": (requested + timedelta(minutes=20)).isoformat()},
+    }
+    state.update(parts)
+    return DrillState.model_validate(state)
+
+
+def test_healthy_drill_passes_with_rto_from_restore_request_to_validation_and_rpo_from_recovery_point():
+    report = build_report(_state(), SETTINGS, T0 + timedelta(hours=1))
+    assert report["passed"] is True
+    assert report["rto"]["seconds"] == 14 * 60 and report["rto"]["met"] is True
+    assert report["rpo"]["seconds"] == 10 * 60 and report["rpo"]["met"] is True
+    assert report["timings"]["restore_seconds"] == 12 * 60
+    assert set(report["verdicts"]) >= {"snapshot_exists", "can_restore", "data_integrity", "performance_acceptable"}
+
+
+def test_failed_check_fails_the_drill_and_names_the_check():
+    validation = {"data_integrity": False, "validated_at": (T0 + timedelta(minutes=24)).isoformat(),
+                  "checks": [{"name": "foreign_key_orphans", "status": "failed",
+                              "detail": "public.customers: 3 orphan rows (customers_organization_id_fkey)"}]}
+    report = build_report(_state(validation=validation), SETTINGS, T0)
+    assert report["passed"] is False and report["verdicts"]["data_integrity"] is False
+    assert report["failed_checks"] == ["foreign_key_orphans: public.customers: 3 orphan rows "
+                                       "(customers_organization_id_fkey)"]
+    assert "FAILED" in summary_line(report) and "foreign_key_orphans" in summary_line(report)
+
+
+def test_restore_slower_than_the_rto_fails_the_drill():
+    validation = {"data_integrity": True, "validated_at": (T0 + timedelta(minutes=50)).isoformat(), "checks": []}
+    report = build_report(_state(validation=validation), SETTINGS, T0)
+    assert report["rto"]["met"] is False and report["passed"] is False
+
+
+def test_step_failure_is_reported_with_the_lambda_error_message_and_cleanup_still_counts():
+    error = {"Error": "RestoreTimedOut", "Cause": json.dumps({"errorMessage": "instance still 'creating' after 60s"})}
+    report = build_report(_state(restore=None, validation=None, performance=None, error=error), SETTINGS, T0)
+    assert report["passed"] is False
+    assert report["failure"] == "RestoreTimedOut: instance still 'creating' after 60s"
+    assert report["verdicts"]["can_restore"] is False and report["verdicts"]["cleaned_up"] is True
+
+
+def test_cleanup_failure_fails_the_drill():
+    report = build_report(_state(cleanup=None, cleanup_error={"Error": "Conflict", "Cause": "{}"}), SETTINGS, T0)
+    assert report["verdicts"]["cleaned_up"] is False and report["passed"] is False
