@@ -3,16 +3,18 @@
 The CDK app is synthesized exactly as for a real deployment, except that asset bundling is skipped
 (CDK's own ``aws:cdk:bundling-stacks`` context): the shared library is already importable here,
 so building the arm64 layer would only cost time. The handlers run from the synthesized assets.
+Templates are re-synthesized only when their inputs change (a digest is kept in cdk.out).
 """
 from __future__ import annotations
 
 import contextlib
-import os
+import hashlib
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from infra_cdk.settings import ChurnGuardContext
+from infra_cdk.settings import CONTEXT_KEY, ChurnGuardContext
 from opsctl.console import progress
 from opsctl.local.aws import EmbeddedAws
 from opsctl.local.deploy import LocalDeployment, deploy_cloud_assembly
@@ -23,16 +25,37 @@ ROOT = Path(__file__).resolve().parents[1]
 STATE_DIR = ROOT / ".opsctl"
 
 
-def synthesize(outdir: Path, *, bundle_assets: bool = False) -> ChurnGuardContext:
-    """Synthesize the CDK app into ``outdir`` and return its validated context."""
-    os.environ.setdefault("JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION", "1")
-    os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
-    from infra_cdk.app import build_app
+SYNTH_INPUTS = ("cdk.json", "infra_cdk", "functions", "layers/ops/requirements.txt")
 
-    context: dict[str, Any] = {} if bundle_assets else {"aws:cdk:bundling-stacks": []}
-    app = build_app(outdir=outdir, context=context, nag=False)
-    app.synth()
-    return ChurnGuardContext.from_node(app)
+
+def _inputs_digest() -> str:
+    """What the synthesized templates depend on; unchanged inputs reuse the previous cdk.out."""
+    digest = hashlib.sha256()
+    for name in SYNTH_INPUTS:
+        path = ROOT / name
+        files = sorted(p for p in path.rglob("*") if p.is_file() and "__pycache__" not in p.parts) \
+            if path.is_dir() else [path]
+        for file in files:
+            digest.update(str(file.relative_to(ROOT)).encode())
+            digest.update(file.read_bytes())
+    return digest.hexdigest()
+
+
+def synthesize(outdir: Path) -> ChurnGuardContext:
+    """Synthesize the CDK app into ``outdir`` (or reuse it) and return its validated context."""
+    from infra_cdk.app import cdk_json_context
+
+    stamp = outdir / ".inputs-sha256"
+    digest = _inputs_digest()
+    if not (stamp.exists() and stamp.read_text() == digest):
+        from infra_cdk.app import build_app
+
+        shutil.rmtree(outdir, ignore_errors=True)
+        build_app(outdir=outdir, context={"aws:cdk:bundling-stacks": []}, nag=False).synth()
+        stamp.write_text(digest)
+    else:
+        progress("  templates unchanged since the last synth; reusing them")
+    return ChurnGuardContext.model_validate(cdk_json_context().get(CONTEXT_KEY, {}))
 
 
 @dataclass

@@ -18,7 +18,7 @@ import threading
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
@@ -26,11 +26,14 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from .faults import FaultInjectionMiddleware
 from .lambda_runtime import DEFAULT_ACCOUNT_ID, FunctionNotRegistered, Handler, LambdaRegistry, RegisteredFunction
+from .rds_dataplane import RdsDataPlane, credential_scope
+
+if TYPE_CHECKING:
+    from .postgres import EmbeddedPostgres
 
 __all__ = ["EmbeddedAws", "ExecutionNameMiddleware", "LambdaInvokeMiddleware"]
 
 _INVOKE_PATH = re.compile(r"^/2015-03-31/functions/(?P<function>[^/]+)/invocations/?$")
-_SIGV4_REGION = re.compile(r"Credential=[^/]+/\d{8}/(?P<region>[\w-]+)/")
 
 # Step Functions must run executions (not just record them); Lambda must not look for Docker.
 MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
@@ -119,8 +122,7 @@ class ExecutionNameMiddleware:
 
 def _request_region(environ: Mapping[str, Any]) -> str | None:
     """The caller's region from its SigV4 credential scope (an ARN's own region wins later)."""
-    match = _SIGV4_REGION.search(environ.get("HTTP_AUTHORIZATION", ""))
-    return match["region"] if match else None
+    return credential_scope(environ).region or None
 
 
 def _not_found(start_response: _StartResponse, identifier: str, region: str) -> list[bytes]:
@@ -158,7 +160,14 @@ class EmbeddedAws:
 
     _active: EmbeddedAws | None = None  # moto's backends and MOTO_PORT are process-global
 
-    def __init__(self, region: str = "us-east-1", *, port: int = 0, verbose: bool = False) -> None:
+    def __init__(
+        self,
+        region: str = "us-east-1",
+        *,
+        port: int = 0,
+        verbose: bool = False,
+        postgres: EmbeddedPostgres | None = None,
+    ) -> None:
         self.region = region
         self.host = "127.0.0.1"
         self._requested_port = port
@@ -169,6 +178,9 @@ class EmbeddedAws:
         self._thread: threading.Thread | None = None
         self._saved_env: dict[str, str | None] = {}
         self.faults: FaultInjectionMiddleware | None = None  # set by start(); see opsctl.local.faults
+        # RDS instances served by the embedded PostgreSQL; see attach_postgres().
+        self.rds_dataplane: RdsDataPlane | None = RdsDataPlane(postgres) if postgres is not None else None
+        self._dispatch: Callable[..., Iterable[bytes]] | None = None  # what the data plane wraps
 
     @property
     def endpoint_url(self) -> str:
@@ -183,8 +195,11 @@ class EmbeddedAws:
             raise RuntimeError("an EmbeddedAws is already running in this process (moto state is global)")
         # The same app ThreadedMotoServer builds, wrapped by our middleware.
         moto_app = DomainDispatcherApplication(create_backend_app)
-        # Outermost first: injected faults (any API, Invoke included), Lambda dispatch, moto fixes.
-        self.faults = FaultInjectionMiddleware(LambdaInvokeMiddleware(ExecutionNameMiddleware(moto_app), self.lambdas))
+        # Outermost first: injected faults (any API, Invoke included), the RDS data plane (when
+        # attached), Lambda dispatch, moto fixes.
+        self._dispatch = LambdaInvokeMiddleware(ExecutionNameMiddleware(moto_app), self.lambdas)
+        inner = self.rds_dataplane.wrap(self._dispatch) if self.rds_dataplane else self._dispatch
+        self.faults = FaultInjectionMiddleware(inner)
         app = self.faults
         handler_cls = MotoRequestHandler if self.verbose else _QuietMotoRequestHandler
         # Port 0 lets the OS pick: no probe-then-bind race.
@@ -205,6 +220,7 @@ class EmbeddedAws:
         if self._thread is not None:
             self._thread.join(timeout=10)
         self._server = self._thread = None
+        self._dispatch = None
         self._restore_env()
         EmbeddedAws._active = None
 
@@ -222,6 +238,8 @@ class EmbeddedAws:
         """Forget every AWS resource, registered function and injected fault (config stays)."""
         self._moto_api("reset", None)
         self.lambdas.clear()
+        if self.rds_dataplane is not None:
+            self.rds_dataplane.reset()
         if self.faults is not None:
             self.faults.clear()
         self.configure()
@@ -232,6 +250,23 @@ class EmbeddedAws:
         with urllib.request.urlopen(req, timeout=30) as resp:
             raw = resp.read()
         return json.loads(raw) if raw else None
+
+    # -- RDS data plane ----------------------------------------------------------------
+    def attach_postgres(self, postgres: EmbeddedPostgres) -> RdsDataPlane:
+        """Serve bound RDS instances from ``postgres`` (before or after start()); see rds_dataplane.
+
+        Installed inside fault injection (faults still see every request first), in front of
+        Lambda dispatch. Bind instances with ``aws.rds_dataplane.bind(instance_id, database)``.
+        """
+        if self.rds_dataplane is not None:
+            if self.rds_dataplane.postgres is not postgres:
+                raise RuntimeError("a different PostgreSQL is already attached")
+            return self.rds_dataplane
+        plane = RdsDataPlane(postgres)
+        if self.faults is not None and self._dispatch is not None:  # running: splice it in
+            self.faults.app = plane.wrap(self._dispatch)
+        self.rds_dataplane = plane
+        return plane
 
     # -- Lambda ------------------------------------------------------------------------
     def register(

@@ -1,0 +1,49 @@
+"""opsctl as a user runs it: a fresh process on the embedded default (moto server + PostgreSQL)."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.events import event_files
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.e2e
+
+
+def opsctl(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "opsctl", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def test_invoke_backup_works_with_every_sample_event(tmp_path):
+    files = event_files("backup")
+    assert len(files) >= 4
+    args = ["invoke", "backup", "--local", "--out", str(tmp_path)]
+    for path in files:
+        args += ["--event", str(path.relative_to(ROOT))]
+    done = opsctl(*args)
+    assert done.returncode == 0, done.stderr[-3000:]
+    records = json.loads((tmp_path / "invoke-backup.json").read_text())
+    assert [r["error"] for r in records] == [None] * len(files)
+    assert all(r["payload"]["outcomes"] for r in records)
+
+
+def test_backup_run_with_a_throttled_instance_exits_non_zero_and_names_it(tmp_path):
+    done = opsctl("backup", "run", "--local", "--policy", "database", "--out", str(tmp_path),
+                  "--inject-fault", "rds:CreateDBSnapshot:DBInstanceIdentifier=churnguard-analytics")
+    assert done.returncode == 1
+    assert "churnguard-analytics (snapshot)" in done.stdout and "Throttling" in done.stdout
+    result = json.loads((tmp_path / "backup-run.json").read_text())
+    assert result["database"]["ok"] is False
+
+
+def test_demo_passes_every_check_and_writes_results(tmp_path):
+    done = opsctl("demo", "--out", str(tmp_path), timeout=900)
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    steps = json.loads((tmp_path / "demo-results.json").read_text())
+    assert steps and all(step["passed"] for step in steps)
+    assert "Demo summary" in done.stdout
