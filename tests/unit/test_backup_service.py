@@ -173,3 +173,34 @@ def test_application_data_policy_demanding_cross_region_fails_buckets_without_re
     report = world.tick("backup/scheduled-tick-application-data.json")
     assert [o.target for o in report.failures] == ["s3://app-data"]
     assert "requires cross-region replication" in report.failures[0].detail
+
+
+class _Baselines:
+    def __init__(self, failing: set[str] = frozenset()) -> None:
+        self.recorded: list[tuple[str, str]] = []
+        self.failing = failing
+
+    def configured(self, instance_id: str) -> bool:
+        return instance_id != "db2"
+
+    def record(self, instance_id: str, snapshot_id: str) -> str:
+        if instance_id in self.failing:
+            raise RuntimeError("connection refused")
+        self.recorded.append((instance_id, snapshot_id))
+        return f"s3://backups/baselines/{instance_id}/{snapshot_id}.json"
+
+
+def test_row_count_baseline_is_recorded_for_each_new_snapshot_of_a_configured_instance():
+    world = World()
+    world.service.baselines = _Baselines()
+    report = world.tick()
+    assert world.service.baselines.recorded == [("db1", SLOT_ID.format("db1"))]
+    assert [o.status for o in report.outcomes if o.action == "baseline"] == ["succeeded"]
+
+
+def test_unreachable_source_fails_the_baseline_target_but_keeps_the_snapshot():
+    world = World()
+    world.service.baselines = _Baselines(failing={"db1"})
+    report = world.tick()
+    assert [(o.target, o.action) for o in report.failures] == [("db1", "baseline")]
+    assert SLOT_ID.format("db1") in world.primary.snapshots

@@ -60,3 +60,13 @@ class BucketGuard(Protocol):
         ...
 
     def replication_rules(self, bucket: str) -> list[dict]: ...
+
+
+class BaselineRecorder(Protocol):
+    """Row counts of the source at snapshot time, for restore drills to compare against."""
+
+    def configured(self, instance_id: str) -> bool: ...
+
+    def record(self, instance_id: str, snapshot_id: str) -> str:
+        """Returns where the baseline was stored."""
+        ...

@@ -13,8 +13,8 @@ from typing import Callable
 from churnguard_ops.backup import naming, posture
 from churnguard_ops.backup.events import BackupTick
 from churnguard_ops.backup.model import BackupReport, Snapshot, TargetOutcome
-from churnguard_ops.backup.ports import (BucketGuard, Encryptor, MetricsSink, ObjectStore, ParameterSource,
-                                         SnapshotStore)
+from churnguard_ops.backup.ports import (BaselineRecorder, BucketGuard, Encryptor, MetricsSink, ObjectStore,
+                                         ParameterSource, SnapshotStore)
 from churnguard_ops.backup.policy import BackupPolicy
 from churnguard_ops.backup.retention import expired_snapshots
 from churnguard_ops.backup.settings import BackupSettings
@@ -34,7 +34,8 @@ class UnknownTarget(OpsError):
 class BackupService:
     def __init__(self, settings: BackupSettings, *, primary: SnapshotStore, dr: SnapshotStore | None,
                  metrics: MetricsSink, parameters: ParameterSource, encryptor: Encryptor,
-                 objects: ObjectStore, buckets: BucketGuard, clock: Clock = _utcnow) -> None:
+                 objects: ObjectStore, buckets: BucketGuard, baselines: BaselineRecorder | None = None,
+                 clock: Clock = _utcnow) -> None:
         self.settings = settings
         self.primary = primary
         self.dr = dr
@@ -43,6 +44,7 @@ class BackupService:
         self.encryptor = encryptor
         self.objects = objects
         self.buckets = buckets
+        self.baselines = baselines
         self.clock = clock
 
     def run(self, tick: BackupTick) -> BackupReport:
@@ -141,7 +143,21 @@ class BackupService:
         except OpsError as exc:
             outcome.status, outcome.detail = "failed", str(exc)
         report.outcomes.append(outcome)
+        if outcome.status in ("succeeded", "exists"):
+            self._record_baseline(report, instance_id, snapshot_id)
         self._publish_freshness(instance_id, dims)
+
+    def _record_baseline(self, report: BackupReport, instance_id: str, snapshot_id: str) -> None:
+        if self.baselines is None or not self.baselines.configured(instance_id):
+            return
+        try:
+            location = self.baselines.record(instance_id, snapshot_id)
+            report.outcomes.append(TargetOutcome(target=instance_id, action="baseline", status="succeeded",
+                                                 detail=f"row counts at snapshot time in {location}",
+                                                 data={"location": location}))
+        except Exception as exc:  # DB unreachable, bad secret...: reported, and the tick is retried
+            report.outcomes.append(TargetOutcome(target=instance_id, action="baseline", status="failed",
+                                                 detail=f"could not record the row-count baseline: {exc}"))
 
     def _publish_freshness(self, instance_id: str, dims: dict[str, str]) -> None:
         try:

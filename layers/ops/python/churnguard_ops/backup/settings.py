@@ -22,6 +22,8 @@ class BackupSettings(BaseSettings):
     manual_snapshot_quota: int = Field(100, gt=0, description="RDS manual snapshots per region")
     quota_warn_ratio: float = Field(0.9, gt=0, le=1)
     max_copies_in_flight: int = Field(5, ge=1, description="Cross-region copies in progress per DR region")
+    db_secrets: dict[str, str] = Field(default_factory=dict,
+                                       description="instance id -> Secrets Manager id; enables row-count baselines")
     policies: dict[PolicyName, BackupPolicy] = Field(default_factory=lambda: dict(DEFAULT_POLICIES))
 
     @field_validator("policies")

@@ -22,4 +22,16 @@ def build_backup_service(settings: BackupSettings | None = None, metrics: Metric
         encryptor=KmsEncryptor(settings.kms_key_arn, region),
         objects=S3ObjectStore(settings.kms_key_arn, region),
         buckets=S3BucketGuard(region),
+        baselines=_baselines(settings, region),
     )
+
+
+def _baselines(settings: BackupSettings, region: str):  # type: ignore[no-untyped-def]
+    if not settings.db_secrets:
+        return None
+    from churnguard_ops.drill.baseline_recorder import BaselineRecorder
+    from churnguard_ops.drill.rds_gateway import RdsDrillGateway
+    from churnguard_ops.drill.stores import S3Documents, SecretsManagerCredentials
+
+    return BaselineRecorder(settings.db_secrets, RdsDrillGateway(region), SecretsManagerCredentials(region),
+                            S3Documents(settings.bucket, region))
