@@ -86,8 +86,8 @@ def _evaluate(cur: Any, query: Query) -> dict[str, Any]:
         ok, reason = bool(rows), "expected rows, got none"
     else:
         if len(rows) != 1 or len(rows[0]) != 1:
-            raise_shape = f"expected a single scalar, got {len(rows)} row(s)"
-            return {"query": query.name, "outcome": "failed", "reason": raise_shape}
+            shape = f"expected a single scalar, got {len(rows)} row(s)"
+            return {"query": query.name, "outcome": "failed", "reason": shape}
         value = rows[0][0]
         try:
             number = float(value)
