@@ -10,7 +10,7 @@ import argparse
 import sys
 import warnings
 
-from opsctl.commands import backup, demo, invoke, local
+from opsctl.commands import backup, demo, drill, invoke, local
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -19,6 +19,7 @@ def build_parser() -> argparse.ArgumentParser:
     local.register(commands)
     invoke.register(commands)
     backup.register(commands)
+    drill.register(commands)
     demo.register(commands)
     return parser
 

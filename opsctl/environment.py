@@ -8,7 +8,9 @@ Templates are re-synthesized only when their inputs change (a digest is kept in 
 from __future__ import annotations
 
 import contextlib
+import copy
 import hashlib
+import json
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +21,7 @@ from opsctl.console import progress
 from opsctl.local.aws import EmbeddedAws
 from opsctl.local.deploy import LocalDeployment, deploy_cloud_assembly
 from opsctl.local.postgres import EmbeddedPostgres
-from opsctl.world import SeededWorld, seed_world
+from opsctl.world import SeededWorld, load_source_database, local_secret_arn, seed_world
 
 ROOT = Path(__file__).resolve().parents[1]
 STATE_DIR = ROOT / ".opsctl"
@@ -28,9 +30,9 @@ STATE_DIR = ROOT / ".opsctl"
 SYNTH_INPUTS = ("cdk.json", "infra_cdk", "functions", "layers/ops/requirements.txt")
 
 
-def _inputs_digest() -> str:
+def _inputs_digest(extra: str) -> str:
     """What the synthesized templates depend on; unchanged inputs reuse the previous cdk.out."""
-    digest = hashlib.sha256()
+    digest = hashlib.sha256(extra.encode())
     for name in SYNTH_INPUTS:
         path = ROOT / name
         files = sorted(p for p in path.rglob("*") if p.is_file() and "__pycache__" not in p.parts) \
@@ -41,21 +43,35 @@ def _inputs_digest() -> str:
     return digest.hexdigest()
 
 
-def synthesize(outdir: Path) -> ChurnGuardContext:
-    """Synthesize the CDK app into ``outdir`` (or reuse it) and return its validated context."""
+def local_context(region: str) -> dict[str, Any]:
+    """cdk.json's context plus what only the local account has: the secret of the database it serves.
+
+    The first configured instance is backed by the embedded PostgreSQL; its credentials live in a
+    local Secrets Manager secret, named to the functions exactly as a user's context would name one.
+    """
     from infra_cdk.app import cdk_json_context
 
+    churnguard = copy.deepcopy(cdk_json_context().get(CONTEXT_KEY, {}))
+    primary = ChurnGuardContext.model_validate(churnguard).backup.db_instance_ids[0]
+    drill = churnguard.setdefault("drill", {})
+    drill["db_secrets"] = {**drill.get("db_secrets", {}), primary: local_secret_arn(primary, region)}
+    return {CONTEXT_KEY: churnguard}
+
+
+def synthesize(outdir: Path, region: str) -> ChurnGuardContext:
+    """Synthesize the CDK app into ``outdir`` (or reuse it) and return its validated context."""
+    context = local_context(region)
     stamp = outdir / ".inputs-sha256"
-    digest = _inputs_digest()
+    digest = _inputs_digest(json.dumps(context, sort_keys=True))
     if not (stamp.exists() and stamp.read_text() == digest):
         from infra_cdk.app import build_app
 
         shutil.rmtree(outdir, ignore_errors=True)
-        build_app(outdir=outdir, context={"aws:cdk:bundling-stacks": []}, nag=False).synth()
+        build_app(outdir=outdir, context={**context, "aws:cdk:bundling-stacks": []}, nag=False).synth()
         stamp.write_text(digest)
     else:
         progress("  templates unchanged since the last synth; reusing them")
-    return ChurnGuardContext.model_validate(cdk_json_context().get(CONTEXT_KEY, {}))
+    return ChurnGuardContext.model_validate(context[CONTEXT_KEY])
 
 
 @dataclass
@@ -65,6 +81,7 @@ class LocalEnvironment:
     with_postgres: bool = True
     seed: bool = True
     region: str = "us-east-1"
+    source_dsn: str | None = None  # copy this database in as the "production" one (else the seeded schema)
     aws: EmbeddedAws = field(init=False)
     postgres: EmbeddedPostgres | None = field(init=False, default=None)
     context: ChurnGuardContext = field(init=False)
@@ -96,14 +113,27 @@ class LocalEnvironment:
         if self.with_postgres:
             progress("starting embedded PostgreSQL")
             self.postgres = self._stack.enter_context(EmbeddedPostgres())
+            self.aws.attach_postgres(self.postgres)  # RDS instances bound below get real databases
         cdk_out = STATE_DIR / "cdk.out"
         progress(f"synthesizing the CDK app into {cdk_out.relative_to(ROOT)}")
-        self.context = synthesize(cdk_out)
+        self.context = synthesize(cdk_out, self.region)
         progress("deploying the synthesized stacks into the embedded AWS")
         self.deployments = deploy_cloud_assembly(self.aws, cdk_out)
         if self.seed:
             progress("seeding the local account (RDS instances, SSM parameters, app-data buckets, history)")
-            self.world = seed_world(self.context, self.region)
+            self.world = seed_world(self.context, self.region, bind=self._bind_database)
+
+    def _bind_database(self, instance_id: str) -> str | None:
+        """Give the instances that have credentials configured a real database behind them."""
+        if self.postgres is None or instance_id not in self.context.drill.db_secrets:
+            return None
+        database = instance_id.replace("-", "_")
+        source = self.source_dsn or "the seeded ChurnGuard schema"
+        progress(f"loading {source} into PostgreSQL database {database} behind RDS instance {instance_id}")
+        load_source_database(self.postgres, database, self.source_dsn)
+        assert self.aws.rds_dataplane is not None
+        self.aws.rds_dataplane.bind(instance_id, database, region=self.region)
+        return database
 
     def function_name(self, short_name: str) -> str:
         """``backup`` -> ``churnguard-ops-backup``; full names pass through."""
@@ -122,6 +152,7 @@ class LocalEnvironment:
             "aws_endpoint_url": self.aws.endpoint_url,
             "region": self.region,
             "postgres_dsn": self.postgres.dsn() if self.postgres else None,
+            "databases": self.world.databases if self.world else {},
             "functions": sorted(n for d in self.deployments.values() for n in d.functions),
             "function_logs": str(STATE_DIR / "logs"),
             "stacks": {d.stack_name: d.region for d in self.deployments.values()},

@@ -7,9 +7,11 @@ snapshot made by a DBA, so a backup tick has something to prune and something to
 """
 from __future__ import annotations
 
+import json
+import subprocess
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, Callable
 
 import boto3
 
@@ -25,12 +27,37 @@ PARAMETERS = {
 }
 
 
+MASTER_USER = "churnguard"
+MASTER_PASSWORD = "local-only-pg-password"
+LOCAL_SECRET_PREFIX = "churnguard-ops/local/"
+
+
 @dataclass
 class SeededWorld:
     instances: list[str]
     expired_snapshot: str
     foreign_snapshot: str
     secure_values: list[str] = field(default_factory=list)
+    databases: dict[str, str] = field(default_factory=dict)  # instance id -> embedded PostgreSQL database
+
+
+def local_secret_arn(instance_id: str, region: str, account: str = "123456789012") -> str:
+    """Partial ARN (no random suffix): what the local context hands to the functions, as a user would."""
+    return f"arn:aws:secretsmanager:{region}:{account}:secret:{LOCAL_SECRET_PREFIX}{instance_id}"
+
+
+def load_source_database(postgres: Any, database: str, source_dsn: str | None) -> dict[str, int] | None:
+    """The "production database": a copy of ``source_dsn`` if given, else the seeded ChurnGuard schema."""
+    dsn = postgres.create_database(database)
+    if source_dsn is None:
+        from opsctl.local.churnguard_schema import seed_churnguard
+
+        return seed_churnguard(dsn)
+    dump = subprocess.run([str(postgres.tool("pg_dump")), "--format=custom", "--no-owner", "--no-privileges",
+                           f"--dbname={source_dsn}"], check=True, capture_output=True)
+    subprocess.run([str(postgres.tool("pg_restore")), "--no-owner", "--no-privileges", "--exit-on-error",
+                    f"--dbname={dsn}"], input=dump.stdout, check=True, capture_output=True)
+    return None
 
 
 def _history_tags(instance_id: str, slot: datetime, retention_days: int) -> list[dict[str, str]]:
@@ -40,17 +67,26 @@ def _history_tags(instance_id: str, slot: datetime, retention_days: int) -> list
         "RetentionDate": (slot + timedelta(days=retention_days)).isoformat()}.items()]
 
 
-def seed_world(context: ChurnGuardContext, region: str, now: datetime | None = None) -> SeededWorld:
+def seed_world(context: ChurnGuardContext, region: str, now: datetime | None = None,
+               bind: Callable[[str], str | None] | None = None) -> SeededWorld:
+    """``bind(instance_id)`` may attach a real database to an instance and return its name."""
     now = now or datetime.now(timezone.utc)
     backup = context.backup
     retention = backup.policies["database"].retention_days
     rds: Any = boto3.client("rds", region_name=region)
+    secrets: Any = boto3.client("secretsmanager", region_name=region)
+    databases: dict[str, str] = {}
     for instance_id in backup.db_instance_ids:
+        database = bind(instance_id) if bind else None
         rds.create_db_instance(
             DBInstanceIdentifier=instance_id, Engine="postgres", EngineVersion="15.8",
-            DBInstanceClass="db.r6g.large", AllocatedStorage=100, MasterUsername="churnguard",
-            MasterUserPassword="local-only-pg-password", StorageEncrypted=True, MultiAZ=True,
+            DBInstanceClass="db.r6g.large", AllocatedStorage=100, MasterUsername=MASTER_USER,
+            MasterUserPassword=MASTER_PASSWORD, StorageEncrypted=True, MultiAZ=True, DBName=database or "churnguard",
             BackupRetentionPeriod=30, DeletionProtection=True, EnablePerformanceInsights=True)
+        if database:
+            databases[instance_id] = database
+            secrets.create_secret(Name=LOCAL_SECRET_PREFIX + instance_id, SecretString=json.dumps(
+                {"username": MASTER_USER, "password": MASTER_PASSWORD, "dbname": database}))
         # A month of hourly history, thinned: three recent snapshots and one past retention.
         for hours in (1, 2, 3):
             slot = (now - timedelta(hours=hours)).replace(minute=0, second=0, microsecond=0)
@@ -73,5 +109,5 @@ def seed_world(context: ChurnGuardContext, region: str, now: datetime | None = N
         s3.create_bucket(Bucket=bucket)
         s3.put_object(Bucket=bucket, Key="exports/2026-11/churn-scores.csv", Body=b"customer_id,score\n1,0.12\n")
     return SeededWorld(instances=list(backup.db_instance_ids), expired_snapshot=expired,
-                       foreign_snapshot=FOREIGN_SNAPSHOT,
+                       foreign_snapshot=FOREIGN_SNAPSHOT, databases=databases,
                        secure_values=[v for kind, v in PARAMETERS.values() if kind == "SecureString"])

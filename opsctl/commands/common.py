@@ -24,14 +24,14 @@ def wants_local(args: argparse.Namespace) -> bool:
 
 
 @contextlib.contextmanager
-def target(args: argparse.Namespace, *, with_postgres: bool = False) -> Iterator[object | None]:
+def target(args: argparse.Namespace, *, source_dsn: str | None = None) -> Iterator[object | None]:
     """The LocalEnvironment for local runs, else None (real AWS through the credential chain)."""
     if not wants_local(args):
         yield None
         return
     from opsctl.environment import LocalEnvironment
 
-    with LocalEnvironment(with_postgres=with_postgres) as env:
+    with LocalEnvironment(source_dsn=source_dsn) as env:
         yield env
 
 

@@ -1,0 +1,133 @@
+"""Start a restore-drill execution, follow it state by state, and fetch its report.
+
+The same calls work against AWS and the embedded default (only the endpoint differs).
+"""
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+import boto3
+
+from opsctl.console import progress
+
+DRILL_STATE_MACHINE_SUFFIX = "restore-drill"
+TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
+
+
+@dataclass
+class DrillRun:
+    execution_arn: str
+    status: str
+    states: list[str]
+    transitions: int
+    report: dict[str, Any] | None
+    seconds: float
+
+
+def state_machine_arn(prefix: str, region: str | None = None) -> str:
+    sfn = boto3.client("stepfunctions", region_name=region)
+    for page in sfn.get_paginator("list_state_machines").paginate():
+        for machine in page["stateMachines"]:
+            if machine["name"] == f"{prefix}-{DRILL_STATE_MACHINE_SUFFIX}":
+                return machine["stateMachineArn"]
+    raise SystemExit(f"no state machine named {prefix}-{DRILL_STATE_MACHINE_SUFFIX}; is the drill stack deployed?")
+
+
+def new_drill_id() -> str:
+    return f"{datetime.now(timezone.utc):%Y%m%dt%H%M%S}-{secrets.token_hex(2)}"
+
+
+def _history(sfn: Any, arn: str) -> list[dict[str, Any]]:
+    events: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {"executionArn": arn, "maxResults": 1000}
+    while True:
+        page = sfn.get_execution_history(**kwargs)
+        events.extend(page["events"])
+        if not page.get("nextToken"):
+            return events
+        kwargs["nextToken"] = page["nextToken"]
+
+
+def run_drill(machine_arn: str, drill_input: dict[str, Any], *, on_start: Callable[[str], None] | None = None,
+              poll_interval: float = 0.5, timeout_seconds: float = 4 * 3600) -> DrillRun:
+    sfn = boto3.client("stepfunctions")
+    started = time.monotonic()
+    arn = sfn.start_execution(stateMachineArn=machine_arn, name=f"drill-{drill_input['drill_id']}",
+                              input=json.dumps(drill_input))["executionArn"]
+    progress(f"started {arn.rsplit(':', 1)[-1]}")
+    if on_start:
+        on_start(arn)
+    seen, states = 0, []
+    while True:
+        status = sfn.describe_execution(executionArn=arn)["status"]
+        events = _history(sfn, arn)
+        for event in events[seen:]:
+            if event["type"].endswith("StateEntered"):
+                name = event["stateEnteredEventDetails"]["name"]
+                states.append(name)
+                progress(f"  -> {name}")
+        seen = len(events)
+        if status in TERMINAL:
+            break
+        if time.monotonic() - started > timeout_seconds:
+            raise TimeoutError(f"drill {arn} still {status} after {timeout_seconds}s")
+        time.sleep(poll_interval)
+    progress(f"execution {status} after {time.monotonic() - started:.1f}s, {len(states)} state transitions")
+    return DrillRun(arn, status, states, len(states), _report(events), time.monotonic() - started)
+
+
+def _report(events: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The Report task's result carries where the report is; read the full document from S3."""
+    for event in reversed(events):
+        details = event.get("stateExitedEventDetails") or {}
+        if event["type"] == "TaskStateExited" and details.get("name") == "Report":
+            location = (json.loads(details.get("output") or "{}").get("report") or {}).get("report_s3")
+            if location:
+                bucket, _, key = location.removeprefix("s3://").partition("/")
+                return json.loads(boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
+    return None
+
+
+def leftovers(regions: list[str]) -> list[str]:
+    """Drill instances and drill snapshots that still exist (anything here after a drill is a leak)."""
+    found = []
+    for region in regions:
+        rds = boto3.client("rds", region_name=region)
+        for page in rds.get_paginator("describe_db_instances").paginate():
+            found += [f"{region}/instance/{i['DBInstanceIdentifier']}" for i in page["DBInstances"]
+                      if i["DBInstanceIdentifier"].startswith("churnguard-ops-drill-")]
+        for page in rds.get_paginator("describe_db_snapshots").paginate(SnapshotType="manual"):
+            found += [f"{region}/snapshot/{s['DBSnapshotIdentifier']}" for s in page["DBSnapshots"]
+                      if s["DBSnapshotIdentifier"].startswith("churnguard-ops-dr-test-")]
+    return found
+
+
+def report_summary(report: dict[str, Any]) -> str:
+    verdicts = report["verdicts"]
+    lines = [f"Restore drill {report['drill_id']} of {report['source_instance']} "
+             f"({report['mode']}, {report['target_region']} region): {'PASSED' if report['passed'] else 'FAILED'}"]
+    point = report.get("recovery_point") or {}
+    if point:
+        lines.append(f"  recovery point: {point.get('snapshot_id') or point.get('kind')} at {point.get('time')}")
+    lines.append("  verdicts: " + ", ".join(f"{k}={'yes' if v else 'NO'}" for k, v in verdicts.items()))
+    rto, rpo = report["rto"], report["rpo"]
+    lines.append(f"  RTO {rto['seconds']}s (target {rto['target_seconds']:.0f}s, {rto['measured_as']})")
+    lines.append(f"  RPO {rpo['seconds']}s (target {rpo['target_seconds']:.0f}s, {rpo['measured_as']})")
+    for check in report.get("checks", []):
+        lines.append(f"  [{check['status']:>7}] {check['name']}: {check['detail']}")
+    for query in report.get("queries", []):
+        verdict = "ok" if query.get("passed") else "SLOW"
+        lines.append(f"  [{verdict:>7}] query {query['name']}: {query.get('median_ms')} ms (max {query.get('max_ms')})")
+    if report.get("failure"):
+        lines.append(f"  failure: {report['failure']}")
+    if report.get("cleanup_failure"):
+        lines.append(f"  cleanup failure: {report['cleanup_failure']}")
+    timings = report["timings"]
+    lines.append(f"  stages: restore {timings['restore_seconds']}s, validate {timings['validate_seconds']}s, "
+                 f"cleanup {timings['cleanup_seconds']}s")
+    return "\n".join(lines)
