@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import os
 import re
 import threading
@@ -193,6 +194,9 @@ class EmbeddedAws:
             return self
         if EmbeddedAws._active is not None:
             raise RuntimeError("an EmbeddedAws is already running in this process (moto state is global)")
+        # moto's Step Functions interpreter logs every caught task error and Fail state at ERROR;
+        # here those are workflow outcomes (the execution history has them), not server faults.
+        logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
         # The same app ThreadedMotoServer builds, wrapped by our middleware.
         moto_app = DomainDispatcherApplication(create_backend_app)
         # Outermost first: injected faults (any API, Invoke included), the RDS data plane (when

@@ -86,6 +86,7 @@ def deploy_stack(
     assembly_dir: str | Path | None = None,
     parameters: Mapping[str, Any] | None = None,
     account_id: str = DEFAULT_ACCOUNT_ID,
+    stack_outputs: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> LocalDeployment:
     """Create every supported resource of ``template`` in ``region`` (default: aws.region).
 
@@ -104,7 +105,8 @@ def deploy_stack(
     region = region or aws.region
     ctx = _Context(
         aws=aws,
-        resolver=Resolver(body, stack_name, region, account_id, dict(parameters or {})),
+        resolver=Resolver(body, stack_name, region, account_id, dict(parameters or {}),
+                          stack_outputs=dict(stack_outputs or {})),
         assembly=_Assembly(Path(assembly_dir)),
         deployment=LocalDeployment(stack_name=stack_name, region=region),
     )
@@ -175,6 +177,7 @@ def deploy_cloud_assembly(
             stack_name=props.get("stackName", artifact_id),
             assembly_dir=cdk_out,
             parameters=(parameters or {}).get(artifact_id),
+            stack_outputs={d.stack_name: d.outputs for d in deployments.values()},
         )
 
     for artifact_id in artifacts:

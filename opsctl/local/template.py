@@ -65,6 +65,8 @@ class Resolver:
     account_id: str = "123456789012"
     parameters: Mapping[str, Any] = field(default_factory=dict)
     resources: dict[str, PhysicalResource] = field(default_factory=dict)
+    # Outputs of stacks deployed earlier, by stack name: what Fn::GetStackOutput reads.
+    stack_outputs: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     @property
     def pseudo(self) -> dict[str, Any]:
@@ -189,7 +191,16 @@ class Resolver:
         region = self.resolve(arg) or self.region
         return [f"{region}{zone}" for zone in "abc"]
 
+    def _get_stack_output(self, arg: Mapping[str, Any]) -> Any:
+        """CDK's cross-stack reference: {"StackName", "OutputName", "Region"?, "RoleArn"?}."""
+        stack, output = self.resolve(arg["StackName"]), self.resolve(arg["OutputName"])
+        outputs = self.stack_outputs.get(stack)
+        if outputs is None or output not in outputs:
+            raise TemplateError(f"Fn::GetStackOutput: {stack}.{output} is not deployed (deploy it first)")
+        return outputs[output]
+
     _FUNCTIONS = {
+        "Fn::GetStackOutput": _get_stack_output,
         "Fn::GetAtt": _get_att,
         "Fn::Join": _join,
         "Fn::Sub": _sub,

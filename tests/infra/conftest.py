@@ -24,6 +24,8 @@ class Synth:
     dr: Any  # BackupDrStack
     template: Any  # aws_cdk.assertions.Template of the primary stack
     dr_template: Any
+    drill: Any = None  # DrillStack
+    drill_template: Any = None
 
     def template_json(self, stack: Any) -> dict[str, Any]:
         return json.loads((self.outdir / stack.template_file).read_text())
@@ -41,13 +43,14 @@ def clean_cdk_env():
 def synth(tmp_path_factory: pytest.TempPathFactory, clean_cdk_env) -> Synth:
     from aws_cdk.assertions import Template
 
-    from infra_cdk.app import BACKUP_DR_STACK_ID, BACKUP_STACK_ID, build_app
+    from infra_cdk.app import BACKUP_DR_STACK_ID, BACKUP_STACK_ID, DRILL_STACK_ID, build_app
 
     outdir = tmp_path_factory.mktemp("cdk.out")
     app = build_app(outdir=outdir, region="us-east-1")
     app.synth()
     backup = app.node.find_child(BACKUP_STACK_ID)
     dr = app.node.find_child(BACKUP_DR_STACK_ID)
+    drill = app.node.find_child(DRILL_STACK_ID)
     return Synth(
         app=app,
         outdir=outdir,
@@ -55,6 +58,8 @@ def synth(tmp_path_factory: pytest.TempPathFactory, clean_cdk_env) -> Synth:
         dr=dr,
         template=Template.from_stack(backup),
         dr_template=Template.from_stack(dr),
+        drill=drill,
+        drill_template=Template.from_stack(drill),
     )
 
 

@@ -8,14 +8,14 @@ from aws_cdk.assertions import Annotations, Match
 pytestmark = pytest.mark.infra
 
 
-@pytest.mark.parametrize("stack_attr", ["backup", "dr"])
+@pytest.mark.parametrize("stack_attr", ["backup", "dr", "drill"])
 def test_no_unsuppressed_aws_solutions_errors(synth, stack_attr):
     stack = getattr(synth, stack_attr)
     errors = Annotations.from_stack(stack).find_error("*", Match.string_like_regexp("AwsSolutions-.*"))
     assert [f"{e.id}: {e.entry.data}" for e in errors] == []
 
 
-@pytest.mark.parametrize("stack_attr", ["backup", "dr"])
+@pytest.mark.parametrize("stack_attr", ["backup", "dr", "drill"])
 def test_every_suppression_has_a_reason(synth, stack_attr):
     template = synth.template_json(getattr(synth, stack_attr))
     suppressions = [
@@ -28,8 +28,9 @@ def test_every_suppression_has_a_reason(synth, stack_attr):
         assert len(rule.get("reason", "")) >= 30, f"{logical_id} {rule['id']}: reason too thin"
 
 
-def test_suppressions_are_few_and_specific(synth):
-    template = synth.template_json(synth.backup)
+@pytest.mark.parametrize("stack_attr", ["backup", "drill"])
+def test_suppressions_are_few_and_specific(synth, stack_attr):
+    template = synth.template_json(getattr(synth, stack_attr))
     rules = [
         rule
         for res in template["Resources"].values()

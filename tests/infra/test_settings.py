@@ -31,14 +31,27 @@ CONTRACT = {
             "configuration": {"schedule_minutes": 1440, "retention_days": 365, "encrypted": True, "cross_region": True},
         },
     },
+    "drill": {
+        "instance_class": "db.t3.micro",
+        "rto_minutes": 30,
+        "rpo_minutes": 15,
+        "expiry_hours": 6,
+        "schedule": "cron(0 3 ? * SUN *)",
+        "db_secrets": {},
+        "vpc": None,
+        "checks": None,  # None: the functions' seed checks / queries
+        "performance_queries": None,
+    },
 }
+# cdk.json drills (and backs up) both ChurnGuard databases; everything else is the default.
+CDK_JSON_CONTEXT = {**CONTRACT, "backup": {**CONTRACT["backup"], "db_instance_ids": ["churnguard-prod", "churnguard-analytics"]}}
 
 
 def test_cdk_json_carries_the_contract_context_and_runs_the_app_module():
     cdk_json = json.loads(CDK_JSON.read_text())
     assert cdk_json["app"] == "python3 -m infra_cdk.app"
-    assert cdk_json["context"]["churnguard"] == CONTRACT
-    assert ChurnGuardContext.model_validate(cdk_json["context"]["churnguard"]).model_dump() == CONTRACT
+    assert cdk_json["context"]["churnguard"] == CDK_JSON_CONTEXT
+    assert ChurnGuardContext.model_validate(cdk_json["context"]["churnguard"]).model_dump() == CDK_JSON_CONTEXT
 
 
 def test_defaults_equal_the_contract():
@@ -78,7 +91,55 @@ def test_context_given_as_json_string_is_accepted():
     {"backup": {"policies": {"database": {"schedule_minutes": 0}}}},
     {"notification_emails": ["not-an-address"]},
     {"backup": {"unknown_key": 1}},
+    {"drill": {"unknown_key": 1}},
+    {"drill": {"schedule": "every sunday"}},
+    {"drill": {"schedule": "cron(0 3 * *)"}},
+    {"drill": {"instance_class": "t3.micro"}},
+    {"drill": {"expiry_hours": 4}},  # not longer than the 4 h state machine timeout: sweeper vs running drill
+    {"drill": {"rto_minutes": 0}},
+    {"drill": {"db_secrets": {"churnguard-other": "arn:aws:secretsmanager:us-east-1:123456789012:secret:x-AbCdEf"}}},
+    {"drill": {"db_secrets": {"churnguard-prod": "churnguard/prod"}}},
+    {"drill": {"vpc": {"vpc_id": "vpc-0123456789abcdef0", "subnet_ids": [], "security_group_ids": ["sg-01234567"]}}},
+    {"drill": {"vpc": {"vpc_id": "vpc-0123456789abcdef0", "subnet_ids": ["subnet-01234567"], "security_group_ids": []}}},
+    {"drill": {"vpc": {"vpc_id": "my-vpc", "subnet_ids": ["subnet-01234567"], "security_group_ids": ["sg-01234567"]}}},
+    {"drill": {"checks": []}},
+    {"drill": {"checks": [{"check": "row_counts", "unknown": 1}]}},
+    {"drill": {"performance_queries": [{"name": "q", "sql": "SELECT 1", "max_ms": 0}]}},
+    {"drill": {"performance_queries": [{"name": "q", "sql": "SELECT 1", "max_ms": 1},
+                                       {"name": "q", "sql": "SELECT 2", "max_ms": 1}]}},
 ])
 def test_invalid_context_is_rejected(bad):
     with pytest.raises(ValidationError):
         ChurnGuardContext.model_validate(bad)
+
+
+def test_drill_environment_carries_the_contract_variables():
+    secret = "arn:aws:secretsmanager:us-east-1:123456789012:secret:churnguard/prod-AbCdEf"
+    ctx = ChurnGuardContext.model_validate({"drill": {"db_secrets": {"churnguard-prod": secret}}})
+    env = ctx.drill.lambda_environment(ctx.backup)
+    assert env == {
+        "DRILL_DB_INSTANCE_IDS": '["churnguard-prod"]',
+        "DRILL_DR_REGION": "us-west-2",
+        "DRILL_INSTANCE_CLASS": "db.t3.micro",
+        "DRILL_DB_SECRETS": json.dumps({"churnguard-prod": secret}),
+        "DRILL_RTO_MINUTES": "30",
+        "DRILL_RPO_MINUTES": "15",
+        "DRILL_EXPIRY_HOURS": "6",
+    }
+
+
+def test_drill_checks_and_queries_are_passed_when_given():
+    ctx = ChurnGuardContext.model_validate({"drill": {
+        "checks": [{"check": "amcheck", "statement_timeout_ms": 60000}, {"check": "row_counts"}],
+        "performance_queries": [{"name": "q", "sql": "SELECT 1", "max_ms": 50}],
+    }})
+    env = ctx.drill.lambda_environment(ctx.backup)
+    assert json.loads(env["DRILL_CHECKS"]) == [
+        {"check": "amcheck", "params": {}, "statement_timeout_ms": 60000}, {"check": "row_counts", "params": {}}]
+    assert json.loads(env["DRILL_PERFORMANCE_QUERIES"]) == [{"name": "q", "sql": "SELECT 1", "max_ms": 50.0}]
+
+
+@pytest.mark.parametrize("schedule", ["cron(0 3 ? * SUN *)", "cron(15 2 ? * MON-FRI *)", "rate(7 days)",
+                                      "rate(1 day)"])
+def test_drill_schedule_accepts_eventbridge_expressions(schedule):
+    assert ChurnGuardContext.model_validate({"drill": {"schedule": schedule}}).drill.schedule == schedule

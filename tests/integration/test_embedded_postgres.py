@@ -17,14 +17,10 @@ import pytest
 from opsctl.local import postgres as pg_module
 from opsctl.local.postgres import EmbeddedPostgres, PostgresNotFoundError
 
-psycopg2 = pytest.importorskip("psycopg2")
+import psycopg2  # noqa: E402  (a hard dependency: missing it must fail, not skip)
 
 pytestmark = pytest.mark.integration
 
-try:
-    pg_module.find_bin_dir()
-except PostgresNotFoundError:  # pragma: no cover - depends on the machine
-    pytestmark = [pytest.mark.integration, pytest.mark.skip(reason="no PostgreSQL binaries")]
 
 
 def _postmaster_pid(pg: EmbeddedPostgres) -> int:

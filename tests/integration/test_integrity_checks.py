@@ -7,7 +7,7 @@ from typing import Any, Callable
 
 import pytest
 
-psycopg2 = pytest.importorskip("psycopg2")
+import psycopg2  # noqa: E402  (a hard dependency: missing it must fail, not skip)
 
 from psycopg2 import sql  # noqa: E402
 
@@ -36,11 +36,8 @@ class Copy:
 
 @pytest.fixture(scope="module")
 def pg() -> EmbeddedPostgres:
-    try:
-        server = EmbeddedPostgres()  # default state dir: tempfile under /tmp, traversable by postgres
-    except PostgresNotFoundError:  # pragma: no cover - depends on the machine
-        pytest.skip("no PostgreSQL binaries")
-    with server:
+    # No PostgreSQL is a failure, not a skip: `make setup` installs pgserver where binaries are missing.
+    with EmbeddedPostgres() as server:  # default state dir under /tmp, traversable by postgres
         yield server
 
 
@@ -408,3 +405,16 @@ def test_user_sql_runs_read_only_and_one_bad_query_does_not_stop_the_others(copy
     write, after = result.findings
     assert write["outcome"] == "error" and "read-only transaction" in write["error"]
     assert after["outcome"] == "passed"
+
+
+def test_critical_tables_default_to_the_tables_the_baseline_saw_with_rows(copy: Copy) -> None:
+    _execute(copy.dsn, "CREATE TABLE public.ledger (id int); INSERT INTO public.ledger VALUES (1);"
+                       "CREATE TABLE public.scratch (id int)")
+    baseline = {"public.ledger": 1, "public.scratch": 0}
+    (healthy,) = run_checks(copy.connect(), [CheckSpec(check="critical_tables_non_empty")], CheckContext(baseline=baseline))
+    assert healthy.status == "passed" and "1 critical tables" in healthy.detail
+    _execute(copy.dsn, "DELETE FROM public.ledger")
+    (emptied,) = run_checks(copy.connect(), [CheckSpec(check="critical_tables_non_empty")], CheckContext(baseline=baseline))
+    assert emptied.status == "failed" and emptied.findings == [{"table": "public.ledger", "problem": "empty"}]
+    (unknown,) = run_checks(copy.connect(), [CheckSpec(check="critical_tables_non_empty")], CheckContext())
+    assert unknown.status == "skipped"

@@ -56,7 +56,7 @@ HANDLER_SOURCE = textwrap.dedent(
 @pytest.fixture(scope="module")
 def cdk_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Synthesize the tiny test app once per module (jsii start-up dominates: ~15-20 s)."""
-    cdk = pytest.importorskip("aws_cdk")
+    import aws_cdk as cdk
     from aws_cdk import aws_events as events
     from aws_cdk import aws_events_targets as targets
     from aws_cdk import aws_lambda as lambda_

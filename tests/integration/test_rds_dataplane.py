@@ -24,13 +24,9 @@ from opsctl.local.faults import Fault
 from opsctl.local.postgres import EmbeddedPostgres
 from opsctl.local.rds_dataplane import RdsDataPlane, credential_scope
 
-psycopg2 = pytest.importorskip("psycopg2")
+import psycopg2  # noqa: E402  (a hard dependency: missing it must fail, not skip)
 
 pytestmark = pytest.mark.integration
-try:
-    pg_module.find_bin_dir()
-except pg_module.PostgresNotFoundError:  # pragma: no cover - depends on the machine
-    pytestmark = [pytest.mark.integration, pytest.mark.skip(reason="no PostgreSQL binaries")]
 
 SEED_ROWS = 5000
 MASTER = "churnguard"

@@ -82,7 +82,7 @@ def test_unknown_check_is_an_error_result_listing_known_checks() -> None:
 @pytest.mark.parametrize(("spec", "expected"), [
     ({"check": "row_counts_vs_baseline", "params": {"tolerance": 5}}, "tolerance: Extra inputs are not permitted"),
     ({"check": "row_counts_vs_baseline", "params": {"tolerance_pct": -1}}, "tolerance_pct"),
-    ({"check": "critical_tables_non_empty", "params": {}}, "tables: Field required"),
+    ({"check": "critical_tables_non_empty", "params": {"tables": []}}, "tables: List should have at least 1 item"),
     ({"check": "amcheck", "params": {"max_indexes": "lots"}}, "max_indexes"),
     ({"check": "user_sql", "params": {"queries": [{"name": "q", "sql": "SELECT 1",
                                                    "expect": {"op": "=~", "value": 1}}]}}, "queries.0.expect"),

@@ -6,7 +6,7 @@ from typing import Any
 
 from churnguard_ops import aws
 from churnguard_ops.drill.ports import InstanceView, SnapshotView
-from churnguard_ops.errors import translate
+from churnguard_ops.errors import OpsError, translate
 
 
 def _tags(raw: list[dict] | None) -> dict[str, str]:
@@ -110,8 +110,18 @@ class RdsDrillGateway:
         return _instance(raw["DBInstance"])
 
     def delete_instance(self, instance_id: str) -> None:
-        self._call(f"delete {instance_id}", "delete_db_instance", DBInstanceIdentifier=instance_id,
-                   SkipFinalSnapshot=True, DeleteAutomatedBackups=True)
+        """Callers guard first (drill tags). A restored instance can inherit deletion protection from
+        its snapshot's settings, so a drill instance that refuses deletion has it switched off."""
+        try:
+            self._call(f"delete {instance_id}", "delete_db_instance", DBInstanceIdentifier=instance_id,
+                       SkipFinalSnapshot=True, DeleteAutomatedBackups=True)
+        except OpsError as exc:
+            if "deletion protection" not in str(exc).lower():
+                raise
+            self._call(f"unprotect {instance_id}", "modify_db_instance", DBInstanceIdentifier=instance_id,
+                       DeletionProtection=False, ApplyImmediately=True)
+            self._call(f"delete {instance_id}", "delete_db_instance", DBInstanceIdentifier=instance_id,
+                       SkipFinalSnapshot=True, DeleteAutomatedBackups=True)
 
     def delete_snapshot(self, snapshot_id: str) -> None:
         self._call(f"delete {snapshot_id}", "delete_db_snapshot", DBSnapshotIdentifier=snapshot_id)

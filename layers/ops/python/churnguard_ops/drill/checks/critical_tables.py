@@ -14,7 +14,8 @@ from .registry import register
 class Params(CheckParams):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    tables: list[str] = Field(min_length=1)
+    # None: every table the backup-time baseline saw with rows (for a schema nobody configured).
+    tables: list[str] | None = Field(default=None, min_length=1)
     # "schema" would shadow a BaseModel attribute, so the field is schema_ with the JSON key "schema".
     schema_: str = Field(default="public", alias="schema")
 
@@ -27,30 +28,38 @@ class CriticalTablesNonEmpty(IntegrityCheck):
 
         {"check": "critical_tables_non_empty",
          "params": {"tables": ["customers", "users"], "schema": "public"}}
+
+    Without ``tables``, the critical tables are those the baseline recorded as non-empty.
     """
 
     name = "critical_tables_non_empty"
     Params = Params
 
     def run(self, conn: Any, params: Params, context: CheckContext) -> CheckResult:
+        if params.tables is not None:
+            tables = [(params.schema_, t) for t in params.tables]
+        elif context.baseline:
+            tables = [tuple(key.split(".", 1)) for key, rows in sorted(context.baseline.items()) if rows > 0]
+        else:
+            return self.result("skipped", "skipped: no critical tables configured and no baseline to derive them")
         findings = []
         with conn.cursor() as cur:
-            for table in params.tables:
-                key = qualified(params.schema_, table)
+            for schema, table in tables:
+                key = qualified(schema, table)
                 cur.execute(
                     "SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
                     "WHERE n.nspname = %s AND c.relname = %s AND c.relkind IN ('r', 'p')",
-                    (params.schema_, table),
+                    (schema, table),
                 )
                 if cur.fetchone() is None:
                     findings.append({"table": key, "problem": "missing"})
                     continue
                 # EXISTS stops at the first row: O(1) even on a billion-row table.
                 cur.execute(sql.SQL("SELECT EXISTS (SELECT 1 FROM {}.{})").format(
-                    sql.Identifier(params.schema_), sql.Identifier(table)))
+                    sql.Identifier(schema), sql.Identifier(table)))
                 if not cur.fetchone()[0]:
                     findings.append({"table": key, "problem": "empty"})
         if findings:
             parts = [f"{f['table']} is {f['problem']}" for f in findings]
             return self.result("failed", "; ".join(parts), findings)
-        return self.result("passed", f"{len(params.tables)} critical tables exist and are non-empty")
+        return self.result("passed", f"{len(tables)} critical tables exist and are non-empty")
