@@ -24,11 +24,12 @@ import aws_cdk as cdk
 from infra_cdk.nag import apply_nag
 from infra_cdk.paths import CDK_JSON, DEFAULT_OUTDIR
 from infra_cdk.settings import ChurnGuardContext
-from infra_cdk.stacks import BackupDrStack, BackupStack
+from infra_cdk.stacks import BackupDrStack, BackupStack, DrillStack
 
 DEFAULT_PRIMARY_REGION = "us-east-1"
 BACKUP_STACK_ID = "ChurnGuardOpsBackup"
 BACKUP_DR_STACK_ID = "ChurnGuardOpsBackupDr"
+DRILL_STACK_ID = "ChurnGuardOpsDrill"
 
 
 def cdk_json_context(path: Path = CDK_JSON) -> dict[str, Any]:
@@ -78,9 +79,25 @@ def build_app(
         env=cdk.Environment(account=account, region=primary_region),
     )
     primary.add_stack_dependency(dr, "the DR key alias and bucket must exist before the first tick")
+    # Same account and region as the backups: it uses their bucket (baselines/ in, drills/ out),
+    # bucket CMK, ops topic and shared layer through same-region cross-stack references.
+    drill = DrillStack(
+        app,
+        DRILL_STACK_ID,
+        config=config,
+        bucket=primary.bucket,
+        bucket_key=primary.backup_key,
+        topic=primary.topic,
+        layer=primary.layer,
+        stack_name=f"{config.prefix}-drill",
+        description="ChurnGuard Ops restore drills: weekly Step Functions drill, task Lambdas, sweeper, history",
+        env=cdk.Environment(account=account, region=primary_region),
+    )
+    drill.add_stack_dependency(dr, "drills of DR copies use the DR key alias")
 
     cdk.Tags.of(app).add("Project", config.prefix)
-    cdk.Tags.of(app).add("Capability", "backup")
+    for stack, capability in ((dr, "backup"), (primary, "backup"), (drill, "drill")):
+        cdk.Tags.of(stack).add("Capability", capability)
     if nag:
         apply_nag(app)
     return app

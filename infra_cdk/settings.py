@@ -35,6 +35,20 @@ RegionName = Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(-[a-z]+)+-\d$"
 BucketName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")]
 SsmPath = Annotated[str, StringConstraints(pattern=r"^/([a-zA-Z0-9_.\-]+/)*$")]
 Email = Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+DbInstanceClass = Annotated[str, StringConstraints(pattern=r"^db\.[a-z0-9]+\.[a-z0-9]+$")]
+# EventBridge schedule expression: cron(6 fields) or rate(<n> <unit>).
+ScheduleExpression = Annotated[str, StringConstraints(
+    pattern=r"^(cron\(\S+( \S+){5}\)|rate\([1-9]\d* (minute|minutes|hour|hours|day|days)\))$")]
+# Full Secrets Manager ARN (with its 6-character suffix), or ending in "-??????" to match any suffix.
+SecretArn = Annotated[str, StringConstraints(
+    pattern=r"^arn:aws[a-z-]*:secretsmanager:[a-z]{2}(-[a-z]+)+-\d:\d{12}:secret:[A-Za-z0-9/_+=.@?-]+$")]
+VpcId = Annotated[str, StringConstraints(pattern=r"^vpc-[0-9a-f]{8,17}$")]
+SubnetId = Annotated[str, StringConstraints(pattern=r"^subnet-[0-9a-f]{8,17}$")]
+SecurityGroupId = Annotated[str, StringConstraints(pattern=r"^sg-[0-9a-f]{8,17}$")]
+
+#: Hours a restore-drill execution may run (the state machine's timeout). Drill resources expire
+#: later than that, so the hourly sweeper never deletes the instance of a drill still running.
+DRILL_STATE_MACHINE_TIMEOUT_HOURS = 4
 
 
 class _Strict(BaseModel):
@@ -116,10 +130,92 @@ class BackupContext(_Strict):
         }
 
 
+class DrillVpc(_Strict):
+    """Where the drill functions that open SQL connections (validate, measure) run."""
+
+    vpc_id: VpcId
+    subnet_ids: list[SubnetId] = Field(min_length=1)
+    security_group_ids: list[SecurityGroupId] = Field(min_length=1)
+
+    @field_validator("subnet_ids", "security_group_ids")
+    @classmethod
+    def _unique(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("entries must be unique")
+        return value
+
+
+class DrillCheck(_Strict):
+    """One DRILL_CHECKS entry (mirrors churnguard_ops.drill.checks.CheckSpec)."""
+
+    check: Annotated[str, StringConstraints(min_length=1)]
+    params: dict[str, Any] = Field(default_factory=dict)
+    statement_timeout_ms: int | None = Field(default=None, gt=0)
+
+
+class DrillPerformanceQuery(_Strict):
+    """One DRILL_PERFORMANCE_QUERIES entry (mirrors churnguard_ops.drill.performance.QuerySpec)."""
+
+    name: Annotated[str, StringConstraints(min_length=1)]
+    sql: Annotated[str, StringConstraints(min_length=1)]
+    max_ms: float = Field(gt=0)
+
+
+class DrillContext(_Strict):
+    """Restore drills. The drilled instances and the DR region are the backup ones."""
+
+    instance_class: DbInstanceClass = "db.t3.micro"
+    rto_minutes: int = Field(default=30, ge=1)
+    rpo_minutes: int = Field(default=15, ge=1)
+    expiry_hours: int = Field(default=6, gt=DRILL_STATE_MACHINE_TIMEOUT_HOURS, le=168)
+    schedule: ScheduleExpression = "cron(0 3 ? * SUN *)"
+    db_secrets: dict[DbInstanceId, SecretArn] = Field(default_factory=dict)
+    vpc: DrillVpc | None = None
+    # None: the functions' built-in defaults (the seed's checks and queries); the env var is not set.
+    checks: list[DrillCheck] | None = Field(default=None, min_length=1)
+    performance_queries: list[DrillPerformanceQuery] | None = Field(default=None, min_length=1)
+
+    @field_validator("performance_queries")
+    @classmethod
+    def _unique_query_names(cls, value: list[DrillPerformanceQuery] | None) -> list[DrillPerformanceQuery] | None:
+        names = [q.name for q in value or []]
+        if len(set(names)) != len(names):
+            raise ValueError("performance query names must be unique")
+        return value
+
+    def lambda_environment(self, backup: BackupContext) -> dict[str, str]:
+        """The DRILL_* variables that do not depend on deployed resources (contract names)."""
+        env = {
+            "DRILL_DB_INSTANCE_IDS": json.dumps(backup.db_instance_ids),
+            "DRILL_DR_REGION": backup.dr_region,
+            "DRILL_INSTANCE_CLASS": self.instance_class,
+            "DRILL_DB_SECRETS": json.dumps(self.db_secrets, sort_keys=True),
+            "DRILL_RTO_MINUTES": str(self.rto_minutes),
+            "DRILL_RPO_MINUTES": str(self.rpo_minutes),
+            "DRILL_EXPIRY_HOURS": str(self.expiry_hours),
+        }
+        if self.checks is not None:
+            env["DRILL_CHECKS"] = json.dumps([c.model_dump(exclude_none=True) for c in self.checks],
+                                             separators=(",", ":"))
+        if self.performance_queries is not None:
+            env["DRILL_PERFORMANCE_QUERIES"] = json.dumps(
+                [q.model_dump() for q in self.performance_queries], separators=(",", ":"))
+        return env
+
+
 class ChurnGuardContext(_Strict):
     prefix: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$")] = "churnguard-ops"
     notification_emails: list[Email] = Field(default_factory=list)
     backup: BackupContext = Field(default_factory=BackupContext)
+    drill: DrillContext = Field(default_factory=DrillContext)
+
+    @model_validator(mode="after")
+    def _drill_secrets_name_drilled_instances(self) -> "ChurnGuardContext":
+        unknown = set(self.drill.db_secrets) - set(self.backup.db_instance_ids)
+        if unknown:
+            raise ValueError(f"drill.db_secrets names {sorted(unknown)}, which are not in backup.db_instance_ids "
+                             f"{self.backup.db_instance_ids} (only those may be drilled)")
+        return self
 
     @classmethod
     def from_node(cls, scope: Construct) -> "ChurnGuardContext":

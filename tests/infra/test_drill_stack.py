@@ -192,7 +192,8 @@ def test_every_drill_function_has_its_own_role_and_log_group_with_retention(reso
     assert len(set(roles)) == len(roles)
     for role_id in roles:
         assert "ManagedPolicyArns" not in resources[role_id]["Properties"]
-    log_groups = {v["Properties"]["LogGroupName"]: v["Properties"] for v in of_type(resources, "AWS::Logs::LogGroup").values()}
+    log_groups = {v["Properties"]["LogGroupName"]: v["Properties"]
+                  for v in of_type(resources, "AWS::Logs::LogGroup").values()}
     for key, (_, props) in functions.items():
         group = log_groups[f"/aws/lambda/churnguard-ops-drill-{key}"]
         assert group["RetentionInDays"] == 30
@@ -557,7 +558,8 @@ def test_checks_and_performance_queries_from_context_reach_the_functions(tmp_pat
 # --- alarms, outputs --------------------------------------------------------------------------
 
 def _alarms(resources) -> dict[str, dict[str, Any]]:
-    return {a["Properties"]["AlarmName"]: a["Properties"] for a in of_type(resources, "AWS::CloudWatch::Alarm").values()}
+    return {a["Properties"]["AlarmName"]: a["Properties"]
+            for a in of_type(resources, "AWS::CloudWatch::Alarm").values()}
 
 
 def test_alarm_when_no_drill_succeeded_in_8_days(resources):

@@ -44,7 +44,10 @@ CONTRACT = {
     },
 }
 # cdk.json drills (and backs up) both ChurnGuard databases; everything else is the default.
-CDK_JSON_CONTEXT = {**CONTRACT, "backup": {**CONTRACT["backup"], "db_instance_ids": ["churnguard-prod", "churnguard-analytics"]}}
+CDK_JSON_CONTEXT = {
+    **CONTRACT,
+    "backup": {**CONTRACT["backup"], "db_instance_ids": ["churnguard-prod", "churnguard-analytics"]},
+}
 
 
 def test_cdk_json_carries_the_contract_context_and_runs_the_app_module():
@@ -99,8 +102,8 @@ def test_context_given_as_json_string_is_accepted():
     {"drill": {"rto_minutes": 0}},
     {"drill": {"db_secrets": {"churnguard-other": "arn:aws:secretsmanager:us-east-1:123456789012:secret:x-AbCdEf"}}},
     {"drill": {"db_secrets": {"churnguard-prod": "churnguard/prod"}}},
-    {"drill": {"vpc": {"vpc_id": "vpc-0123456789abcdef0", "subnet_ids": [], "security_group_ids": ["sg-01234567"]}}},
-    {"drill": {"vpc": {"vpc_id": "vpc-0123456789abcdef0", "subnet_ids": ["subnet-01234567"], "security_group_ids": []}}},
+    {"drill": {"vpc": {"vpc_id": "vpc-01234567", "subnet_ids": [], "security_group_ids": ["sg-01234567"]}}},
+    {"drill": {"vpc": {"vpc_id": "vpc-01234567", "subnet_ids": ["subnet-01234567"], "security_group_ids": []}}},
     {"drill": {"vpc": {"vpc_id": "my-vpc", "subnet_ids": ["subnet-01234567"], "security_group_ids": ["sg-01234567"]}}},
     {"drill": {"checks": []}},
     {"drill": {"checks": [{"check": "row_counts", "unknown": 1}]}},
