@@ -12,7 +12,7 @@ environment variables the Lambda functions read with pydantic-settings (see
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Iterable, Literal
 
 from constructs import Construct
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
@@ -39,9 +39,16 @@ DbInstanceClass = Annotated[str, StringConstraints(pattern=r"^db\.[a-z0-9]+\.[a-
 # EventBridge schedule expression: cron(6 fields) or rate(<n> <unit>).
 ScheduleExpression = Annotated[str, StringConstraints(
     pattern=r"^(cron\(\S+( \S+){5}\)|rate\([1-9]\d* (minute|minutes|hour|hours|day|days)\))$")]
-# Full Secrets Manager ARN (with its 6-character suffix), or ending in "-??????" to match any suffix.
+# Secrets Manager ARN, full or without its random 6-character suffix (a partial ARN: the functions
+# pass it as SecretId as given, so it must not contain wildcards).
 SecretArn = Annotated[str, StringConstraints(
-    pattern=r"^arn:aws[a-z-]*:secretsmanager:[a-z]{2}(-[a-z]+)+-\d:\d{12}:secret:[A-Za-z0-9/_+=.@?-]+$")]
+    pattern=r"^arn:aws[a-z-]*:secretsmanager:[a-z]{2}(-[a-z]+)+-\d:\d{12}:secret:[A-Za-z0-9/_+=.@-]+$")]
+
+
+def secret_policy_resources(secret_arns: Iterable[str]) -> list[str]:
+    """IAM resources for configured secrets: the ARN as given (full) and with any random suffix
+    (partial), so both forms authorize exactly that one secret."""
+    return sorted({form for arn in secret_arns for form in (arn, f"{arn}-??????")})
 VpcId = Annotated[str, StringConstraints(pattern=r"^vpc-[0-9a-f]{8,17}$")]
 SubnetId = Annotated[str, StringConstraints(pattern=r"^subnet-[0-9a-f]{8,17}$")]
 SecurityGroupId = Annotated[str, StringConstraints(pattern=r"^sg-[0-9a-f]{8,17}$")]
@@ -171,6 +178,9 @@ class DrillContext(_Strict):
     schedule: ScheduleExpression = "cron(0 3 ? * SUN *)"
     db_secrets: dict[DbInstanceId, SecretArn] = Field(default_factory=dict)
     vpc: DrillVpc | None = None
+    # Network for restores in the DR region (the source's subnet group does not exist there).
+    dr_subnet_group: Annotated[str, StringConstraints(pattern=r"^[a-zA-Z0-9 ._-]{1,255}$")] | None = None
+    dr_security_group_ids: list[SecurityGroupId] = Field(default_factory=list)
     # None: the functions' built-in defaults (the seed's checks and queries); the env var is not set.
     checks: list[DrillCheck] | None = Field(default=None, min_length=1)
     performance_queries: list[DrillPerformanceQuery] | None = Field(default=None, min_length=1)
@@ -194,6 +204,10 @@ class DrillContext(_Strict):
             "DRILL_RPO_MINUTES": str(self.rpo_minutes),
             "DRILL_EXPIRY_HOURS": str(self.expiry_hours),
         }
+        if self.dr_subnet_group:
+            env["DRILL_DR_SUBNET_GROUP"] = self.dr_subnet_group
+        if self.dr_security_group_ids:
+            env["DRILL_DR_SECURITY_GROUP_IDS"] = json.dumps(self.dr_security_group_ids)
         if self.checks is not None:
             env["DRILL_CHECKS"] = json.dumps([c.model_dump(exclude_none=True) for c in self.checks],
                                              separators=(",", ":"))

@@ -8,6 +8,7 @@ EMF metrics (namespace ``ChurnGuardOps``) notify the ops SNS topic.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from aws_cdk import Aws, CfnOutput, Duration, Stack
@@ -26,7 +27,7 @@ from infra_cdk.constructs import AccessLogBucket, OpsFunction, encrypted_bucket
 from infra_cdk.layer import SharedLayer
 from infra_cdk.nag import resource_finding, suppress
 from infra_cdk.paths import FUNCTIONS_DIR
-from infra_cdk.settings import ChurnGuardContext
+from infra_cdk.settings import ChurnGuardContext, secret_policy_resources
 from infra_cdk.stacks.backup_dr_stack import dr_bucket_name
 
 METRICS_NAMESPACE = "ChurnGuardOps"
@@ -135,6 +136,8 @@ class BackupStack(Stack):
             "BACKUP_BUCKET": self.bucket.bucket_name,
             "BACKUP_KMS_KEY_ARN": self.backup_key.key_arn,
             "BACKUP_DR_BUCKET": self.dr_bucket_name,
+            # Credentials of the instances whose row counts are recorded per snapshot (drill baselines).
+            "BACKUP_DB_SECRETS": json.dumps(config.drill.db_secrets, sort_keys=True),
         }
         self.backup_fn = OpsFunction(
             self,
@@ -298,6 +301,33 @@ class BackupStack(Stack):
                 )
             )
 
+        secret_arns = sorted(set(self.config.drill.db_secrets.values()))
+        if secret_arns:  # row-count baselines: read the source's credentials, keep counts per snapshot
+            statements += [
+                iam.PolicyStatement(
+                    sid="ReadConfiguredDatabaseSecrets",
+                    actions=["secretsmanager:GetSecretValue"],
+                    resources=secret_policy_resources(secret_arns),
+                ),
+                iam.PolicyStatement(
+                    sid="DecryptSecretsViaSecretsManager",
+                    actions=["kms:Decrypt"],
+                    resources=[f"arn:{Aws.PARTITION}:kms:{self.region}:{self.account}:key/*"],
+                    conditions={"StringEquals": {"kms:ViaService": f"secretsmanager.{self.region}.amazonaws.com"}},
+                ),
+                iam.PolicyStatement(
+                    sid="S3ReadBaselines",
+                    actions=["s3:GetObject"],
+                    resources=[self.bucket.arn_for_objects("baselines/*")],
+                ),
+                iam.PolicyStatement(  # without it a missing baseline is a 403, not "not yet recorded"
+                    sid="S3ListBaselines",
+                    actions=["s3:ListBucket"],
+                    resources=[self.bucket.bucket_arn],
+                    conditions={"StringLike": {"s3:prefix": ["baselines/*"]}},
+                ),
+            ]
+
         for statement in statements:
             role.add_to_principal_policy(statement)
 
@@ -347,6 +377,15 @@ class BackupStack(Stack):
             "to the backup bucket and the DR bucket.",
             applies_to=[resource_finding(self, a) for a in export_objects],
         )
+        if secret_arns:
+            suppress(
+                policy, "IAM5",
+                "Row-count baselines are one object per snapshot (baselines/<instance>/<snapshot>.json); "
+                "the configured secrets' KMS keys are not part of the configuration, so kms:Decrypt is "
+                "limited to calls Secrets Manager makes for this role (kms:ViaService).",
+                applies_to=[resource_finding(self, self.bucket.arn_for_objects("baselines/*")),
+                            resource_finding(self, f"arn:{Aws.PARTITION}:kms:{self.region}:{self.account}:key/*")],
+            )
 
     # ------------------------------------------------------------------------------------------
     def _metric(self, name: str, dimensions: dict[str, str], statistic: str, period_minutes: int) -> cw.Metric:

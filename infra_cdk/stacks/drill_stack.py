@@ -42,7 +42,7 @@ from constructs import Construct
 from infra_cdk.constructs import OpsFunction
 from infra_cdk.nag import resource_finding, suppress
 from infra_cdk.paths import FUNCTIONS_DIR
-from infra_cdk.settings import DRILL_STATE_MACHINE_TIMEOUT_HOURS, ChurnGuardContext
+from infra_cdk.settings import secret_policy_resources, DRILL_STATE_MACHINE_TIMEOUT_HOURS, ChurnGuardContext
 
 METRICS_NAMESPACE = "ChurnGuardOps"
 DRILL_SERVICE_NAME = "drill"  # POWERTOOLS_SERVICE_NAME of every drill function
@@ -470,9 +470,10 @@ class DrillStack(Stack):
                   why_wildcard=why_drill_names)
             secret_arns = sorted(set(drill.db_secrets.values()))
             if secret_arns:
-                g.add("ReadConfiguredDatabaseSecrets", ["secretsmanager:GetSecretValue"], secret_arns,
-                      why_wildcard="Secret ARNs given without their random suffix end in '-??????' (exactly "
-                                   "one configured secret each).")
+                g.add("ReadConfiguredDatabaseSecrets", ["secretsmanager:GetSecretValue"],
+                      secret_policy_resources(secret_arns),
+                      why_wildcard="A secret configured by partial ARN is matched with its random suffix "
+                                   "'-??????' (exactly one configured secret each).")
                 secret_regions = sorted({(a.split(":")[3], a.split(":")[4]) for a in secret_arns})
                 g.add("DecryptSecretsViaSecretsManager", ["kms:Decrypt"],
                       [f"arn:{Aws.PARTITION}:kms:{r}:{acct}:key/*" for r, acct in secret_regions],

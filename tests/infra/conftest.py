@@ -16,6 +16,10 @@ import pytest  # noqa: E402
 _ENV_THAT_CHANGES_SYNTH = ("CDK_DEFAULT_ACCOUNT", "CDK_DEFAULT_REGION", "CDK_OUTDIR", "CDK_CONTEXT_JSON")
 
 
+# A partial ARN (no random suffix), one of the two forms a user may configure.
+CONFIGURED_SECRET = "arn:aws:secretsmanager:us-east-1:123456789012:secret:churnguard/prod/db-credentials"
+
+
 @dataclass
 class Synth:
     app: Any
@@ -45,8 +49,14 @@ def synth(tmp_path_factory: pytest.TempPathFactory, clean_cdk_env) -> Synth:
 
     from infra_cdk.app import BACKUP_DR_STACK_ID, BACKUP_STACK_ID, DRILL_STACK_ID, build_app
 
+    from infra_cdk.app import cdk_json_context
+
+    # cdk.json plus database credentials, as a real deployment configures them, so the secret-reading
+    # branches of the stacks are synthesized (and cdk-nag checks them) too.
+    churnguard = json.loads(json.dumps(cdk_json_context()["churnguard"]))
+    churnguard["drill"]["db_secrets"] = {"churnguard-prod": CONFIGURED_SECRET}
     outdir = tmp_path_factory.mktemp("cdk.out")
-    app = build_app(outdir=outdir, region="us-east-1")
+    app = build_app(outdir=outdir, region="us-east-1", context={"churnguard": churnguard})
     app.synth()
     backup = app.node.find_child(BACKUP_STACK_ID)
     dr = app.node.find_child(BACKUP_DR_STACK_ID)

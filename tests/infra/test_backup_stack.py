@@ -33,6 +33,7 @@ SNAPSHOTS = {
     "us-west-2": "arn:<AWS::Partition>:rds:us-west-2:<AWS::AccountId>:snapshot:churnguard-ops-*",
 }
 PROD_DB = "arn:<AWS::Partition>:rds:us-east-1:<AWS::AccountId>:db:churnguard-prod"
+ANALYTICS_DB = "arn:<AWS::Partition>:rds:us-east-1:<AWS::AccountId>:db:churnguard-analytics"
 
 
 def _function(resources):
@@ -89,7 +90,7 @@ def test_backup_function_environment_is_exactly_the_contract(backup_resources):
         "BACKUP_DB_INSTANCE_IDS", "BACKUP_DR_REGION", "BACKUP_DR_KMS_KEY_ID", "BACKUP_BUCKET",
         "BACKUP_KMS_KEY_ARN", "BACKUP_DR_BUCKET", "BACKUP_SSM_PATHS", "BACKUP_APP_DATA_BUCKETS",
         "BACKUP_KEEP_LATEST", "BACKUP_MANUAL_SNAPSHOT_QUOTA", "BACKUP_MAX_COPIES_IN_FLIGHT",
-        "BACKUP_POLICIES",
+        "BACKUP_POLICIES", "BACKUP_DB_SECRETS",
     }
     assert env["POWERTOOLS_SERVICE_NAME"] == "backup"
     assert env["POWERTOOLS_METRICS_NAMESPACE"] == "ChurnGuardOps"
@@ -291,7 +292,8 @@ def test_alarms_have_contract_thresholds(backup_resources):
     assert (dlq["Namespace"], dlq["MetricName"], dlq["Threshold"]) == ("AWS/SQS", "ApproximateNumberOfMessagesVisible", 0)
     errors = alarms["churnguard-ops-backup-errors"]
     assert (errors["Namespace"], errors["MetricName"], errors["Threshold"]) == ("AWS/Lambda", "Errors", 0)
-    assert len(alarms) == 9
+    # per instance: snapshot age + restorable lag (2 instances); per region: quota; per policy; DLQ; errors
+    assert len(alarms) == 2 * 2 + 2 + 3 + 1 + 1
 
 
 def test_alarm_dimensions_match_what_powertools_emits(monkeypatch):
@@ -350,8 +352,8 @@ def test_rds_actions_are_scoped_to_configured_instances_and_our_snapshots(backup
     resources_of = lambda action: sorted(  # noqa: E731
         flat(r) for s in statements_with_action(backup_resources, role_id, action) for r in as_list(s["Resource"])
     )
-    assert resources_of("rds:DescribeDBInstances") == [PROD_DB]
-    assert resources_of("rds:CreateDBSnapshot") == sorted([PROD_DB, SNAPSHOTS["us-east-1"]])
+    assert resources_of("rds:DescribeDBInstances") == sorted([PROD_DB, ANALYTICS_DB])
+    assert resources_of("rds:CreateDBSnapshot") == sorted([PROD_DB, ANALYTICS_DB, SNAPSHOTS["us-east-1"]])
     assert resources_of("rds:CopyDBSnapshot") == sorted(SNAPSHOTS.values())
     assert resources_of("rds:AddTagsToResource") == sorted(SNAPSHOTS.values())
     assert resources_of("rds:DescribeDBSnapshots") == ["*"]
@@ -417,3 +419,15 @@ def test_context_drives_instances_emails_and_thresholds(tmp_path):
     env = next(iter(template.find_resources("AWS::Lambda::Function").values()))["Properties"]["Environment"]["Variables"]
     assert json.loads(env["BACKUP_DB_INSTANCE_IDS"]) == ["db-a", "db-b"]
     assert json.loads(env["BACKUP_POLICIES"])["database"] == {**CONTRACT_POLICIES["database"], "schedule_minutes": 30}
+
+
+def test_backup_function_reads_only_the_configured_secrets_and_writes_baselines(synth, backup_resources):
+    from .conftest import CONFIGURED_SECRET
+
+    _, props = _function(backup_resources)
+    assert json.loads(props["Environment"]["Variables"]["BACKUP_DB_SECRETS"]) == {"churnguard-prod": CONFIGURED_SECRET}
+    role_id = _role_id(backup_resources)
+    (read,) = statements_with_action(backup_resources, role_id, "secretsmanager:GetSecretValue")
+    assert sorted(as_list(read["Resource"])) == [CONFIGURED_SECRET, f"{CONFIGURED_SECRET}-??????"]
+    (baselines,) = statements_with_action(backup_resources, role_id, "s3:GetObject")
+    assert flat(baselines["Resource"]).endswith("/baselines/*")

@@ -10,6 +10,8 @@ import pytest
 
 from .infra_helpers import as_list, flat, of_type, only, policy_statements
 
+from .conftest import CONFIGURED_SECRET  # noqa: E402
+
 pytestmark = pytest.mark.infra
 
 PRIMARY, DR = "us-east-1", "us-west-2"
@@ -215,7 +217,7 @@ def test_function_environment_is_exactly_the_contract(functions):
         assert json.loads(env["DRILL_DB_INSTANCE_IDS"]) == CONFIGURED
         assert env["DRILL_DR_REGION"] == DR
         assert env["DRILL_INSTANCE_CLASS"] == "db.t3.micro"
-        assert json.loads(env["DRILL_DB_SECRETS"]) == {}
+        assert json.loads(env["DRILL_DB_SECRETS"]) == {"churnguard-prod": CONFIGURED_SECRET}
         assert (env["DRILL_RTO_MINUTES"], env["DRILL_RPO_MINUTES"], env["DRILL_EXPIRY_HOURS"]) == ("30", "15", "6")
         assert env["DRILL_BUCKET"]["Fn::GetStackOutput"]["OutputName"].startswith("PublishOutputRefBackupBucket")
         assert env["DRILL_TOPIC_ARN"]["Fn::GetStackOutput"]["OutputName"].startswith("PublishOutputRefOpsTopic")
@@ -539,7 +541,7 @@ def test_configured_secrets_are_the_only_ones_validate_and_measure_can_read(tmp_
         reads = [s for s in policy_statements(resources, role_id)
                  if "secretsmanager:GetSecretValue" in as_list(s["Action"])]
         if props["FunctionName"].endswith(("-validate", "-measure")):
-            assert [s["Resource"] for s in reads] == [secret]
+            assert [s["Resource"] for s in reads] == [sorted([secret, f"{secret}-??????"])]
         else:
             assert reads == []
 

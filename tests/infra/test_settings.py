@@ -39,6 +39,8 @@ CONTRACT = {
         "schedule": "cron(0 3 ? * SUN *)",
         "db_secrets": {},
         "vpc": None,
+        "dr_subnet_group": None,
+        "dr_security_group_ids": [],
         "checks": None,  # None: the functions' seed checks / queries
         "performance_queries": None,
     },
