@@ -43,7 +43,16 @@ def _inputs_digest(extra: str) -> str:
     return digest.hexdigest()
 
 
-def local_context(region: str) -> dict[str, Any]:
+# A database nobody configured checks for (--source-dsn): only checks that read the catalog and the
+# baseline, and a query that works on any schema. Users name their own in drill.checks / queries.
+SCHEMA_AGNOSTIC_CHECKS = [{"check": "critical_tables_non_empty"}, {"check": "foreign_key_orphans"},
+                          {"check": "sequences_not_behind"},
+                          {"check": "row_counts_vs_baseline", "params": {"tolerance_pct": 1.0}}, {"check": "amcheck"}]
+SCHEMA_AGNOSTIC_QUERIES = [{"name": "user_table_statistics", "max_ms": 1000.0,
+                            "sql": "SELECT count(*), sum(n_live_tup) FROM pg_stat_user_tables"}]
+
+
+def local_context(region: str, source_dsn: str | None = None) -> dict[str, Any]:
     """cdk.json's context plus what only the local account has: the secret of the database it serves.
 
     The first configured instance is backed by the embedded PostgreSQL; its credentials live in a
@@ -55,12 +64,16 @@ def local_context(region: str) -> dict[str, Any]:
     primary = ChurnGuardContext.model_validate(churnguard).backup.db_instance_ids[0]
     drill = churnguard.setdefault("drill", {})
     drill["db_secrets"] = {**drill.get("db_secrets", {}), primary: local_secret_arn(primary, region)}
+    if source_dsn and not drill.get("checks"):
+        drill["checks"] = SCHEMA_AGNOSTIC_CHECKS
+    if source_dsn and not drill.get("performance_queries"):
+        drill["performance_queries"] = SCHEMA_AGNOSTIC_QUERIES
     return {CONTEXT_KEY: churnguard}
 
 
-def synthesize(outdir: Path, region: str) -> ChurnGuardContext:
+def synthesize(outdir: Path, region: str, source_dsn: str | None = None) -> ChurnGuardContext:
     """Synthesize the CDK app into ``outdir`` (or reuse it) and return its validated context."""
-    context = local_context(region)
+    context = local_context(region, source_dsn)
     stamp = outdir / ".inputs-sha256"
     digest = _inputs_digest(json.dumps(context, sort_keys=True))
     if not (stamp.exists() and stamp.read_text() == digest):
@@ -116,7 +129,7 @@ class LocalEnvironment:
             self.aws.attach_postgres(self.postgres)  # RDS instances bound below get real databases
         cdk_out = STATE_DIR / "cdk.out"
         progress(f"synthesizing the CDK app into {cdk_out.relative_to(ROOT)}")
-        self.context = synthesize(cdk_out, self.region)
+        self.context = synthesize(cdk_out, self.region, self.source_dsn)
         progress("deploying the synthesized stacks into the embedded AWS")
         self.deployments = deploy_cloud_assembly(self.aws, cdk_out)
         if self.seed:
