@@ -6,35 +6,15 @@ a runnable acceptance test a user can read.
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
 import boto3
 
 from opsctl.commands.backup import POLICIES, run_policy
+from opsctl.commands.demo_drills import DRILL_SCENARIOS
+from opsctl.commands.demo_steps import Step
 from opsctl.console import progress, write_json
-
-
-@dataclass
-class Check:
-    name: str
-    passed: bool
-    detail: str = ""
-
-
-@dataclass
-class Step:
-    title: str
-    checks: list[Check] = field(default_factory=list)
-
-    def expect(self, name: str, condition: bool, detail: str = "") -> None:
-        self.checks.append(Check(name, bool(condition), detail))
-        print(f"    [{'ok' if condition else 'FAIL':>4}] {name}{': ' + detail if detail else ''}")
-
-    @property
-    def passed(self) -> bool:
-        return all(c.passed for c in self.checks)
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -54,9 +34,10 @@ def run(args: argparse.Namespace) -> int:
 
     steps: list[Step] = []
     with LocalEnvironment(with_postgres=True) as env:
-        scenarios: list[Callable[..., Step]] = [_scheduled_backups, _duplicate_tick, _throttled_instance]
+        scenarios: list[Callable[..., Step]] = [_scheduled_backups, _duplicate_tick, _throttled_instance,
+                                                *DRILL_SCENARIOS]
         for scenario in scenarios:
-            steps.append(scenario(env))
+            steps.append(scenario(env, args.out))
     failed = [s for s in steps if not s.passed]
     print("\nDemo summary")
     for step in steps:
@@ -68,9 +49,8 @@ def run(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def _scheduled_backups(env: Any) -> Step:
+def _scheduled_backups(env: Any, out: str | None) -> Step:
     step = Step("Scheduled backups: snapshot, DR copy, prune, config export, app-data protection")
-    print(f"\n== {step.title}")
     name = env.function_name("backup")
     now = datetime.now(timezone.utc)
     results = {policy: run_policy(name, policy, when=now) for policy in POLICIES}
@@ -103,9 +83,8 @@ def _scheduled_backups(env: Any) -> Step:
     return step
 
 
-def _duplicate_tick(env: Any) -> Step:
+def _duplicate_tick(env: Any, out: str | None) -> Step:
     step = Step("Idempotency: the same scheduled event delivered twice")
-    print(f"\n== {step.title}")
     name = env.function_name("backup")
     when = datetime.now(timezone.utc) + timedelta(hours=1)  # the next hourly slot
     before = len(_manual_snapshots(env.region))
@@ -119,11 +98,10 @@ def _duplicate_tick(env: Any) -> Step:
     return step
 
 
-def _throttled_instance(env: Any) -> Step:
+def _throttled_instance(env: Any, out: str | None) -> Step:
     from opsctl.local.faults import Fault
 
     step = Step("Fault isolation: RDS throttles one instance; the others succeed; the retry completes")
-    print(f"\n== {step.title}")
     name = env.function_name("backup")
     instances = env.context.backup.db_instance_ids
     victim = instances[0]
