@@ -31,6 +31,7 @@ test-unit: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/import_time.py
+	$(BIN)/python bench/drill.py
 
 synth: $(STAMP)
 	$(BIN)/python -m infra_cdk.app

@@ -586,7 +586,7 @@ class DrillStack(Stack):
         wait_for_snapshot.next(poll_snapshot)
         poll_snapshot.next(recovery_point_ready)
 
-        restore.next(wait_for_instance)
+        restore.next(instance_available)  # like the snapshot path: no wait when already available
         wait_for_instance.next(poll_instance)
         poll_instance.next(instance_available)
         instance_available.when(sfn.Condition.boolean_equals("$.restore.wait.ready", True), validate)

@@ -310,7 +310,7 @@ def test_wait_loops_take_their_seconds_from_the_poll_results(states):
         "Choices": [{"Variable": "$.plan.wait.ready", "BooleanEquals": True, "Next": "Restore"}],
         "Default": "WaitForSnapshot",
     }
-    assert states["Restore"]["Next"] == "WaitForInstance"
+    assert states["Restore"]["Next"] == "InstanceAvailable?"
     assert states["PollInstance"]["Next"] == "InstanceAvailable?"
     assert states["InstanceAvailable?"] == {
         "Type": "Choice",
