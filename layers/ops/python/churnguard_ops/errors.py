@@ -1,6 +1,8 @@
 """Domain errors. Adapters translate botocore ``ClientError`` codes into these."""
 from __future__ import annotations
 
+from typing import Any
+
 
 class OpsError(Exception):
     """Base class: an operation failed in a way the domain understands."""
@@ -52,3 +54,11 @@ def translate(exc: Exception, what: str) -> Exception:
     if code in {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"}:
         return AccessDenied(message)
     return OpsError(message)
+
+
+def guarded(what: str, call: Any, **kwargs: Any) -> Any:
+    """Call an AWS API; a ClientError comes out as the matching domain error, naming ``what``."""
+    try:
+        return call(**kwargs)
+    except Exception as exc:
+        raise translate(exc, what) from exc

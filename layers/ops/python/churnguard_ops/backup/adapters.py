@@ -5,16 +5,10 @@ import base64
 from typing import Any
 
 from churnguard_ops import aws
+from churnguard_ops.errors import guarded as _guarded
 from churnguard_ops.errors import translate
 
 RETENTION_RULE_ID = "churnguard-ops-noncurrent-retention"
-
-
-def _guarded(what: str, call: Any, **kwargs: Any) -> Any:
-    try:
-        return call(**kwargs)
-    except Exception as exc:
-        raise translate(exc, what) from exc
 
 
 class SsmParameterSource:

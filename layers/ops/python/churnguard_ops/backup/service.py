@@ -7,9 +7,9 @@ the DLQ apply, and a retry is cheap because snapshot ids come from the schedule 
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
-from typing import Callable
+from datetime import datetime
 
+from churnguard_ops.clock import Clock, utcnow
 from churnguard_ops.backup import naming, posture
 from churnguard_ops.backup.events import BackupTick
 from churnguard_ops.backup.model import BackupReport, Snapshot, TargetOutcome
@@ -20,11 +20,6 @@ from churnguard_ops.backup.retention import expired_snapshots
 from churnguard_ops.backup.settings import BackupSettings
 from churnguard_ops.errors import AlreadyExists, OpsError
 
-Clock = Callable[[], datetime]
-
-
-def _utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 class UnknownTarget(OpsError):
@@ -35,7 +30,7 @@ class BackupService:
     def __init__(self, settings: BackupSettings, *, primary: SnapshotStore, dr: SnapshotStore | None,
                  metrics: MetricsSink, parameters: ParameterSource, encryptor: Encryptor,
                  objects: ObjectStore, buckets: BucketGuard, baselines: BaselineRecorder | None = None,
-                 clock: Clock = _utcnow) -> None:
+                 clock: Clock = utcnow) -> None:
         self.settings = settings
         self.primary = primary
         self.dr = dr

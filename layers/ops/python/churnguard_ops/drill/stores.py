@@ -6,14 +6,8 @@ from decimal import Decimal
 from typing import Any
 
 from churnguard_ops import aws
-from churnguard_ops.errors import NotFound, translate
-
-
-def _guarded(what: str, call: Any, **kwargs: Any) -> Any:
-    try:
-        return call(**kwargs)
-    except Exception as exc:
-        raise translate(exc, what) from exc
+from churnguard_ops.errors import NotFound
+from churnguard_ops.errors import guarded as _guarded
 
 
 class SecretsManagerCredentials:

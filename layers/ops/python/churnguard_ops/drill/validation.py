@@ -1,9 +1,10 @@
 """Validate and time the restored copy with real SQL. Never the source: guarded before connecting."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, Callable
 
+from churnguard_ops.clock import Clock, utcnow
 from churnguard_ops.drill import guard
 from churnguard_ops.drill.model import DrillState
 from churnguard_ops.drill.ports import DrillRds
@@ -11,14 +12,10 @@ from churnguard_ops.drill.settings import DrillSettings
 from churnguard_ops.drill.stores import S3Documents, SecretsManagerCredentials
 
 
-def _utcnow() -> datetime:
-    return datetime.now(timezone.utc)
-
-
 class DrillValidator:
     def __init__(self, settings: DrillSettings, rds: Callable[[str], DrillRds], primary_region: str,
                  credentials: SecretsManagerCredentials, documents: S3Documents | None,
-                 clock: Callable[[], datetime] = _utcnow) -> None:
+                 clock: Clock = utcnow) -> None:
         self.settings = settings
         self.rds = rds
         self.primary_region = primary_region

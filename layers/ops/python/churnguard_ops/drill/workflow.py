@@ -9,6 +9,7 @@ import secrets
 from datetime import datetime, timedelta, timezone
 from typing import Callable
 
+from churnguard_ops.clock import Clock, utcnow
 from churnguard_ops.drill import guard, polling
 from churnguard_ops.drill.errors import GuardViolation, NoRecoveryPoint
 from churnguard_ops.drill.model import DrillPlan, DrillState, PollRequest, RecoveryPoint, RestoreInfo, WaitStatus
@@ -16,17 +17,12 @@ from churnguard_ops.drill.ports import DrillRds, SnapshotView
 from churnguard_ops.drill.settings import DRILL_INSTANCE_PREFIX, DRILL_SNAPSHOT_PREFIX, DrillSettings
 from churnguard_ops.errors import AlreadyExists, NotFound
 
-Clock = Callable[[], datetime]
 RdsFactory = Callable[[str], DrillRds]
-
-
-def _utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 class DrillWorkflow:
     def __init__(self, settings: DrillSettings, rds: RdsFactory, primary_region: str,
-                 clock: Clock = _utcnow) -> None:
+                 clock: Clock = utcnow) -> None:
         self.settings = settings
         self.rds = rds
         self.primary_region = primary_region
