@@ -4,6 +4,7 @@ One embedded default (moto server + PostgreSQL + our deployed stacks) serves the
 """
 from __future__ import annotations
 
+import json
 import time
 
 import boto3
@@ -14,6 +15,7 @@ from opsctl.environment import LocalEnvironment
 from opsctl.lambda_calls import backup_tick, invoke
 from opsctl.local.churnguard_schema import corrupt, seed_churnguard
 from opsctl.local.faults import Fault
+from tests.events import load_event
 
 pytestmark = pytest.mark.integration
 SOURCE = "churnguard-prod"
@@ -104,7 +106,7 @@ def test_killed_execution_leaves_resources_that_the_sweeper_removes_once_expired
         drill_input = {"drill_id": new_drill_id(), "source_instance": SOURCE, "mode": "fresh",
                        "poll_seconds": 60, "max_wait_seconds": 600}
         arn = sfn.start_execution(stateMachineArn=state_machine_arn(env.context.prefix),
-                                  input=__import__("json").dumps(drill_input))["executionArn"]
+                                  input=json.dumps(drill_input))["executionArn"]
         started.append(arn)
         deadline = time.monotonic() + 60
         while not any(i.startswith(f"{env.region}/instance/") for i in _left(env)):
@@ -118,7 +120,7 @@ def test_killed_execution_leaves_resources_that_the_sweeper_removes_once_expired
     assert any("/instance/churnguard-ops-drill-" in r for r in left)
     assert any("/snapshot/churnguard-ops-dr-test-" in r for r in left)
     time.sleep(2.5)
-    swept = invoke(env.function_name("drill-sweeper"), {"detail-type": "Scheduled Event", "detail": {}})
+    swept = invoke(env.function_name("drill-sweeper"), load_event("drill/sweeper-scheduled-tick.json"))
     assert swept.ok, swept.payload
     assert len(swept.payload["instances"]) == 1 and len(swept.payload["snapshots"]) == 1
     assert _left(env) == [] and _restored_databases(env) == []
