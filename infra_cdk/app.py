@@ -6,7 +6,6 @@ Run directly (no CDK CLI), it reads ``cdk.json`` itself and writes ``<repo>/cdk.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from pathlib import Path
@@ -22,7 +21,7 @@ if __package__ in (None, ""):
 import aws_cdk as cdk
 
 from infra_cdk.nag import apply_nag
-from infra_cdk.paths import CDK_JSON, DEFAULT_OUTDIR
+from infra_cdk.paths import DEFAULT_OUTDIR, cdk_json_context  # noqa: F401  (re-exported for callers)
 from infra_cdk.settings import ChurnGuardContext
 from infra_cdk.stacks import BackupDrStack, BackupStack, DrillStack
 
@@ -30,10 +29,6 @@ DEFAULT_PRIMARY_REGION = "us-east-1"
 BACKUP_STACK_ID = "ChurnGuardOpsBackup"
 BACKUP_DR_STACK_ID = "ChurnGuardOpsBackupDr"
 DRILL_STACK_ID = "ChurnGuardOpsDrill"
-
-
-def cdk_json_context(path: Path = CDK_JSON) -> dict[str, Any]:
-    return dict(json.loads(path.read_text()).get("context", {}))
 
 
 def build_app(

@@ -12,10 +12,12 @@ environment variables the Lambda functions read with pydantic-settings (see
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any, Iterable, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Iterable, Literal
 
-from constructs import Construct
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+
+if TYPE_CHECKING:  # the CDK (and its Node.js runtime) loads only where an app is built
+    from constructs import Construct
 
 CONTEXT_KEY = "churnguard"
 

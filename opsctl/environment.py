@@ -58,7 +58,7 @@ def local_context(region: str, source_dsn: str | None = None) -> dict[str, Any]:
     The first configured instance is backed by the embedded PostgreSQL; its credentials live in a
     local Secrets Manager secret, named to the functions exactly as a user's context would name one.
     """
-    from infra_cdk.app import cdk_json_context
+    from infra_cdk.paths import cdk_json_context
 
     churnguard = copy.deepcopy(cdk_json_context().get(CONTEXT_KEY, {}))
     primary = ChurnGuardContext.model_validate(churnguard).backup.db_instance_ids[0]
