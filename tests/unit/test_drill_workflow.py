@@ -157,3 +157,13 @@ def test_sweeper_deletes_only_expired_drill_resources_in_every_region(world):
     assert swept["instances"] == ["us-east-1/churnguard-ops-drill-t1"]
     assert swept["snapshots"] == ["us-east-1/churnguard-ops-dr-test-t1"]
     assert "snap" in regions["us-east-1"].snapshots_by_id and "churnguard-prod" in regions["us-east-1"].instances_by_id
+
+
+def test_latest_mode_orders_backups_by_their_schedule_slot_not_create_time(world):
+    workflow, regions, _ = world
+    rds = regions["us-east-1"]
+    rds.add_snapshot("this-hour", "churnguard-prod", T0, Slot=T0.isoformat())
+    # Same create time (a copy, a re-tagged import...) but a slot 40 days old:
+    rds.add_snapshot("old-slot", "churnguard-prod", T0 + timedelta(seconds=5),
+                     Slot=(T0 - timedelta(days=40)).isoformat())
+    assert _planned(workflow).plan.recovery_point.snapshot_id == "this-hour"

@@ -73,7 +73,7 @@ class DrillWorkflow:
                 and s.tags.get("CreatedBy") == "churnguard-ops" and not guard.is_drill_resource(s.tags)]
         if not ours:
             raise NoRecoveryPoint(f"no available backup snapshot of {source} in {rds.region}")
-        return _snapshot_point(max(ours, key=lambda s: s.created_at or datetime.min.replace(tzinfo=timezone.utc)))
+        return _snapshot_point(max(ours, key=_recency))
 
     def _named(self, rds: DrillRds, source: str, snapshot_id: str) -> RecoveryPoint:
         try:
@@ -212,6 +212,14 @@ def _expired(tags: dict[str, str], now: datetime) -> bool:
         return datetime.fromisoformat(tags["Expiry"]) <= now
     except ValueError:
         return False
+
+
+def _recency(snapshot: SnapshotView) -> datetime:
+    """Our backups carry their schedule slot; it orders them even where create times tie or lie."""
+    slot = snapshot.tags.get("Slot")
+    if slot:
+        return datetime.fromisoformat(slot)
+    return snapshot.created_at or datetime.min.replace(tzinfo=timezone.utc)
 
 
 def _snapshot_point(snapshot: SnapshotView) -> RecoveryPoint:
