@@ -31,7 +31,7 @@ class FakeSnapshotStore:
 
     def add(self, snapshot_id: str, source: str, *, ours: bool = True, status: str = "available",
             snapshot_type: str = "manual", created_at: datetime | None = None, **tags: str) -> Snapshot:
-        all_tags = {MARKER_TAG: MARKER_VALUE, "SourceDBInstance": source} if ours else {}
+        all_tags = {MARKER_TAG: MARKER_VALUE, "SourceDBInstance": source, "Purpose": "DisasterRecovery"} if ours else {}
         all_tags.update(tags)
         snapshot = Snapshot(snapshot_id=snapshot_id, arn=f"arn:aws:rds:{self.region}:123456789012:snapshot:{snapshot_id}",
                             region=self.region, source_instance=source, created_at=created_at or self.clock(),

@@ -204,3 +204,68 @@ def test_unreachable_source_fails_the_baseline_target_but_keeps_the_snapshot():
     report = world.tick()
     assert [(o.target, o.action) for o in report.failures] == [("db1", "baseline")]
     assert SLOT_ID.format("db1") in world.primary.snapshots
+
+
+def test_a_network_error_on_one_instance_is_isolated_like_a_throttle():
+    from botocore.exceptions import ReadTimeoutError
+
+    from churnguard_ops.errors import raise_translated
+
+    world = World()
+    real = world.primary.describe_instance
+
+    def flaky(instance_id):
+        if instance_id == "db1":
+            try:
+                raise ReadTimeoutError(endpoint_url="https://rds.us-east-1.amazonaws.com")
+            except ReadTimeoutError as exc:
+                raise_translated(exc, f"describe {instance_id}")
+        return real(instance_id)
+
+    world.primary.describe_instance = flaky
+    report = world.tick()
+    assert [(o.target, o.action) for o in report.failures] == [("db1", "snapshot")]
+    assert "ReadTimeoutError" in report.failures[0].detail
+    assert SLOT_ID.format("db2") in world.primary.snapshots
+
+
+def test_a_drill_snapshot_is_never_copied_to_dr_in_place_of_the_backup():
+    world = World()
+    world.primary.add("churnguard-ops-dr-test-d1", "db1", Purpose="RestoreDrill",
+                      created_at=NOW + timedelta(minutes=1))
+    world.tick()
+    assert SLOT_ID.format("db1") in world.dr.snapshots
+    assert "churnguard-ops-dr-test-d1" not in world.dr.snapshots
+
+
+def test_an_unreadable_snapshot_listing_does_not_pose_as_a_full_quota():
+    from churnguard_ops.errors import Throttled
+
+    world = World()
+
+    def failing_list(manual_only=False):
+        raise Throttled("list snapshots in us-east-1: Throttling")
+
+    world.primary.list_snapshots = failing_list
+    report = world.tick()
+    snapshots = [o for o in report.outcomes if o.action == "snapshot"]
+    assert {o.status for o in snapshots} == {"succeeded"}
+    assert [o.target for o in report.failures if o.action == "prune"] == ["region:us-east-1"]
+
+
+def test_one_unencryptable_secure_string_fails_alone_and_is_named():
+    world = World()
+    world.parameters.parameters["/churnguard/zz/other"] = ("String", "kept")
+
+    class PickyEncryptor(ReversibleEncryptor):
+        def encrypt(self, plaintext, context):
+            if context["churnguard:parameter"] == "/churnguard/db/password":
+                from churnguard_ops.errors import OpsError
+                raise OpsError("encrypt SecureString: ValidationException: too large")
+            return super().encrypt(plaintext, context)
+
+    world.service.encryptor = PickyEncryptor()
+    report = world.tick("backup/scheduled-tick-configuration.json")
+    assert [o.target for o in report.failures] == ["/churnguard/db/password"]
+    body = json.loads(world.objects.objects[("backups", "configuration/ssm/2026/11/28/20261128T0000Z.json")])
+    assert {p["Name"] for p in body["parameters"]} == {"/churnguard/api/url", "/churnguard/zz/other"}

@@ -1,7 +1,7 @@
 """Domain errors. Adapters translate botocore ``ClientError`` codes into these."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NoReturn
 
 
 class OpsError(Exception):
@@ -28,6 +28,10 @@ class AccessDenied(OpsError):
     """IAM or a resource policy refused the call."""
 
 
+class Unavailable(OpsError):
+    """The endpoint could not be reached or did not answer in time (after botocore's retries)."""
+
+
 _THROTTLING = {"Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequestsException",
                "SlowDown", "RequestThrottled", "RequestThrottledException"}
 _NOT_FOUND_SUFFIXES = ("NotFound", "NotFoundFault", "NoSuchBucket", "NoSuchKey", "ParameterNotFound")
@@ -38,6 +42,10 @@ _CONFLICT_MARKERS = ("QuotaExceeded", "InvalidDBSnapshotState", "InvalidDBInstan
 
 def translate(exc: Exception, what: str) -> Exception:
     """Map a botocore ClientError to a domain error; anything else is returned unchanged."""
+    from botocore.exceptions import BotoCoreError
+
+    if isinstance(exc, BotoCoreError):  # connection refused, read timeout, ...: one target's problem
+        return Unavailable(f"{what}: {type(exc).__name__}: {exc}")
     response = getattr(exc, "response", None)
     if not isinstance(response, dict):
         return exc
@@ -61,4 +69,12 @@ def guarded(what: str, call: Any, **kwargs: Any) -> Any:
     try:
         return call(**kwargs)
     except Exception as exc:
-        raise translate(exc, what) from exc
+        raise_translated(exc, what)
+
+
+def raise_translated(exc: Exception, what: str) -> NoReturn:
+    """Raise the domain error for ``exc``, or ``exc`` itself when it is not an AWS error."""
+    translated = translate(exc, what)
+    if translated is exc:
+        raise exc
+    raise translated from exc

@@ -6,7 +6,7 @@ from typing import Any
 
 from churnguard_ops import aws
 from churnguard_ops.errors import guarded as _guarded
-from churnguard_ops.errors import translate
+from churnguard_ops.errors import OpsError, raise_translated
 
 RETENTION_RULE_ID = "churnguard-ops-noncurrent-retention"
 
@@ -22,7 +22,7 @@ class SsmParameterSource:
                 Path=path, Recursive=True, WithDecryption=True)
             return [p for page in pages for p in page["Parameters"]]
         except Exception as exc:
-            raise translate(exc, f"read SSM parameters under {path}") from exc
+            raise_translated(exc, f"read SSM parameters under {path}")
 
 
 class KmsEncryptor:
@@ -32,7 +32,7 @@ class KmsEncryptor:
 
     def encrypt(self, plaintext: str, context: dict[str, str]) -> str:
         if not self.key_id:
-            raise ValueError("BACKUP_KMS_KEY_ARN is required to export SecureString parameters")
+            raise OpsError("BACKUP_KMS_KEY_ARN is required to export SecureString parameters")
         blob = _guarded("encrypt SecureString", aws.client("kms", self.region).encrypt,
                         KeyId=self.key_id, Plaintext=plaintext.encode(), EncryptionContext=context)
         return base64.b64encode(blob["CiphertextBlob"]).decode()
@@ -87,7 +87,7 @@ class S3BucketGuard:
         except Exception as exc:
             if getattr(exc, "response", {}).get("Error", {}).get("Code") == "NoSuchLifecycleConfiguration":
                 return []
-            raise translate(exc, f"read lifecycle of {bucket}") from exc
+            raise_translated(exc, f"read lifecycle of {bucket}")
 
     def replication_rules(self, bucket: str) -> list[dict]:
         try:
@@ -95,5 +95,5 @@ class S3BucketGuard:
         except Exception as exc:
             if getattr(exc, "response", {}).get("Error", {}).get("Code") == "ReplicationConfigurationNotFoundError":
                 return []
-            raise translate(exc, f"read replication of {bucket}") from exc
+            raise_translated(exc, f"read replication of {bucket}")
         return [r for r in config.get("ReplicationConfiguration", {}).get("Rules", []) if r.get("Status") == "Enabled"]

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel
 
 from churnguard_ops import MARKER_TAG, MARKER_VALUE
+from churnguard_ops.clock import parse_time
 
 IN_FLIGHT_STATES = frozenset({"creating", "copying", "pending", "modifying"})
 
@@ -37,15 +38,19 @@ class Snapshot:
         return self.status in IN_FLIGHT_STATES
 
     @property
+    def is_backup(self) -> bool:
+        """One of our scheduled backups (drill snapshots are ours too, but not backups)."""
+        return self.ours and self.tags.get("Purpose") == "DisasterRecovery"
+
+    @property
     def retention_date(self) -> datetime | None:
-        raw = self.tags.get("RetentionDate")
-        return datetime.fromisoformat(raw) if raw else None
+        """None when missing or unreadable: such a snapshot is never pruned."""
+        return parse_time(self.tags.get("RetentionDate"))
 
     @property
     def slot(self) -> datetime | None:
         """Our snapshots carry their schedule slot; it orders them even when create times tie."""
-        raw = self.tags.get("Slot")
-        return datetime.fromisoformat(raw) if raw else self.created_at
+        return parse_time(self.tags.get("Slot")) or self.created_at
 
 
 @dataclass(frozen=True)

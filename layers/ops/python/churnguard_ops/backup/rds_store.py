@@ -5,7 +5,7 @@ from typing import Any
 
 from churnguard_ops import MARKER_TAG, MARKER_VALUE, aws
 from churnguard_ops.backup.model import DbInstance, Snapshot
-from churnguard_ops.errors import OpsError, translate
+from churnguard_ops.errors import OpsError, raise_translated
 
 
 class RefusedDeletion(OpsError):
@@ -28,7 +28,7 @@ class RdsSnapshotStore:
         try:
             return getattr(self._rds, operation)(**kwargs)
         except Exception as exc:  # botocore ClientError and friends become domain errors
-            raise translate(exc, what) from exc
+            raise_translated(exc, what)
 
     def describe_instance(self, instance_id: str) -> DbInstance:
         found = self._call(f"describe {instance_id}", "describe_db_instances",
@@ -50,7 +50,7 @@ class RdsSnapshotStore:
             pages = self._rds.get_paginator("describe_db_snapshots").paginate(**filters)
             raw = [s for page in pages for s in page["DBSnapshots"]]
         except Exception as exc:
-            raise translate(exc, what) from exc
+            raise_translated(exc, what)
         return [self._snapshot(s) for s in raw]
 
     def _snapshot(self, raw: dict) -> Snapshot:

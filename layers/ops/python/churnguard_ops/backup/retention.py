@@ -11,14 +11,15 @@ _EPOCH = datetime.fromisoformat("1970-01-01T00:00:00+00:00")
 
 
 def expired_snapshots(snapshots: Iterable[Snapshot], now: datetime, keep_latest: int) -> list[Snapshot]:
-    """Our own, available, past-retention snapshots, except the newest ``keep_latest`` per source.
+    """Our own, available, past-retention backups, except the newest ``keep_latest`` available per source.
 
-    Foreign and automated snapshots are never candidates; neither is a snapshot without a
-    RetentionDate tag (we cannot prove it expired) nor one still being created or copied.
+    Foreign, automated and drill snapshots are never candidates; neither is a snapshot without a
+    readable RetentionDate tag (we cannot prove it expired) nor one still being created or copied.
     """
     by_source: dict[str, list[Snapshot]] = defaultdict(list)
     for snapshot in snapshots:
-        if snapshot.ours:
+        # Only available backups count toward the newest K: failed or half-copied ones cannot restore.
+        if snapshot.is_backup and snapshot.available:
             by_source[snapshot.source_instance].append(snapshot)
 
     doomed: list[Snapshot] = []
@@ -26,6 +27,6 @@ def expired_snapshots(snapshots: Iterable[Snapshot], now: datetime, keep_latest:
         family.sort(key=lambda s: s.slot or _EPOCH, reverse=True)
         for snapshot in family[keep_latest:]:
             retention = snapshot.retention_date
-            if snapshot.available and retention is not None and retention <= now:
+            if retention is not None and retention <= now:
                 doomed.append(snapshot)
     return doomed

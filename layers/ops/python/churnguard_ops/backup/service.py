@@ -71,20 +71,26 @@ class BackupService:
 
     def _database(self, report: BackupReport, policy: BackupPolicy, targets: list[str]) -> None:
         headroom = {store.region: self._prune_and_measure(report, store) for store in self._stores(policy)}
+        room = headroom.get(self.primary.region)
         for instance_id in targets:
-            self._snapshot_instance(report, policy, instance_id, headroom.get(self.primary.region, 0))
+            if self._snapshot_instance(report, policy, instance_id, room) and room is not None:
+                room -= 1
         if policy.cross_region and self.dr:
             self._copy_to_dr(report, targets)
 
-    def _prune_and_measure(self, report: BackupReport, store: SnapshotStore) -> int:
-        """Prune first so the quota check sees the room pruning made. Returns snapshots still creatable."""
+    def _prune_and_measure(self, report: BackupReport, store: SnapshotStore) -> int | None:
+        """Prune first so the quota check sees the room pruning made.
+
+        Returns how many snapshots can still be created, or None when the region could not be listed
+        (unknown is not full: the create call itself will say if the quota is reached).
+        """
         target = f"region:{store.region}"
         try:
             manual = store.list_snapshots(manual_only=True)
             doomed = expired_snapshots(manual, self.clock(), self.settings.keep_latest)
         except OpsError as exc:
             report.outcomes.append(TargetOutcome(target=target, action="prune", status="failed", detail=str(exc)))
-            return 0
+            return None
         deleted: list[str] = []
         for snapshot in doomed:
             try:
@@ -107,14 +113,15 @@ class BackupService:
         return max(quota - used, 0)
 
     def _snapshot_instance(self, report: BackupReport, policy: BackupPolicy, instance_id: str,
-                           headroom: int) -> None:
+                           headroom: int | None) -> bool:
+        """Returns True when a new snapshot was created (it uses up one unit of headroom)."""
         now = self.clock()
         try:
             instance = self.primary.describe_instance(instance_id)
         except OpsError as exc:
             report.outcomes.append(TargetOutcome(target=instance_id, action="snapshot", status="failed",
                                                  detail=str(exc)))
-            return
+            return False
         findings = posture.audit(instance)
         report.posture.extend(findings)
         dims = {"DBInstanceIdentifier": instance_id}
@@ -128,7 +135,7 @@ class BackupService:
         outcome = TargetOutcome(target=instance_id, action="snapshot", status="succeeded",
                                 data={"snapshot_id": snapshot_id, "region": self.primary.region})
         try:
-            if headroom <= 0:
+            if headroom is not None and headroom <= 0:
                 raise OpsError(f"no manual-snapshot headroom in {self.primary.region} "
                                f"(quota {self.settings.manual_snapshot_quota}); not creating {snapshot_id}")
             self.primary.create_snapshot(instance_id, snapshot_id, tags)
@@ -138,9 +145,11 @@ class BackupService:
         except OpsError as exc:
             outcome.status, outcome.detail = "failed", str(exc)
         report.outcomes.append(outcome)
-        if outcome.status in ("succeeded", "exists"):
+        if outcome.status == "succeeded":
+            # Only right after creating: counts taken on a later retry would not match the snapshot.
             self._record_baseline(report, instance_id, snapshot_id)
         self._publish_freshness(instance_id, dims)
+        return outcome.status == "succeeded"
 
     def _record_baseline(self, report: BackupReport, instance_id: str, snapshot_id: str) -> None:
         if self.baselines is None or not self.baselines.configured(instance_id):
@@ -173,7 +182,7 @@ class BackupService:
         assert self.dr is not None
         try:
             in_dr = self.dr.list_snapshots(manual_only=True)
-            ours_here = [s for s in self.primary.list_snapshots(manual_only=True) if s.ours and s.available]
+            ours_here = [s for s in self.primary.list_snapshots(manual_only=True) if s.is_backup and s.available]
         except OpsError as exc:
             report.outcomes.append(TargetOutcome(target=f"region:{self.dr.region}", action="copy",
                                                  status="failed", detail=str(exc)))
@@ -216,10 +225,17 @@ class BackupService:
         exported: list[dict] = []
         for path in self.settings.ssm_paths:
             try:
-                exported.extend(self._export_parameter(p) for p in self.parameters.parameters_under(path))
+                parameters = self.parameters.parameters_under(path)
             except OpsError as exc:
                 report.outcomes.append(TargetOutcome(target=path, action="export", status="failed",
                                                      detail=str(exc)))
+                continue
+            for parameter in parameters:  # one parameter that cannot be exported must not drop the rest
+                try:
+                    exported.append(self._export_parameter(parameter))
+                except OpsError as exc:
+                    report.outcomes.append(TargetOutcome(target=parameter["Name"], action="export",
+                                                         status="failed", detail=str(exc)))
         document = {
             "schema": "churnguard-ops/config-export/v1",
             "slot": report.slot.isoformat(),

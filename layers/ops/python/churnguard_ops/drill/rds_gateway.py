@@ -6,7 +6,7 @@ from typing import Any
 
 from churnguard_ops import aws
 from churnguard_ops.drill.ports import InstanceView, SnapshotView
-from churnguard_ops.errors import OpsError, translate
+from churnguard_ops.errors import OpsError, raise_translated
 
 
 def _tags(raw: list[dict] | None) -> dict[str, str]:
@@ -45,14 +45,14 @@ class RdsDrillGateway:
         try:
             return getattr(aws.client("rds", self.region), operation)(**kwargs)
         except Exception as exc:
-            raise translate(exc, what) from exc
+            raise_translated(exc, what)
 
     def _pages(self, what: str, operation: str, key: str, **kwargs: Any) -> list[dict]:
         try:
             pages = aws.client("rds", self.region).get_paginator(operation).paginate(**kwargs)
             return [item for page in pages for item in page[key]]
         except Exception as exc:
-            raise translate(exc, what) from exc
+            raise_translated(exc, what)
 
     def instance(self, instance_id: str) -> InstanceView:
         raw = self._call(f"describe {instance_id}", "describe_db_instances", DBInstanceIdentifier=instance_id)

@@ -9,7 +9,7 @@ import secrets
 from datetime import datetime, timedelta, timezone
 from typing import Callable
 
-from churnguard_ops.clock import Clock, utcnow
+from churnguard_ops.clock import Clock, parse_time, utcnow
 from churnguard_ops.drill import guard, polling
 from churnguard_ops.drill.errors import GuardViolation, NoRecoveryPoint
 from churnguard_ops.drill.model import DrillPlan, DrillState, PollRequest, RecoveryPoint, RestoreInfo, WaitStatus
@@ -206,20 +206,13 @@ class DrillWorkflow:
 
 
 def _expired(tags: dict[str, str], now: datetime) -> bool:
-    if not guard.is_drill_resource(tags) or "Expiry" not in tags:
-        return False
-    try:
-        return datetime.fromisoformat(tags["Expiry"]) <= now
-    except ValueError:
-        return False
+    expiry = parse_time(tags.get("Expiry")) if guard.is_drill_resource(tags) else None
+    return expiry is not None and expiry <= now
 
 
 def _recency(snapshot: SnapshotView) -> datetime:
     """Our backups carry their schedule slot; it orders them even where create times tie or lie."""
-    slot = snapshot.tags.get("Slot")
-    if slot:
-        return datetime.fromisoformat(slot)
-    return snapshot.created_at or datetime.min.replace(tzinfo=timezone.utc)
+    return parse_time(snapshot.tags.get("Slot")) or snapshot.created_at or datetime.min.replace(tzinfo=timezone.utc)
 
 
 def _snapshot_point(snapshot: SnapshotView) -> RecoveryPoint:
