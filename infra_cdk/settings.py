@@ -220,7 +220,9 @@ class DrillContext(_Strict):
 
 
 class ChurnGuardContext(_Strict):
-    prefix: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$")] = "churnguard-ops"
+    # Fixed for now: the functions name and tag what they create "churnguard-ops-*" / CreatedBy=churnguard-ops
+    # (churnguard_ops.MARKER_VALUE), and IAM is scoped to that; a second deployment needs that made configurable.
+    prefix: Literal["churnguard-ops"] = "churnguard-ops"
     notification_emails: list[Email] = Field(default_factory=list)
     backup: BackupContext = Field(default_factory=BackupContext)
     drill: DrillContext = Field(default_factory=DrillContext)

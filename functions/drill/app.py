@@ -6,12 +6,14 @@ is the Step Functions error that Catch routes to Cleanup.
 """
 from __future__ import annotations
 
+import json
 from datetime import datetime, timezone
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import ValidationError
 
 from churnguard_ops.drill.model import DrillState, PollRequest
 from churnguard_ops.observability import ops_handler
@@ -22,6 +24,16 @@ metrics = Metrics()
 
 def _state(event: dict[str, Any]) -> DrillState:
     return parse(event=event, model=DrillState)
+
+
+def _state_or_invalid_input(event: dict[str, Any]) -> DrillState:
+    """Cleanup and Report must run even when the execution input itself was invalid (every step
+    before them failed on it): they then see a state with only the error."""
+    try:
+        return _state(event)
+    except ValidationError as exc:
+        cause = json.dumps({"errorMessage": f"invalid drill input: {exc}"})
+        return DrillState(error={"Error": "InvalidInput", "Cause": cause})
 
 
 @ops_handler(logger, metrics)
@@ -70,7 +82,7 @@ def measure(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
 def cleanup(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     from churnguard_ops.drill import wiring
 
-    result = wiring.workflow().cleanup(_state(event))
+    result = wiring.workflow().cleanup(_state_or_invalid_input(event))
     logger.info("cleaned up", extra=result)
     return result
 
@@ -81,7 +93,7 @@ def report(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     from churnguard_ops.drill.report import build_report
 
     config = wiring.settings()
-    document = build_report(_state(event), config, datetime.now(timezone.utc))
+    document = build_report(_state_or_invalid_input(event), config, datetime.now(timezone.utc))
     result = wiring.reporter(config).publish(document)
     logger.info(result["summary"])
     return result

@@ -23,6 +23,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subs
 from constructs import Construct
 
+from infra_cdk.constructs.vpc_access import place_in_vpc, warn_without_vpc
 from infra_cdk.constructs import AccessLogBucket, OpsFunction, encrypted_bucket
 from infra_cdk.layer import SharedLayer
 from infra_cdk.nag import resource_finding, suppress
@@ -155,6 +156,11 @@ class BackupStack(Stack):
             reserved_concurrent_executions=1,
             metrics_namespace=METRICS_NAMESPACE,
         )
+        if config.drill.db_secrets:  # the row-count baseline opens a SQL connection to each source
+            if config.drill.vpc is not None:
+                place_in_vpc(self, "BackupFunction", self.backup_fn, config.drill.vpc)
+            else:
+                warn_without_vpc(self, "Backups (row-count baselines)")
         self.function = self.backup_fn.function
         assert self.backup_fn.dlq is not None
         self.dlq = self.backup_fn.dlq
@@ -256,12 +262,17 @@ class BackupStack(Stack):
                 actions=["kms:DescribeKey", "kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey"],
                 resources=[self.backup_key.key_arn],
             ),
-            iam.PolicyStatement(
-                sid="BackupKeyGrantsForAwsServices",
-                actions=["kms:CreateGrant"],
-                resources=[self.backup_key.key_arn],
-                conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
-            ),
+        ]
+        # Copying an encrypted snapshot reads it with the source instance's own key, which is not part of
+        # the configuration: any key in the primary region, but only through RDS and only for grants
+        # to AWS resources.
+        source_keys = f"arn:{Aws.PARTITION}:kms:{self.region}:{self.account}:key/*"
+        via_rds = {"StringEquals": {"kms:ViaService": f"rds.{self.region}.amazonaws.com"}}
+        statements += [
+            iam.PolicyStatement(sid="SourceKeyForCopies", actions=["kms:DescribeKey"], resources=[source_keys],
+                                conditions=via_rds),
+            iam.PolicyStatement(sid="SourceKeyGrantsForCopies", actions=["kms:CreateGrant"], resources=[source_keys],
+                                conditions={**via_rds, "Bool": {"kms:GrantIsForAWSResource": "true"}}),
         ]
 
         # SSM: the configured paths (GetParametersByPath authorizes on the path itself).
@@ -274,6 +285,18 @@ class BackupStack(Stack):
                 sid="SsmReadConfiguredPaths",
                 actions=["ssm:GetParametersByPath", "ssm:GetParameter", "ssm:GetParameters"],
                 resources=ssm_arns,
+            )
+        )
+        # SecureStrings under a customer-managed key: decrypt through SSM, for the configured paths only.
+        statements.append(
+            iam.PolicyStatement(
+                sid="DecryptSecureStringsViaSsm",
+                actions=["kms:Decrypt"],
+                resources=[source_keys],
+                conditions={
+                    "StringEquals": {"kms:ViaService": f"ssm.{self.region}.amazonaws.com"},
+                    "StringLike": {"kms:EncryptionContext:PARAMETER_ARN": [a for a in ssm_arns if a.endswith("/*")]},
+                },
             )
         )
 
@@ -377,14 +400,18 @@ class BackupStack(Stack):
             "to the backup bucket and the DR bucket.",
             applies_to=[resource_finding(self, a) for a in export_objects],
         )
+        suppress(
+            policy, "IAM5",
+            "Keys of the source databases, SecureString parameters and secrets are not part of the "
+            "configuration: key/* in the primary region is usable only through RDS, SSM (for the configured "
+            "parameter paths) or Secrets Manager, each pinned by kms:ViaService.",
+            applies_to=[resource_finding(self, f"arn:{Aws.PARTITION}:kms:{self.region}:{self.account}:key/*")],
+        )
         if secret_arns:
             suppress(
                 policy, "IAM5",
-                "Row-count baselines are one object per snapshot (baselines/<instance>/<snapshot>.json); "
-                "the configured secrets' KMS keys are not part of the configuration, so kms:Decrypt is "
-                "limited to calls Secrets Manager makes for this role (kms:ViaService).",
-                applies_to=[resource_finding(self, self.bucket.arn_for_objects("baselines/*")),
-                            resource_finding(self, f"arn:{Aws.PARTITION}:kms:{self.region}:{self.account}:key/*")],
+                "Row-count baselines are one object per snapshot (baselines/<instance>/<snapshot>.json).",
+                applies_to=[resource_finding(self, self.bucket.arn_for_objects("baselines/*"))],
             )
 
     # ------------------------------------------------------------------------------------------

@@ -24,7 +24,6 @@ from aws_cdk import Aws, CfnOutput, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_dynamodb as dynamodb
-from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -39,6 +38,7 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from cdk_nag import NagPackSuppression, NagSuppressions, RegexAppliesTo
 from constructs import Construct
 
+from infra_cdk.constructs.vpc_access import place_in_vpc, warn_without_vpc
 from infra_cdk.constructs import OpsFunction
 from infra_cdk.nag import resource_finding, suppress
 from infra_cdk.paths import FUNCTIONS_DIR
@@ -62,6 +62,7 @@ LAMBDA_TRANSIENT_ERRORS = [
     "Lambda.SdkClientException",
     "Lambda.TooManyRequestsException",
 ]
+HANDLER_TRANSIENT_ERRORS = ["Throttled", "Unavailable"]  # churnguard_ops.errors class names
 
 # State names: the local runner, opsctl and the tests refer to them (contract).
 STATE_PLAN = "Plan"
@@ -259,6 +260,8 @@ class DrillStack(Stack):
         self.functions: dict[str, lambda_.Function] = {k: f.function for k, f in self.ops_functions.items()}
         if drill.vpc is not None:
             self._place_database_functions_in_vpc()
+        elif drill.db_secrets:
+            warn_without_vpc(self, "The drill's validate and measure functions")
         self._grant_permissions()
 
         # --- workflow, schedules --------------------------------------------------------------
@@ -329,56 +332,12 @@ class DrillStack(Stack):
         return f"arn:{Aws.PARTITION}:rds:{region}:{self.account}:{resource_type}:{name}"
 
     def _place_database_functions_in_vpc(self) -> None:
-        """validate/measure connect to the restored instance, which RDS puts in the source's subnets.
-
-        Without ``drill.vpc`` they run outside any VPC: that is enough for the local runner and for
-        publicly reachable test databases, but a real deployment normally needs the VPC (the
-        restored instance is private, like its source).
-        """
+        """validate/measure connect to the restored instance, which RDS puts in the source's subnets."""
         vpc_config = self.config.drill.vpc
         assert vpc_config is not None
-        # Imported by id only (Vpc.from_lookup would need AWS credentials at synth time).
-        subnets = [ec2.Subnet.from_subnet_id(self, f"DrillSubnet{i}", s) for i, s in enumerate(vpc_config.subnet_ids)]
-        security_groups = [
-            ec2.SecurityGroup.from_security_group_id(self, f"DrillSecurityGroup{i}", sg, mutable=False)
-            for i, sg in enumerate(vpc_config.security_group_ids)
-        ]
         for spec in FUNCTION_SPECS:
-            if not spec.needs_database:
-                continue
-            ops_fn = self.ops_functions[spec.key]
-            # OpsFunction (shared construct) takes no VPC settings; set them on the L1 resource.
-            cfn_fn: lambda_.CfnFunction = ops_fn.function.node.default_child  # type: ignore[assignment]
-            cfn_fn.add_property_override("VpcConfig", {
-                "SubnetIds": [s.subnet_id for s in subnets],
-                "SecurityGroupIds": [sg.security_group_id for sg in security_groups],
-            })
-            # The execution role manages the function's ENIs (what AWSLambdaVPCAccessExecutionRole
-            # grants, without a managed policy). Own policy, created before the function.
-            eni_policy = iam.Policy(
-                self,
-                f"{spec.construct_id}VpcAccessPolicy",
-                roles=[ops_fn.role],
-                statements=[
-                    iam.PolicyStatement(
-                        sid="LambdaVpcEnis",
-                        actions=[
-                            "ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces",
-                            "ec2:DescribeSubnets", "ec2:DeleteNetworkInterface",
-                            "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses",
-                        ],
-                        resources=["*"],
-                    )
-                ],
-            )
-            ops_fn.function.node.add_dependency(eni_policy)
-            suppress(
-                eni_policy, "IAM5",
-                "Lambda VPC networking: ec2:DescribeNetworkInterfaces works only on Resource '*', and Lambda "
-                "verifies the ENI actions for the execution role on all resources (as in the AWS managed "
-                "AWSLambdaVPCAccessExecutionRole, which this replaces).",
-                applies_to=["Resource::*"],
-            )
+            if spec.needs_database:
+                place_in_vpc(self, spec.construct_id, self.ops_functions[spec.key], vpc_config)
 
     # ------------------------------------------------------------------------------------------
     def _grant_permissions(self) -> None:
@@ -443,8 +402,7 @@ class DrillStack(Stack):
                   "RestoreDBInstanceToPointInTime authorizes on the configured source, the new instance (only "
                   f"'{self.drill_instance_prefix}*') and the subnet/option/parameter group it inherits."
               ))
-        g.add("RdsCreateAndTagDrillInstances", ["rds:CreateDBInstance", "rds:AddTagsToResource"], drill_instances,
-              why_wildcard=why_drill_names)
+        g.add("RdsTagDrillInstances", ["rds:AddTagsToResource"], drill_instances, why_wildcard=why_drill_names)
         g.add("RdsDescribeSubnetGroups", ["rds:DescribeDBSubnetGroups"],
               [a for a in restore_dependencies if ":subgrp:" in a],
               why_wildcard="The restored copy goes into its source's DB subnet group (or the DR one), read by name.")
@@ -453,9 +411,16 @@ class DrillStack(Stack):
               why_wildcard=why_dr_key)
         g.add("DrKeyGrantsForRds", ["kms:CreateGrant"], [dr_keys],
               conditions={**by_dr_alias, "Bool": {"kms:GrantIsForAWSResource": "true"}}, why_wildcard=why_dr_key)
-        g.add("BackupKeyForRestores", ["kms:DescribeKey"], [self.bucket_key.key_arn])
-        g.add("BackupKeyGrantsForRds", ["kms:CreateGrant"], [self.bucket_key.key_arn],
-              conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}})
+        # Primary-region recovery points are encrypted with the source instance's own key, which is not
+        # part of the configuration: RDS may use any key here, but only on RDS's behalf.
+        source_keys = f"arn:{Aws.PARTITION}:kms:{primary}:{self.account}:key/*"
+        via_rds = {"StringEquals": {"kms:ViaService": f"rds.{primary}.amazonaws.com"}}
+        why_source_key = ("The source instance's storage key is not configured: key/* in the primary region, "
+                          "usable only through RDS (kms:ViaService) and, for grants, only for AWS resources.")
+        g.add("SourceKeyForRestores", ["kms:DescribeKey"], [source_keys], conditions=via_rds,
+              why_wildcard=why_source_key)
+        g.add("SourceKeyGrantsForRds", ["kms:CreateGrant"], [source_keys],
+              conditions={**via_rds, "Bool": {"kms:GrantIsForAWSResource": "true"}}, why_wildcard=why_source_key)
 
         # poll: snapshot / instance status.
         g = grants["poll"]
@@ -507,8 +472,9 @@ class DrillStack(Stack):
                       why_wildcard=why_drill_names)
                 g.add("RdsDescribeDrillSnapshots", ["rds:DescribeDBSnapshots"], drill_snapshots,
                       why_wildcard=why_drill_names)
-            g.add("RdsDeleteOnlyTaggedDrillInstances", ["rds:DeleteDBInstance"], drill_instances,
-                  conditions=delete_only_drill_resources, why_wildcard=why_drill_names)
+            # ModifyDBInstance only to switch off deletion protection a restored copy may carry.
+            g.add("RdsDeleteOnlyTaggedDrillInstances", ["rds:DeleteDBInstance", "rds:ModifyDBInstance"],
+                  drill_instances, conditions=delete_only_drill_resources, why_wildcard=why_drill_names)
             g.add("RdsDeleteOnlyTaggedDrillSnapshots", ["rds:DeleteDBSnapshot"], drill_snapshots,
                   conditions=delete_only_drill_resources, why_wildcard=why_drill_names)
 
@@ -572,6 +538,10 @@ class DrillStack(Stack):
         # Anything that may have created a resource goes to Cleanup on any error.
         for task in (plan, poll_snapshot, restore, poll_instance, validate, measure):
             task.add_retry(errors=LAMBDA_TRANSIENT_ERRORS, max_attempts=3, interval=Duration.seconds(2),
+                           backoff_rate=2)
+            # The handlers' own transient errors (AWS throttling or unreachable after botocore's retries):
+            # every task is safe to repeat (restore and fresh snapshots recognise their own resources).
+            task.add_retry(errors=HANDLER_TRANSIENT_ERRORS, max_attempts=3, interval=Duration.seconds(5),
                            backoff_rate=2)
             task.add_catch(cleanup, errors=["States.ALL"], result_path="$.error")
         cleanup.add_retry(errors=["States.ALL"], max_attempts=3, interval=Duration.seconds(5), backoff_rate=2)

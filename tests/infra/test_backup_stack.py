@@ -431,3 +431,18 @@ def test_backup_function_reads_only_the_configured_secrets_and_writes_baselines(
     assert sorted(as_list(read["Resource"])) == [CONFIGURED_SECRET, f"{CONFIGURED_SECRET}-??????"]
     (baselines,) = statements_with_action(backup_resources, role_id, "s3:GetObject")
     assert flat(baselines["Resource"]).endswith("/baselines/*")
+
+
+def test_backup_function_joins_the_database_vpc_when_it_records_baselines(tmp_path):
+    from infra_cdk.paths import cdk_json_context
+
+    from .conftest import CONFIGURED_SECRET
+
+    vpc = {"vpc_id": "vpc-0123456789abcdef0", "subnet_ids": ["subnet-0123456789abcdef0"],
+           "security_group_ids": ["sg-0123456789abcdef0"]}
+    churnguard = json.loads(json.dumps(cdk_json_context()["churnguard"]))
+    churnguard["drill"].update(vpc=vpc, db_secrets={"churnguard-prod": CONFIGURED_SECRET})
+    template = synth_backup_stack_without_bundling(tmp_path, churnguard).to_json()
+    (fn,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::Lambda::Function"]
+    assert fn["Properties"]["VpcConfig"] == {"SubnetIds": vpc["subnet_ids"],
+                                             "SecurityGroupIds": vpc["security_group_ids"]}

@@ -338,8 +338,11 @@ def test_main_path_validates_measures_cleans_up_reports_and_judges(states):
 def test_every_risky_task_retries_lambda_faults_and_catches_everything_into_cleanup(states, name):
     state = states[name]
     assert state["Catch"] == [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Cleanup"}]
-    assert state["Retry"] == [{"ErrorEquals": LAMBDA_TRANSIENT, "IntervalSeconds": 2, "MaxAttempts": 3,
-                               "BackoffRate": 2}]
+    assert state["Retry"] == [
+        {"ErrorEquals": LAMBDA_TRANSIENT, "IntervalSeconds": 2, "MaxAttempts": 3, "BackoffRate": 2},
+        # the handlers' own transient errors (churnguard_ops.errors.Throttled / Unavailable)
+        {"ErrorEquals": ["Throttled", "Unavailable"], "IntervalSeconds": 5, "MaxAttempts": 3, "BackoffRate": 2},
+    ]
 
 
 def test_cleanup_retries_everything_and_still_reports_when_it_fails(states):
@@ -424,8 +427,10 @@ def test_deletes_are_limited_to_drill_resources_tagged_purpose_restore_drill(res
     (snapshots,) = _with_action(statements, "rds:DeleteDBSnapshot")
     for stmt, expected in ((instances, DRILL_INSTANCES), (snapshots, DRILL_SNAPSHOTS)):
         assert stmt["Condition"] == PURPOSE_CONDITION
-        assert as_list(stmt["Action"]) == [as_list(stmt["Action"])[0]]  # nothing else rides on the condition
         assert _resources_of([stmt]) == expected
+    # Only switching off inherited deletion protection rides on the instance condition with the delete.
+    assert sorted(as_list(instances["Action"])) == ["rds:DeleteDBInstance", "rds:ModifyDBInstance"]
+    assert as_list(snapshots["Action"]) == ["rds:DeleteDBSnapshot"]
 
 
 def test_only_cleanup_and_sweeper_may_delete_anything(resources, functions):
@@ -449,8 +454,7 @@ def test_only_restore_creates_instances_and_only_drill_named_ones(resources, fun
         db_targets = {r for r in _resources_of(restore_like) if ":db:" in r}
         # New instances only under the drill prefix; configured sources only as point-in-time sources.
         assert db_targets == set(DRILL_INSTANCES) | set(SOURCE_DBS)
-        (create,) = _with_action(statements, "rds:CreateDBInstance")
-        assert _resources_of([create]) == DRILL_INSTANCES
+        assert _with_action(statements, "rds:CreateDBInstance") == []  # restores never need it
         (from_snapshot,) = _with_action(statements, "rds:RestoreDBInstanceFromDBSnapshot")
         assert not any(r in SOURCE_DBS for r in _resources_of([from_snapshot]))
 

@@ -11,7 +11,7 @@ MAX_INTERVAL_FACTOR = 8  # never wait more than 8x the configured poll interval 
 
 SNAPSHOT_FAILED = {"failed", "error"}
 INSTANCE_FAILED = {"failed", "incompatible-restore", "incompatible-parameters", "incompatible-network",
-                   "storage-full", "inaccessible-encryption-credentials", "restore-error"}
+                   "storage-full", "inaccessible-encryption-credentials", "restore-error", "deleting"}
 
 
 def first_wait(status: str, poll_seconds: int, now: datetime) -> WaitStatus:

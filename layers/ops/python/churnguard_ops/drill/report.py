@@ -32,6 +32,7 @@ def failure_reason(error: dict[str, Any] | None) -> str | None:
 
 
 def build_report(state: DrillState, settings: DrillSettings, now: datetime) -> dict[str, Any]:
+    """Also for a drill that failed before Plan: it still needs an id, a source and an alert."""
     plan, restore = state.plan, state.restore
     validation, performance, cleanup = state.validation or {}, state.performance or {}, state.cleanup
     requested = plan.requested_at if plan else None
@@ -58,8 +59,9 @@ def build_report(state: DrillState, settings: DrillSettings, now: datetime) -> d
     slow = [q for q in performance.get("queries", []) if not q.get("passed")]
     return {
         "schema": "churnguard-ops/drill-report/v1",
-        "drill_id": plan.drill_id if plan else state.drill_id,
-        "source_instance": plan.source_instance if plan else state.source_instance,
+        "drill_id": plan.drill_id if plan else (state.drill_id or f"unplanned-{now:%Y%m%dt%H%M%S}"),
+        "source_instance": plan.source_instance if plan else (
+            state.source_instance or (settings.db_instance_ids[0] if settings.db_instance_ids else "unknown")),
         "mode": state.mode,
         "target_region": state.target_region,
         "region": plan.region if plan else None,
@@ -70,7 +72,8 @@ def build_report(state: DrillState, settings: DrillSettings, now: datetime) -> d
         "failure": failure_reason(state.error),
         "cleanup_failure": failure_reason(state.cleanup_error),
         "failed_checks": [f"{c['name']}: {c.get('detail', '')}" for c in failed_checks],
-        "slow_queries": [f"{q['name']}: {q.get('median_ms')} ms > {q.get('max_ms')} ms" for q in slow],
+        "slow_queries": [f"{q['name']}: {q.get('error') or str(q.get('median_ms')) + ' ms'} "
+                         f"(threshold {q.get('threshold_ms')} ms)" for q in slow],
         "rto": {"seconds": rto, "target_seconds": settings.rto_minutes * 60, "met": verdicts["rto_met"],
                 "measured_as": "restore requested -> data validated"},
         "rpo": {"seconds": rpo, "target_seconds": settings.rpo_minutes * 60, "met": verdicts["rpo_met"],

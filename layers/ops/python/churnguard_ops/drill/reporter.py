@@ -18,17 +18,12 @@ class DrillReporter:
         self.metrics = metrics
 
     def publish(self, report: dict[str, Any]) -> dict[str, Any]:
+        """Metrics and the alert go out before the history write, so a history failure cannot hide a drill."""
         when = datetime.fromisoformat(report["reported_at"])
         location = None
         if self.documents:
             location = self.documents.save(f"drills/{when:%Y/%m}/{report['drill_id']}.json", report)
-        if self.history:
-            self.history.record({
-                "source_instance": report["source_instance"] or "unknown", "drill_id": report["drill_id"],
-                "passed": report["passed"], "reported_at": report["reported_at"], "report_s3": location,
-                "rto_seconds": report["rto"]["seconds"], "rpo_seconds": report["rpo"]["seconds"],
-                "verdicts": report["verdicts"], "mode": report["mode"], "target_region": report["target_region"]})
-        dims = {"SourceDBInstance": report["source_instance"] or "unknown"}
+        dims = {"SourceDBInstance": report["source_instance"]}
         self.metrics.put("DrillSucceeded", 1.0 if report["passed"] else 0.0, "Count", dims)
         for name, value in (("RestoreSeconds", report["timings"]["restore_seconds"]),
                             ("RTOSeconds", report["rto"]["seconds"]), ("RPOSeconds", report["rpo"]["seconds"])):
@@ -38,5 +33,11 @@ class DrillReporter:
         if self.alerts:
             self.alerts.publish(f"[{'PASS' if report['passed'] else 'FAIL'}] ChurnGuard restore drill "
                                 f"{report['source_instance']}", summary + (f"\nReport: {location}" if location else ""))
+        if self.history:
+            self.history.record({
+                "source_instance": report["source_instance"], "drill_id": report["drill_id"],
+                "passed": report["passed"], "reported_at": report["reported_at"], "report_s3": location,
+                "rto_seconds": report["rto"]["seconds"], "rpo_seconds": report["rpo"]["seconds"],
+                "verdicts": report["verdicts"], "mode": report["mode"], "target_region": report["target_region"]})
         return {"passed": report["passed"], "report_s3": location, "rto_seconds": report["rto"]["seconds"],
                 "rpo_seconds": report["rpo"]["seconds"], "verdicts": report["verdicts"], "summary": summary}

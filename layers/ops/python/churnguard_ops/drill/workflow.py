@@ -56,8 +56,12 @@ class DrillWorkflow:
                 raise NoRecoveryPoint("a fresh drill snapshot is taken in the primary region; use mode 'latest' "
                                       "to drill the DR copies")
             drill_snapshot_id = DRILL_SNAPSHOT_PREFIX + drill_id
-            snapshot = rds.create_snapshot(source, drill_snapshot_id,
-                                           guard.drill_tags(drill_id, source, expires_at.isoformat()))
+            try:
+                snapshot = rds.create_snapshot(source, drill_snapshot_id,
+                                               guard.drill_tags(drill_id, source, expires_at.isoformat()))
+            except AlreadyExists:  # a retried Plan: continue with this drill's own snapshot
+                snapshot = rds.snapshot(drill_snapshot_id)
+                guard.require_drill_owned("snapshot", drill_snapshot_id, snapshot.tags, drill_id)
             point = _snapshot_point(snapshot)
         else:
             point = self._point_in_time(rds, source, state.restore_time, state.target_region)
@@ -119,8 +123,9 @@ class DrillWorkflow:
         except AlreadyExists:  # a retried task: carry on only if it is this drill's instance
             instance = rds.instance(plan.temp_instance_id)
             guard.require_drill_owned("instance", instance.instance_id, instance.tags, plan.drill_id)
+        budget = max(plan.max_wait_seconds - plan.wait.waited_seconds, 1)  # one budget for both waits
         return RestoreInfo(instance_id=instance.instance_id, requested_at=now,
-                           wait=polling.first_wait(instance.status, plan.poll_seconds, now))
+                           wait=polling.first_wait(instance.status, min(plan.poll_seconds, budget), now))
 
     def poll(self, request: PollRequest) -> WaitStatus:
         plan = _require_plan(request.drill)
