@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 from datetime import datetime, timezone
 
-from opsctl.commands.common import add_target_options, function_name, target
+from opsctl.commands.common import add_target_options, function_name, target, wants_local
 from opsctl.console import backup_summary, progress, write_json
 from opsctl.lambda_calls import Invocation, backup_tick, invoke
 
@@ -37,8 +37,8 @@ def run_policy(name: str, policy: str, *, when: datetime | None = None,
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.inject_fault and not args.local:
-        raise SystemExit("--inject-fault only works with --local")
+    if args.inject_fault and not wants_local(args):
+        raise SystemExit("--inject-fault only works on the embedded default (--local)")
     policies = POLICIES if args.policy == "all" else (args.policy,)
     now = datetime.now(timezone.utc)
     results = {}

@@ -36,4 +36,7 @@ def target(args: argparse.Namespace, *, source_dsn: str | None = None) -> Iterat
 
 
 def function_name(env: object | None, args: argparse.Namespace, short: str) -> str:
-    return env.function_name(short) if env is not None else f"{args.prefix}-{short}"  # type: ignore[attr-defined]
+    """``backup`` -> ``<prefix>-backup``; a full name passes through, locally and on AWS alike."""
+    if env is not None:
+        return env.function_name(short)  # type: ignore[attr-defined]
+    return short if short.startswith(f"{args.prefix}-") else f"{args.prefix}-{short}"

@@ -1,4 +1,4 @@
-"""opsctl drill run: start a restore drill and follow it; opsctl drill sweep: run the sweeper now."""
+"""opsctl drill run: start a restore drill, follow it state by state, print and save its report."""
 from __future__ import annotations
 
 import argparse

@@ -37,8 +37,8 @@ def run(args: argparse.Namespace) -> int:
                 progress(f"{name} succeeded ({path.name})")
             else:
                 failures += 1
-                progress(f"{name} failed ({path.name}): {result.payload.get('errorType')}: "
-                         f"{result.payload.get('errorMessage')}")
+                payload = result.payload if isinstance(result.payload, dict) else {}
+                progress(f"{name} failed ({path.name}): {payload.get('errorType')}: {payload.get('errorMessage')}")
         if env is not None:
             progress(f"function logs: {env.aws.lambdas.log_path(name)}")  # type: ignore[attr-defined]
     write_json(args.out, f"invoke-{args.function}.json", records)

@@ -57,6 +57,8 @@ class FakeDrillRds:
         return [s for s in self.snapshots_by_id.values() if instance_id in (None, s.source_instance)]
 
     def create_snapshot(self, instance_id: str, snapshot_id: str, tags: dict[str, str]) -> SnapshotView:
+        if snapshot_id in self.snapshots_by_id:
+            raise AlreadyExists(snapshot_id)
         snapshot = SnapshotView(snapshot_id=snapshot_id, arn=f"arn:aws:rds:{self.region}:1:snapshot:{snapshot_id}",
                                 source_instance=instance_id, status="creating", created_at=T0, encrypted=True,
                                 tags=dict(tags))

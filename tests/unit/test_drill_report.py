@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+
+import pytest
 from datetime import timedelta
 
 from churnguard_ops.drill.model import DrillState
@@ -70,3 +72,36 @@ def test_step_failure_is_reported_with_the_lambda_error_message_and_cleanup_stil
 def test_cleanup_failure_fails_the_drill():
     report = build_report(_state(cleanup=None, cleanup_error={"Error": "Conflict", "Cause": "{}"}), SETTINGS, T0)
     assert report["verdicts"]["cleaned_up"] is False and report["passed"] is False
+
+
+def test_a_drill_that_failed_before_plan_still_gets_an_id_a_source_and_an_alert_before_history():
+    from churnguard_ops.drill.reporter import DrillReporter
+    from tests.unit.fakes import RecordingMetrics
+
+    settings = DrillSettings(db_instance_ids=["churnguard-prod"])
+    error = {"Error": "NoRecoveryPoint", "Cause": json.dumps({"errorMessage": "no available backup snapshot"})}
+    report = build_report(DrillState.model_validate({"error": error}), settings, T0)
+    assert report["drill_id"] == "unplanned-20261128t100000" and report["source_instance"] == "churnguard-prod"
+    calls = []
+
+    class Alerts:
+        def publish(self, subject, message):
+            calls.append("alert")
+
+    class BrokenHistory:
+        def record(self, item):
+            calls.append("history")
+            raise RuntimeError("ValidationException")
+
+    metrics = RecordingMetrics()
+    with pytest.raises(RuntimeError):
+        DrillReporter(None, BrokenHistory(), Alerts(), metrics).publish(report)
+    assert calls == ["alert", "history"]
+    assert metrics.value("DrillSucceeded", SourceDBInstance="churnguard-prod") == 0.0
+
+
+def test_slow_query_line_names_the_threshold_not_the_slowest_run():
+    performance = {"performance_acceptable": False, "queries": [
+        {"name": "q", "median_ms": 120.0, "max_ms": 180.0, "threshold_ms": 100.0, "passed": False}]}
+    report = build_report(_state(performance=performance), SETTINGS, T0)
+    assert report["slow_queries"] == ["q: 120.0 ms (threshold 100.0 ms)"]

@@ -101,7 +101,8 @@ def test_wait_loop_backs_off_then_times_out_cleanly(world):
             state.restore.wait = workflow.poll(PollRequest(target="instance", drill=state))
             waits.append(state.restore.wait.next_wait_seconds)
     assert waits[0] == 16 and waits[1] > waits[0]  # 10s poll, x1.5 back-off
-    assert state.restore.wait.waited_seconds < 60
+    # The last wait is cut to what is left of the 60 s budget, and the poll after it times out.
+    assert state.restore.wait.waited_seconds + waits[-1] == 60
 
 
 def test_instance_available_ends_the_wait_and_failed_state_raises(world):
@@ -167,3 +168,24 @@ def test_latest_mode_orders_backups_by_their_schedule_slot_not_create_time(world
     rds.add_snapshot("old-slot", "churnguard-prod", T0 + timedelta(seconds=5),
                      Slot=(T0 - timedelta(days=40)).isoformat())
     assert _planned(workflow).plan.recovery_point.snapshot_id == "this-hour"
+
+
+def test_a_naive_restore_time_is_read_as_utc():
+    state = DrillState.model_validate({"mode": "point_in_time", "restore_time": "2026-11-28T09:00:00"})
+    assert state.restore_time.utcoffset() == timedelta(0)
+
+
+def test_a_retried_fresh_plan_reuses_its_own_drill_snapshot(world):
+    workflow, regions, _ = world
+    first = _planned(workflow, mode="fresh")
+    second = _planned(workflow, mode="fresh")  # Step Functions retried Plan after the snapshot was made
+    assert second.plan.drill_snapshot_id == first.plan.drill_snapshot_id
+    assert [s for s in regions["us-east-1"].snapshots_by_id if "dr-test" in s] == ["churnguard-ops-dr-test-t1"]
+
+
+def test_restore_and_snapshot_waits_share_one_budget(world):
+    workflow, regions, _ = world
+    state = _planned(workflow, mode="fresh", max_wait_seconds=60)
+    state.plan.wait = state.plan.wait.model_copy(update={"waited_seconds": 55})
+    info = workflow.restore(state)
+    assert info.wait.next_wait_seconds == 5  # not the full poll interval past the budget
