@@ -118,6 +118,7 @@ def test_expired_own_snapshot_is_pruned_and_foreign_snapshot_is_kept(account):
 
     def own(name, slot, retention):
         rds.create_db_snapshot(DBInstanceIdentifier="churnguard-prod", DBSnapshotIdentifier=name, Tags=[
+            {"Key": "Purpose", "Value": "DisasterRecovery"},
             {"Key": "CreatedBy", "Value": "churnguard-ops"}, {"Key": "SourceDBInstance", "Value": "churnguard-prod"},
             {"Key": "Slot", "Value": slot.isoformat()}, {"Key": "RetentionDate", "Value": retention.isoformat()}])
 
