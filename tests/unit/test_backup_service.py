@@ -269,3 +269,30 @@ def test_one_unencryptable_secure_string_fails_alone_and_is_named():
     assert [o.target for o in report.failures] == ["/churnguard/db/password"]
     body = json.loads(world.objects.objects[("backups", "configuration/ssm/2026/11/28/20261128T0000Z.json")])
     assert {p["Name"] for p in body["parameters"]} == {"/churnguard/api/url", "/churnguard/zz/other"}
+
+
+def test_an_instance_in_its_backup_window_is_deferred_not_failed():
+    world = World()
+    world.primary.instances["db1"] = instance("db1", status="backing-up")
+    report = world.tick()
+    snapshots = {o.target: o for o in report.outcomes if o.action == "snapshot"}
+    assert snapshots["db1"].status == "deferred" and "backing-up" in snapshots["db1"].detail
+    assert snapshots["db2"].status == "succeeded" and not report.failures
+
+
+def test_a_stopped_instance_is_a_failure_not_a_deferral():
+    world = World()
+    world.primary.instances["db1"] = instance("db1", status="stopped")
+    world.primary.create_snapshot = _refuse_stopped(world.primary.create_snapshot)
+    report = world.tick()
+    assert [(o.target, o.action) for o in report.failures] == [("db1", "snapshot")]
+
+
+def _refuse_stopped(create):
+    from churnguard_ops.errors import Conflict
+
+    def wrapped(instance_id, snapshot_id, tags):
+        if instance_id == "db1":
+            raise Conflict("snapshot db1: InvalidDBInstanceStateFault: stopped instances cannot be snapshotted")
+        return create(instance_id, snapshot_id, tags)
+    return wrapped

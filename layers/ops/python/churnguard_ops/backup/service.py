@@ -26,6 +26,16 @@ class UnknownTarget(OpsError):
     """A manual run named an instance that is not in the configured backup targets."""
 
 
+class InstanceBusy(OpsError):
+    """The instance is in a transient state in which RDS refuses CreateDBSnapshot."""
+
+
+# Transient states in which CreateDBSnapshot is refused; anything else non-available is a real failure.
+BUSY_STATES = frozenset({"backing-up", "modifying", "upgrading", "storage-optimization", "maintenance",
+                         "configuring-enhanced-monitoring", "configuring-log-exports", "rebooting", "renaming",
+                         "resetting-master-credentials", "starting", "creating"})
+
+
 class BackupService:
     def __init__(self, settings: BackupSettings, *, primary: SnapshotStore, dr: SnapshotStore | None,
                  metrics: MetricsSink, parameters: ParameterSource, encryptor: Encryptor,
@@ -138,8 +148,14 @@ class BackupService:
             if headroom is not None and headroom <= 0:
                 raise OpsError(f"no manual-snapshot headroom in {self.primary.region} "
                                f"(quota {self.settings.manual_snapshot_quota}); not creating {snapshot_id}")
+            if instance.status in BUSY_STATES:
+                raise InstanceBusy(instance.status)
             self.primary.create_snapshot(instance_id, snapshot_id, tags)
             outcome.detail = f"created {snapshot_id}"
+        except InstanceBusy as busy:
+            # RDS refuses snapshots while it is busy (its own backup window, a modification): retrying
+            # within minutes would only fill the DLQ; the next tick takes it, and the age alarm watches.
+            outcome.status, outcome.detail = "deferred", f"{instance_id} is {busy}; the next tick snapshots it"
         except AlreadyExists:
             outcome.status, outcome.detail = "exists", f"{snapshot_id} already exists (retried or duplicate tick)"
         except OpsError as exc:
