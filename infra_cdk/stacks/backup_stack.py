@@ -303,7 +303,10 @@ class BackupStack(Stack):
         # S3: write exports to the backup + DR buckets; manage versioning/lifecycle/replication
         # of the configured application-data buckets (bucket-level ARNs only).
         dr_bucket_arn = f"arn:{Aws.PARTITION}:s3:::{self.dr_bucket_name}"
-        export_objects = [self.bucket.arn_for_objects("*"), f"{dr_bucket_arn}/*"]
+        # Only what backups write: configuration exports (both buckets) and row-count baselines; never
+        # drills/ reports, which belong to the drill functions.
+        export_objects = [self.bucket.arn_for_objects("configuration/*"), self.bucket.arn_for_objects("baselines/*"),
+                          f"{dr_bucket_arn}/configuration/*"]
         statements.append(
             iam.PolicyStatement(
                 sid="S3WriteExports",
@@ -396,8 +399,8 @@ class BackupStack(Stack):
         )
         suppress(
             policy, "IAM5",
-            "Export object keys are generated per tick (<policy>/<date>/...); PutObject is limited "
-            "to the backup bucket and the DR bucket.",
+            "Object keys are generated per tick: configuration/ssm/<date>/<slot>.json in the backup and DR "
+            "buckets, baselines/<instance>/<snapshot>.json (written, and read back for idempotency).",
             applies_to=[resource_finding(self, a) for a in export_objects],
         )
         suppress(
@@ -407,12 +410,7 @@ class BackupStack(Stack):
             "parameter paths) or Secrets Manager, each pinned by kms:ViaService.",
             applies_to=[resource_finding(self, f"arn:{Aws.PARTITION}:kms:{self.region}:{self.account}:key/*")],
         )
-        if secret_arns:
-            suppress(
-                policy, "IAM5",
-                "Row-count baselines are one object per snapshot (baselines/<instance>/<snapshot>.json).",
-                applies_to=[resource_finding(self, self.bucket.arn_for_objects("baselines/*"))],
-            )
+
 
     # ------------------------------------------------------------------------------------------
     def _metric(self, name: str, dimensions: dict[str, str], statistic: str, period_minutes: int) -> cw.Metric:

@@ -389,12 +389,17 @@ class DrillStack(Stack):
         g.add("RdsDescribeSourcesAndDrillInstances", ["rds:DescribeDBInstances"], [*source_dbs, *drill_instances],
               why_wildcard=why_drill_names)
         g.add("RdsReadRecoveryPoint", ["rds:DescribeDBSnapshots"], any_snapshot, why_wildcard=why_list_snapshots)
+        # Recovery points a drill may restore: our backups and drill snapshots ("<prefix>-*"), and the
+        # automated snapshots of the configured instances ("rds:<instance>-*"), in both regions.
+        recovery_points = [self._rds_arn(r, "snapshot", f"{prefix}-*") for r in regions] + [
+            self._rds_arn(r, "snapshot", f"rds:{i}-*") for r in regions for i in self.config.backup.db_instance_ids]
         g.add("RdsRestoreFromSnapshot", ["rds:RestoreDBInstanceFromDBSnapshot"],
-              [*drill_instances, *any_snapshot, *restore_dependencies],
+              [*drill_instances, *recovery_points, *restore_dependencies],
               why_wildcard=(
                   "RestoreDBInstanceFromDBSnapshot authorizes on the new instance (only "
-                  f"'{self.drill_instance_prefix}*'), the source snapshot (any backup snapshot, names generated "
-                  "per tick) and the subnet/option/parameter group the copy inherits from its source."
+                  f"'{self.drill_instance_prefix}*'), the source snapshot (our backups '{prefix}-*' and the "
+                  "configured instances' automated 'rds:<instance>-*', names generated per tick) and the "
+                  "subnet/option/parameter group the copy inherits from its source."
               ))
         g.add("RdsRestoreToPointInTime", ["rds:RestoreDBInstanceToPointInTime"],
               [*source_dbs, drill_instances[0], *[a for a in restore_dependencies if f":{primary}:" in a]],

@@ -383,7 +383,8 @@ def test_s3_rights_are_per_bucket(backup_resources):
     bucket_id = logical_id(backup_resources, "AWS::S3::Bucket", "BackupBucket")
     (put,) = statements_with_action(backup_resources, role_id, "s3:PutObject")
     assert sorted(flat(r) for r in put["Resource"]) == sorted([
-        f"<{bucket_id}.Arn>/*", "arn:<AWS::Partition>:s3:::churnguard-ops-dr-<AWS::AccountId>-us-west-2/*"])
+        f"<{bucket_id}.Arn>/configuration/*", f"<{bucket_id}.Arn>/baselines/*",
+        "arn:<AWS::Partition>:s3:::churnguard-ops-dr-<AWS::AccountId>-us-west-2/configuration/*"])
     (versioning,) = statements_with_action(backup_resources, role_id, "s3:PutBucketVersioning")
     assert [flat(r) for r in as_list(versioning["Resource"])] == ["arn:<AWS::Partition>:s3:::churnguard-app-data"]
 

@@ -612,3 +612,11 @@ def test_outputs_name_state_machine_functions_and_history_table(synth):
     expected = {"StateMachineArn", "HistoryTableName"} | {
         f"{k.capitalize()}FunctionName" for k in HANDLERS}
     assert expected <= set(outputs)
+
+
+def test_restores_only_read_our_backups_drill_snapshots_and_the_sources_automated_snapshots(resources, functions):
+    (from_snapshot,) = _with_action(_statements(resources, functions, "restore"), "rds:RestoreDBInstanceFromDBSnapshot")
+    snapshots = sorted(r for r in _resources_of([from_snapshot]) if ":snapshot:" in r)
+    assert not any(r.endswith(":snapshot:*") for r in snapshots)
+    names = {r.rsplit(":snapshot:", 1)[1] for r in snapshots}
+    assert names == {"churnguard-ops-*", "rds:churnguard-prod-*", "rds:churnguard-analytics-*"}
