@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from datetime import datetime, timezone
 
 from opsctl.commands.common import add_target_options, function_name, target

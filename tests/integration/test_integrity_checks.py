@@ -16,7 +16,7 @@ from churnguard_ops.drill.checks import (  # noqa: E402
     CHECKS, DEFAULT_CHECKS, CheckContext, CheckParams, CheckResult, CheckSpec, IntegrityCheck, run_checks)
 from churnguard_ops.drill.checks.amcheck import SKIPPED_UNAVAILABLE  # noqa: E402
 from opsctl.local.churnguard_schema import corrupt, seed_churnguard  # noqa: E402
-from opsctl.local.postgres import EmbeddedPostgres, PostgresNotFoundError  # noqa: E402
+from opsctl.local.postgres import EmbeddedPostgres  # noqa: E402
 
 pytestmark = pytest.mark.integration
 

@@ -16,7 +16,7 @@ from churnguard_ops.drill import sql as drill_sql  # noqa: E402
 from churnguard_ops.drill.baseline import capture_baseline  # noqa: E402
 from churnguard_ops.drill.performance import DEFAULT_QUERIES, QuerySpec, time_queries  # noqa: E402
 from opsctl.local.churnguard_schema import seed_churnguard  # noqa: E402
-from opsctl.local.postgres import EmbeddedPostgres, PostgresNotFoundError  # noqa: E402
+from opsctl.local.postgres import EmbeddedPostgres  # noqa: E402
 
 pytestmark = pytest.mark.integration
 

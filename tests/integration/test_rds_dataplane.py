@@ -18,7 +18,6 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from opsctl.local import postgres as pg_module
 from opsctl.local.aws import EmbeddedAws
 from opsctl.local.faults import Fault
 from opsctl.local.postgres import EmbeddedPostgres

@@ -2,41 +2,25 @@
 
 Every target is tried; a failure is recorded as that target's outcome and never stops the others.
 The handler fails the invocation afterwards if anything failed, so EventBridge/Lambda retries and
-the DLQ apply, and a retry is cheap because snapshot ids come from the schedule slot.
+the DLQ apply, and a retry is cheap because snapshot ids come from the schedule slot. Each policy's
+flow lives in its own module (database, configuration, application_data).
 """
 from __future__ import annotations
 
-import json
-from datetime import datetime
-
-from churnguard_ops.clock import Clock, utcnow
-from churnguard_ops.backup import naming, posture
+from churnguard_ops.backup.application_data import ApplicationDataProtection
+from churnguard_ops.backup.configuration import ConfigurationExport
+from churnguard_ops.backup.database import BUSY_STATES, DatabaseBackups, InstanceBusy, UnknownTarget
 from churnguard_ops.backup.events import BackupTick
-from churnguard_ops.backup.model import BackupReport, Snapshot, TargetOutcome
+from churnguard_ops.backup.model import BackupReport
 from churnguard_ops.backup.ports import (BaselineRecorder, BucketGuard, Encryptor, MetricsSink, ObjectStore,
                                          ParameterSource, SnapshotStore)
-from churnguard_ops.backup.policy import BackupPolicy
-from churnguard_ops.backup.retention import expired_snapshots
 from churnguard_ops.backup.settings import BackupSettings
-from churnguard_ops.errors import AlreadyExists, OpsError
+from churnguard_ops.clock import Clock, utcnow
+
+__all__ = ["BUSY_STATES", "BackupService", "InstanceBusy", "UnknownTarget"]
 
 
-
-class UnknownTarget(OpsError):
-    """A manual run named an instance that is not in the configured backup targets."""
-
-
-class InstanceBusy(OpsError):
-    """The instance is in a transient state in which RDS refuses CreateDBSnapshot."""
-
-
-# Transient states in which CreateDBSnapshot is refused; anything else non-available is a real failure.
-BUSY_STATES = frozenset({"backing-up", "modifying", "upgrading", "storage-optimization", "maintenance",
-                         "configuring-enhanced-monitoring", "configuring-log-exports", "rebooting", "renaming",
-                         "resetting-master-credentials", "starting", "creating"})
-
-
-class BackupService:
+class BackupService(DatabaseBackups, ConfigurationExport, ApplicationDataProtection):
     def __init__(self, settings: BackupSettings, *, primary: SnapshotStore, dr: SnapshotStore | None,
                  metrics: MetricsSink, parameters: ParameterSource, encryptor: Encryptor,
                  objects: ObjectStore, buckets: BucketGuard, baselines: BaselineRecorder | None = None,
@@ -66,244 +50,3 @@ class BackupService:
         self.metrics.put("BackupTargetsFailed", failed, "Count", {"Policy": name})
         self.metrics.put("BackupTargetsSucceeded", len(report.outcomes) - failed, "Count", {"Policy": name})
         return report
-
-    # -- database snapshots ------------------------------------------------------------------
-    def _targets(self, tick: BackupTick) -> list[str]:
-        configured = self.settings.db_instance_ids
-        wanted = tick.detail.db_instance_ids or configured
-        unknown = sorted(set(wanted) - set(configured))
-        if unknown:  # guard: a manual event must not snapshot or prune arbitrary instances
-            raise UnknownTarget(f"not configured for backups: {unknown}; configured: {configured}")
-        return list(wanted)
-
-    def _stores(self, policy: BackupPolicy) -> list[SnapshotStore]:
-        return [self.primary, self.dr] if policy.cross_region and self.dr else [self.primary]
-
-    def _database(self, report: BackupReport, policy: BackupPolicy, targets: list[str]) -> None:
-        headroom = {store.region: self._prune_and_measure(report, store) for store in self._stores(policy)}
-        room = headroom.get(self.primary.region)
-        for instance_id in targets:
-            if self._snapshot_instance(report, policy, instance_id, room) and room is not None:
-                room -= 1
-        if policy.cross_region and self.dr:
-            self._copy_to_dr(report, targets)
-
-    def _prune_and_measure(self, report: BackupReport, store: SnapshotStore) -> int | None:
-        """Prune first so the quota check sees the room pruning made.
-
-        Returns how many snapshots can still be created, or None when the region could not be listed
-        (unknown is not full: the create call itself will say if the quota is reached).
-        """
-        target = f"region:{store.region}"
-        try:
-            manual = store.list_snapshots(manual_only=True)
-            doomed = expired_snapshots(manual, self.clock(), self.settings.keep_latest)
-        except OpsError as exc:
-            report.outcomes.append(TargetOutcome(target=target, action="prune", status="failed", detail=str(exc)))
-            return None
-        deleted: list[str] = []
-        for snapshot in doomed:
-            try:
-                store.delete_snapshot(snapshot)
-                deleted.append(snapshot.snapshot_id)
-            except OpsError as exc:
-                report.outcomes.append(TargetOutcome(target=snapshot.snapshot_id, action="prune",
-                                                     status="failed", detail=str(exc)))
-        report.outcomes.append(TargetOutcome(
-            target=target, action="prune", status="succeeded" if deleted else "skipped",
-            detail=f"deleted {len(deleted)} expired snapshot(s)" if deleted else "nothing expired",
-            data={"deleted": deleted}))
-        used = len(manual) - len(deleted)
-        quota = self.settings.manual_snapshot_quota
-        self.metrics.put("ManualSnapshotQuotaUsedRatio", used / quota, "None", {"Region": store.region})
-        if used / quota >= self.settings.quota_warn_ratio:
-            report.outcomes.append(TargetOutcome(
-                target=target, action="quota", status="succeeded" if used < quota else "failed",
-                detail=f"manual snapshots {used}/{quota}: close to the RDS quota"))
-        return max(quota - used, 0)
-
-    def _snapshot_instance(self, report: BackupReport, policy: BackupPolicy, instance_id: str,
-                           headroom: int | None) -> bool:
-        """Returns True when a new snapshot was created (it uses up one unit of headroom)."""
-        now = self.clock()
-        try:
-            instance = self.primary.describe_instance(instance_id)
-        except OpsError as exc:
-            report.outcomes.append(TargetOutcome(target=instance_id, action="snapshot", status="failed",
-                                                 detail=str(exc)))
-            return False
-        findings = posture.audit(instance)
-        report.posture.extend(findings)
-        dims = {"DBInstanceIdentifier": instance_id}
-        self.metrics.put("PostureViolations", sum(not f.passed for f in findings), "Count", dims)
-        if instance.latest_restorable_time:
-            lag = (now - instance.latest_restorable_time).total_seconds()
-            self.metrics.put("RestorableLagSeconds", max(lag, 0.0), "Seconds", dims)
-
-        snapshot_id = naming.snapshot_id(instance_id, report.policy, report.slot)
-        tags = naming.snapshot_tags(instance_id, report.policy, report.slot, policy.retention_date(report.slot))
-        outcome = TargetOutcome(target=instance_id, action="snapshot", status="succeeded",
-                                data={"snapshot_id": snapshot_id, "region": self.primary.region})
-        try:
-            if headroom is not None and headroom <= 0:
-                raise OpsError(f"no manual-snapshot headroom in {self.primary.region} "
-                               f"(quota {self.settings.manual_snapshot_quota}); not creating {snapshot_id}")
-            if instance.status in BUSY_STATES:
-                raise InstanceBusy(instance.status)
-            self.primary.create_snapshot(instance_id, snapshot_id, tags)
-            outcome.detail = f"created {snapshot_id}"
-        except InstanceBusy as busy:
-            # RDS refuses snapshots while it is busy (its own backup window, a modification): retrying
-            # within minutes would only fill the DLQ; the next tick takes it, and the age alarm watches.
-            outcome.status, outcome.detail = "deferred", f"{instance_id} is {busy}; the next tick snapshots it"
-        except AlreadyExists:
-            outcome.status, outcome.detail = "exists", f"{snapshot_id} already exists (retried or duplicate tick)"
-        except OpsError as exc:
-            outcome.status, outcome.detail = "failed", str(exc)
-        report.outcomes.append(outcome)
-        if outcome.status == "succeeded":
-            # Only right after creating: counts taken on a later retry would not match the snapshot.
-            self._record_baseline(report, instance_id, snapshot_id)
-        self._publish_freshness(instance_id, dims)
-        return outcome.status == "succeeded"
-
-    def _record_baseline(self, report: BackupReport, instance_id: str, snapshot_id: str) -> None:
-        if self.baselines is None or not self.baselines.configured(instance_id):
-            return
-        try:
-            location = self.baselines.record(instance_id, snapshot_id)
-            report.outcomes.append(TargetOutcome(target=instance_id, action="baseline", status="succeeded",
-                                                 detail=f"row counts at snapshot time in {location}",
-                                                 data={"location": location}))
-        except Exception as exc:  # DB unreachable, bad secret...: reported, and the tick is retried
-            report.outcomes.append(TargetOutcome(target=instance_id, action="baseline", status="failed",
-                                                 detail=f"could not record the row-count baseline: {exc}"))
-
-    def _publish_freshness(self, instance_id: str, dims: dict[str, str]) -> None:
-        try:
-            available = [s for s in self.primary.list_instance_snapshots(instance_id)
-                         if s.available and s.created_at]
-        except OpsError:
-            return  # the snapshot outcome already carries the error; a missing datapoint alarms
-        if available:
-            newest = max(s.created_at for s in available)  # type: ignore[type-var]
-            self.metrics.put("SnapshotAgeSeconds", (self.clock() - newest).total_seconds(), "Seconds", dims)
-
-    def _copy_to_dr(self, report: BackupReport, targets: list[str]) -> None:
-        """Copy each instance's newest available snapshot that the DR region lacks.
-
-        Copies still in flight count against the limit; the rest wait for the next tick
-        (outcome ``deferred``) instead of failing on the RDS concurrent-copy limit.
-        """
-        assert self.dr is not None
-        try:
-            in_dr = self.dr.list_snapshots(manual_only=True)
-            ours_here = [s for s in self.primary.list_snapshots(manual_only=True) if s.is_backup and s.available]
-        except OpsError as exc:
-            report.outcomes.append(TargetOutcome(target=f"region:{self.dr.region}", action="copy",
-                                                 status="failed", detail=str(exc)))
-            return
-        present = {s.snapshot_id for s in in_dr}
-        in_flight = sum(1 for s in in_dr if s.ours and s.in_flight)
-        now = self.clock()
-        for instance_id in targets:
-            family = [s for s in ours_here if s.source_instance == instance_id
-                      and (s.retention_date is None or s.retention_date > now)]
-            if not family:
-                continue
-            newest = max(family, key=lambda s: s.slot or now)
-            if newest.snapshot_id in present:
-                continue
-            outcome = TargetOutcome(target=instance_id, action="copy", status="succeeded",
-                                    data={"snapshot_id": newest.snapshot_id, "region": self.dr.region})
-            if in_flight >= self.settings.max_copies_in_flight:
-                outcome.status = "deferred"
-                outcome.detail = (f"{in_flight} copies in flight to {self.dr.region} "
-                                  f"(limit {self.settings.max_copies_in_flight}); next tick copies it")
-            else:
-                try:
-                    self.dr.copy_from(newest, self.settings.dr_kms_key_id,
-                                      {**newest.tags, "CopiedFrom": newest.arn})
-                    in_flight += 1
-                    outcome.detail = f"copying {newest.snapshot_id} to {self.dr.region}"
-                except AlreadyExists:
-                    outcome.status, outcome.detail = "exists", "copy already exists"
-                except OpsError as exc:
-                    outcome.status, outcome.detail = "failed", str(exc)
-            report.outcomes.append(outcome)
-
-    # -- configuration -----------------------------------------------------------------------
-    def _configuration(self, report: BackupReport, policy: BackupPolicy) -> None:
-        if not self.settings.ssm_paths:
-            report.outcomes.append(TargetOutcome(target="ssm", action="export", status="skipped",
-                                                 detail="no SSM paths configured"))
-            return
-        exported: list[dict] = []
-        for path in self.settings.ssm_paths:
-            try:
-                parameters = self.parameters.parameters_under(path)
-            except OpsError as exc:
-                report.outcomes.append(TargetOutcome(target=path, action="export", status="failed",
-                                                     detail=str(exc)))
-                continue
-            for parameter in parameters:  # one parameter that cannot be exported must not drop the rest
-                try:
-                    exported.append(self._export_parameter(parameter))
-                except OpsError as exc:
-                    report.outcomes.append(TargetOutcome(target=parameter["Name"], action="export",
-                                                         status="failed", detail=str(exc)))
-        document = {
-            "schema": "churnguard-ops/config-export/v1",
-            "slot": report.slot.isoformat(),
-            "exported_at": self.clock().isoformat(),
-            "paths": self.settings.ssm_paths,
-            "secure_string_encryption": {"key": self.settings.kms_key_arn,
-                                         "context": "churnguard:parameter=<Name>"},
-            "parameters": exported,
-        }
-        body = json.dumps(document, indent=1, sort_keys=True, default=str).encode()
-        key = f"configuration/ssm/{report.slot:%Y/%m/%d}/{report.slot:%Y%m%dT%H%M}Z.json"
-        destinations = [(self.settings.bucket, None)]
-        if policy.cross_region and self.settings.dr_bucket:
-            destinations.append((self.settings.dr_bucket, self.settings.dr_region))
-        for bucket, region in destinations:
-            try:
-                version = self.objects.put_json(bucket, key, body, region=region)
-                report.outcomes.append(TargetOutcome(
-                    target=f"s3://{bucket}/{key}", action="export", status="succeeded",
-                    detail=f"{len(exported)} parameter(s)",
-                    data={"bucket": bucket, "key": key, "version_id": version, "parameters": len(exported)}))
-            except OpsError as exc:
-                report.outcomes.append(TargetOutcome(target=f"s3://{bucket}/{key}", action="export",
-                                                     status="failed", detail=str(exc)))
-
-    def _export_parameter(self, parameter: dict) -> dict:
-        entry = {k: parameter.get(k) for k in ("Name", "Type", "Version", "LastModifiedDate", "DataType")}
-        if parameter.get("Type") == "SecureString":
-            # SecureString values never land in plaintext: re-encrypted under the backup CMK, bound
-            # to the parameter name by the encryption context, so a restore can decrypt them.
-            entry["CiphertextBlob"] = self.encryptor.encrypt(parameter["Value"],
-                                                             {"churnguard:parameter": parameter["Name"]})
-        else:
-            entry["Value"] = parameter.get("Value")
-        return entry
-
-    # -- application data --------------------------------------------------------------------
-    def _application_data(self, report: BackupReport, policy: BackupPolicy) -> None:
-        if not self.settings.app_data_buckets:
-            report.outcomes.append(TargetOutcome(target="s3", action="protect", status="skipped",
-                                                 detail="no application-data buckets configured"))
-        for bucket in self.settings.app_data_buckets:
-            try:
-                changes = self.buckets.protect(bucket, policy.retention_days)
-                outcome = TargetOutcome(target=f"s3://{bucket}", action="protect", status="succeeded",
-                                        detail=f"versioning on, noncurrent versions kept {policy.retention_days} "
-                                               f"days{'; changed ' + ', '.join(changes) if changes else ''}",
-                                        data={"changed": list(changes)})
-                if policy.cross_region and not self.buckets.replication_rules(bucket):
-                    outcome.status = "failed"
-                    outcome.detail += "; policy requires cross-region replication but the bucket has none"
-            except OpsError as exc:
-                outcome = TargetOutcome(target=f"s3://{bucket}", action="protect", status="failed",
-                                        detail=str(exc))
-            report.outcomes.append(outcome)

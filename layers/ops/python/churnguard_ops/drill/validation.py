@@ -1,7 +1,6 @@
 """Validate and time the restored copy with real SQL. Never the source: guarded before connecting."""
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, Callable
 
 from churnguard_ops.clock import Clock, utcnow

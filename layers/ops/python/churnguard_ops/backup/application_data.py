@@ -1,0 +1,28 @@
+"""Application-data backups: versioning and noncurrent-version retention on the configured buckets."""
+from __future__ import annotations
+
+from churnguard_ops.backup.model import BackupReport, TargetOutcome
+from churnguard_ops.backup.policy import BackupPolicy
+from churnguard_ops.backup.flow_ports import BackupPorts
+from churnguard_ops.errors import OpsError
+
+
+class ApplicationDataProtection(BackupPorts):
+    def _application_data(self, report: BackupReport, policy: BackupPolicy) -> None:
+        if not self.settings.app_data_buckets:
+            report.outcomes.append(TargetOutcome(target="s3", action="protect", status="skipped",
+                                                 detail="no application-data buckets configured"))
+        for bucket in self.settings.app_data_buckets:
+            try:
+                changes = self.buckets.protect(bucket, policy.retention_days)
+                outcome = TargetOutcome(target=f"s3://{bucket}", action="protect", status="succeeded",
+                                        detail=f"versioning on, noncurrent versions kept {policy.retention_days} "
+                                               f"days{'; changed ' + ', '.join(changes) if changes else ''}",
+                                        data={"changed": list(changes)})
+                if policy.cross_region and not self.buckets.replication_rules(bucket):
+                    outcome.status = "failed"
+                    outcome.detail += "; policy requires cross-region replication but the bucket has none"
+            except OpsError as exc:
+                outcome = TargetOutcome(target=f"s3://{bucket}", action="protect", status="failed",
+                                        detail=str(exc))
+            report.outcomes.append(outcome)
