@@ -15,10 +15,8 @@ CDK renders those as ``Fn::GetStackOutput`` of the backup stack's outputs.
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from aws_cdk import Aws, CfnOutput, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cw
@@ -35,14 +33,37 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
-from cdk_nag import NagPackSuppression, NagSuppressions, RegexAppliesTo
 from constructs import Construct
 
-from infra_cdk.constructs.vpc_access import place_in_vpc, warn_without_vpc
 from infra_cdk.constructs import OpsFunction
+from infra_cdk.constructs.grants import RoleGrants, cross_stack_arn_rendering
+from infra_cdk.constructs.vpc_access import place_in_vpc, warn_without_vpc
 from infra_cdk.nag import resource_finding, suppress
 from infra_cdk.paths import FUNCTIONS_DIR
-from infra_cdk.settings import secret_policy_resources, DRILL_STATE_MACHINE_TIMEOUT_HOURS, ChurnGuardContext
+from infra_cdk.settings import DRILL_STATE_MACHINE_TIMEOUT_HOURS, ChurnGuardContext, secret_policy_resources
+from infra_cdk.stacks.drill_spec import (
+    FUNCTION_SPECS,
+    HANDLER_TRANSIENT_ERRORS,
+    LAMBDA_TRANSIENT_ERRORS,
+    NO_SUCCESS_ALERT_DAYS,
+    NO_SUCCESS_EVALUATION_PERIODS,
+    NO_SUCCESS_PERIOD,
+    STATE_CLEANUP,
+    STATE_DRILL_PASSED,
+    STATE_FAILED,
+    STATE_INSTANCE_AVAILABLE,
+    STATE_MEASURE,
+    STATE_PLAN,
+    STATE_POLL_INSTANCE,
+    STATE_POLL_SNAPSHOT,
+    STATE_RECOVERY_POINT_READY,
+    STATE_REPORT,
+    STATE_RESTORE,
+    STATE_SUCCEEDED,
+    STATE_VALIDATE,
+    STATE_WAIT_FOR_INSTANCE,
+    STATE_WAIT_FOR_SNAPSHOT,
+)
 
 METRICS_NAMESPACE = "ChurnGuardOps"
 DRILL_SERVICE_NAME = "drill"  # POWERTOOLS_SERVICE_NAME of every drill function
@@ -56,127 +77,6 @@ PURPOSE_TAG_VALUE = "RestoreDrill"
 SCHEDULED_DRILL_INPUT: dict[str, Any] = {"mode": "latest", "poll_seconds": 60, "max_wait_seconds": 5400}
 
 #: Errors of the Lambda service itself (not of the handler) that are worth a retry (contract).
-LAMBDA_TRANSIENT_ERRORS = [
-    "Lambda.ServiceException",
-    "Lambda.AWSLambdaException",
-    "Lambda.SdkClientException",
-    "Lambda.TooManyRequestsException",
-]
-HANDLER_TRANSIENT_ERRORS = ["Throttled", "Unavailable"]  # churnguard_ops.errors class names
-
-# State names: the local runner, opsctl and the tests refer to them (contract).
-STATE_PLAN = "Plan"
-STATE_RECOVERY_POINT_READY = "RecoveryPointReady?"
-STATE_WAIT_FOR_SNAPSHOT = "WaitForSnapshot"
-STATE_POLL_SNAPSHOT = "PollSnapshot"
-STATE_RESTORE = "Restore"
-STATE_WAIT_FOR_INSTANCE = "WaitForInstance"
-STATE_POLL_INSTANCE = "PollInstance"
-STATE_INSTANCE_AVAILABLE = "InstanceAvailable?"
-STATE_VALIDATE = "Validate"
-STATE_MEASURE = "MeasurePerformance"
-STATE_CLEANUP = "Cleanup"
-STATE_REPORT = "Report"
-STATE_DRILL_PASSED = "DrillPassed?"
-STATE_SUCCEEDED = "DrillSucceeded"
-STATE_FAILED = "DrillFailed"
-
-# The one window CloudWatch allows for "nothing in N days": Period x EvaluationPeriods may not
-# exceed 7 days (1 day for periods under an hour), so 8 days cannot be one window. Seven whole-day
-# periods that all lack a success mean the last successful drill is 7-8 days old (day boundaries),
-# i.e. the alarm fires at the latest 8 days after the last success -- and a weekly drill that
-# succeeds never leaves seven consecutive days empty.
-NO_SUCCESS_PERIOD = Duration.days(1)
-NO_SUCCESS_EVALUATION_PERIODS = 7
-NO_SUCCESS_ALERT_DAYS = 8
-
-
-@dataclass(frozen=True)
-class DrillFunctionSpec:
-    key: str  # plan, poll, ...: the physical name is <prefix>-drill-<key>
-    construct_id: str
-    handler: str
-    description: str
-    timeout: Duration
-    memory_size: int = 256
-    needs_database: bool = False  # opens SQL connections: runs in drill.vpc when configured
-    scheduled: bool = False  # invoked asynchronously by EventBridge: DLQ + retries
-
-
-FUNCTION_SPECS: tuple[DrillFunctionSpec, ...] = (
-    DrillFunctionSpec("plan", "PlanFunction", "app.plan",
-                      "Restore drill: pick (or take) the recovery point", Duration.minutes(1)),
-    DrillFunctionSpec("poll", "PollFunction", "app.poll",
-                      "Restore drill: poll snapshot / instance status", Duration.seconds(30)),
-    DrillFunctionSpec("restore", "RestoreFunction", "app.restore",
-                      "Restore drill: restore the recovery point to a temporary instance", Duration.minutes(1)),
-    DrillFunctionSpec("validate", "ValidateFunction", "app.validate",
-                      "Restore drill: integrity checks with SQL on the restored copy", Duration.minutes(10),
-                      memory_size=512, needs_database=True),
-    DrillFunctionSpec("measure", "MeasureFunction", "app.measure",
-                      "Restore drill: time representative queries on the restored copy", Duration.minutes(10),
-                      memory_size=512, needs_database=True),
-    DrillFunctionSpec("cleanup", "CleanupFunction", "app.cleanup",
-                      "Restore drill: delete the temporary instance and drill snapshot", Duration.minutes(2)),
-    DrillFunctionSpec("report", "ReportFunction", "app.report",
-                      "Restore drill: S3 report, DynamoDB history, metrics, SNS summary", Duration.minutes(1)),
-    DrillFunctionSpec("sweeper", "SweeperFunction", "app.sweep",
-                      "Restore drill sweeper: delete expired drill instances and snapshots", Duration.minutes(5),
-                      scheduled=True),
-)
-
-
-class _Grants:
-    """Statements for one role, with the cdk-nag IAM5 reason for each wildcard they contain."""
-
-    def __init__(self, stack: Stack, role: iam.IRole) -> None:
-        self.stack = stack
-        self.role = role
-        self.reasons: dict[str, list[str | RegexAppliesTo]] = {}
-
-    def add(self, sid: str, actions: list[str], resources: Iterable[str], *, why_wildcard: str | None = None,
-            conditions: dict[str, Any] | None = None,
-            also_rendered_as: Iterable[RegexAppliesTo] = ()) -> None:
-        resources = list(dict.fromkeys(resources))
-        self.role.add_to_principal_policy(
-            iam.PolicyStatement(sid=sid, actions=actions, resources=resources, conditions=conditions)
-        )
-        for arn in resources:
-            finding = resource_finding(self.stack, arn)
-            if "*" in finding:
-                if why_wildcard is None:
-                    raise ValueError(f"{sid}: wildcard resource {finding} needs a reason")
-                self.reasons.setdefault(why_wildcard, []).append(finding)
-        if also_rendered_as:
-            assert why_wildcard is not None
-            self.reasons.setdefault(why_wildcard, []).extend(also_rendered_as)
-
-    def suppress_wildcards(self) -> None:
-        policy = self.role.node.find_child("DefaultPolicy")
-        for reason, findings in self.reasons.items():
-            exact = sorted({f for f in findings if isinstance(f, str)})
-            regexes = [f for f in findings if not isinstance(f, str)]
-            if not regexes:
-                suppress(policy, "IAM5", reason, applies_to=exact)
-                continue
-            NagSuppressions.add_resource_suppressions(
-                policy, [NagPackSuppression(id="AwsSolutions-IAM5", reason=reason, applies_to=[*exact, *regexes])]
-            )
-
-
-def cross_stack_arn_rendering(producer: Stack, resource: Construct, suffix: str) -> RegexAppliesTo:
-    """How cdk-nag names ``<resource ARN from another stack><suffix>`` once CDK has resolved the reference.
-
-    cdk-nag runs again whenever the app is synthesized again (``Annotations.from_stack`` does), and by
-    then the consumer's token is a ``Fn::GetStackOutput`` of the producer's output, which cdk-nag prints
-    as JSON. Matches exactly that one resource's ARN output (by its logical id) followed by ``suffix``.
-    """
-    logical_id = producer.resolve(producer.get_logical_id(resource.node.default_child))  # type: ignore[arg-type]
-    output = r'\{"Fn::GetStackOutput":\{[^{}]*"OutputName":"PublishOutputFnGetAtt' + re.escape(logical_id) \
-        + r'Arn[0-9A-F]+"\}\}'
-    return RegexAppliesTo(regex=f"/^Resource::{output}{re.escape(suffix).replace('/', chr(92) + '/')}$/")
-
-
 class DrillStack(Stack):
     def __init__(
         self,
@@ -374,7 +274,7 @@ class DrillStack(Stack):
         )
 
         fns = self.ops_functions
-        grants: dict[str, _Grants] = {k: _Grants(self, f.role) for k, f in fns.items()}
+        grants: dict[str, RoleGrants] = {k: RoleGrants(self, f.role) for k, f in fns.items()}
 
         # plan: find the recovery point; mode "fresh" snapshots the source as <prefix>-dr-test-<id>.
         g = grants["plan"]

@@ -1,0 +1,78 @@
+"""The restore-drill contract as the CDK app builds it: state names, task functions, retries, alarm window."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aws_cdk import Duration
+
+LAMBDA_TRANSIENT_ERRORS = [
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+]
+HANDLER_TRANSIENT_ERRORS = ["Throttled", "Unavailable"]  # churnguard_ops.errors class names
+
+# State names: the local runner, opsctl and the tests refer to them (contract).
+STATE_PLAN = "Plan"
+STATE_RECOVERY_POINT_READY = "RecoveryPointReady?"
+STATE_WAIT_FOR_SNAPSHOT = "WaitForSnapshot"
+STATE_POLL_SNAPSHOT = "PollSnapshot"
+STATE_RESTORE = "Restore"
+STATE_WAIT_FOR_INSTANCE = "WaitForInstance"
+STATE_POLL_INSTANCE = "PollInstance"
+STATE_INSTANCE_AVAILABLE = "InstanceAvailable?"
+STATE_VALIDATE = "Validate"
+STATE_MEASURE = "MeasurePerformance"
+STATE_CLEANUP = "Cleanup"
+STATE_REPORT = "Report"
+STATE_DRILL_PASSED = "DrillPassed?"
+STATE_SUCCEEDED = "DrillSucceeded"
+STATE_FAILED = "DrillFailed"
+
+# The one window CloudWatch allows for "nothing in N days": Period x EvaluationPeriods may not
+# exceed 7 days (1 day for periods under an hour), so 8 days cannot be one window. Seven whole-day
+# periods that all lack a success mean the last successful drill is 7-8 days old (day boundaries),
+# i.e. the alarm fires at the latest 8 days after the last success -- and a weekly drill that
+# succeeds never leaves seven consecutive days empty.
+NO_SUCCESS_PERIOD = Duration.days(1)
+NO_SUCCESS_EVALUATION_PERIODS = 7
+NO_SUCCESS_ALERT_DAYS = 8
+
+
+@dataclass(frozen=True)
+class DrillFunctionSpec:
+    key: str  # plan, poll, ...: the physical name is <prefix>-drill-<key>
+    construct_id: str
+    handler: str
+    description: str
+    timeout: Duration
+    memory_size: int = 256
+    needs_database: bool = False  # opens SQL connections: runs in drill.vpc when configured
+    scheduled: bool = False  # invoked asynchronously by EventBridge: DLQ + retries
+
+
+FUNCTION_SPECS: tuple[DrillFunctionSpec, ...] = (
+    DrillFunctionSpec("plan", "PlanFunction", "app.plan",
+                      "Restore drill: pick (or take) the recovery point", Duration.minutes(1)),
+    DrillFunctionSpec("poll", "PollFunction", "app.poll",
+                      "Restore drill: poll snapshot / instance status", Duration.seconds(30)),
+    DrillFunctionSpec("restore", "RestoreFunction", "app.restore",
+                      "Restore drill: restore the recovery point to a temporary instance", Duration.minutes(1)),
+    DrillFunctionSpec("validate", "ValidateFunction", "app.validate",
+                      "Restore drill: integrity checks with SQL on the restored copy", Duration.minutes(10),
+                      memory_size=512, needs_database=True),
+    DrillFunctionSpec("measure", "MeasureFunction", "app.measure",
+                      "Restore drill: time representative queries on the restored copy", Duration.minutes(10),
+                      memory_size=512, needs_database=True),
+    DrillFunctionSpec("cleanup", "CleanupFunction", "app.cleanup",
+                      "Restore drill: delete the temporary instance and drill snapshot", Duration.minutes(2)),
+    DrillFunctionSpec("report", "ReportFunction", "app.report",
+                      "Restore drill: S3 report, DynamoDB history, metrics, SNS summary", Duration.minutes(1)),
+    DrillFunctionSpec("sweeper", "SweeperFunction", "app.sweep",
+                      "Restore drill sweeper: delete expired drill instances and snapshots", Duration.minutes(5),
+                      scheduled=True),
+)
+
+
