@@ -13,7 +13,6 @@ from typing import Any
 
 from aws_cdk import Aws, CfnOutput, Duration, Stack
 from aws_cdk import aws_cloudwatch as cw
-from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -24,6 +23,7 @@ from aws_cdk import aws_sns_subscriptions as subs
 from constructs import Construct
 
 from infra_cdk.constructs.vpc_access import place_in_vpc, warn_without_vpc
+from infra_cdk.constructs.alarms import ops_alarm
 from infra_cdk.constructs import AccessLogBucket, OpsFunction, encrypted_bucket
 from infra_cdk.layer import SharedLayer
 from infra_cdk.nag import resource_finding, suppress
@@ -423,8 +423,7 @@ class BackupStack(Stack):
         )
 
     def _alarm(self, construct_id: str, **kwargs: Any) -> cw.Alarm:
-        alarm = cw.Alarm(self, construct_id, **kwargs)
-        alarm.add_alarm_action(cw_actions.SnsAction(self.topic))
+        alarm = ops_alarm(self, construct_id, self.topic, **kwargs)
         self.alarms.append(alarm)
         return alarm
 

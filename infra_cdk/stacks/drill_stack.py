@@ -20,7 +20,6 @@ from typing import Any
 
 from aws_cdk import Aws, CfnOutput, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cw
-from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
@@ -35,6 +34,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
+from infra_cdk.constructs.alarms import ops_alarm
 from infra_cdk.constructs import OpsFunction
 from infra_cdk.constructs.grants import RoleGrants, cross_stack_arn_rendering
 from infra_cdk.constructs.vpc_access import place_in_vpc, warn_without_vpc
@@ -528,8 +528,7 @@ class DrillStack(Stack):
 
     # ------------------------------------------------------------------------------------------
     def _alarm(self, construct_id: str, **kwargs: Any) -> cw.Alarm:
-        alarm = cw.Alarm(self, construct_id, **kwargs)
-        alarm.add_alarm_action(cw_actions.SnsAction(self.topic))
+        alarm = ops_alarm(self, construct_id, self.topic, **kwargs)
         self.alarms.append(alarm)
         return alarm
 
