@@ -124,8 +124,9 @@ class DrillWorkflow:
             instance = rds.instance(plan.temp_instance_id)
             guard.require_drill_owned("instance", instance.instance_id, instance.tags, plan.drill_id)
         budget = max(plan.max_wait_seconds - plan.wait.waited_seconds, 1)  # one budget for both waits
+        # Observed after the call returned: an instance that is available at once still took that long.
         return RestoreInfo(instance_id=instance.instance_id, requested_at=now,
-                           wait=polling.first_wait(instance.status, min(plan.poll_seconds, budget), now))
+                           wait=polling.first_wait(instance.status, min(plan.poll_seconds, budget), self.clock()))
 
     def poll(self, request: PollRequest) -> WaitStatus:
         plan = _require_plan(request.drill)
