@@ -119,7 +119,7 @@ class LocalEnvironment:
         self.aws = self._stack.enter_context(EmbeddedAws(region=self.region))
         self.aws.lambdas.log_dir = STATE_DIR / "logs"
         self._stack.callback(self.aws.lambdas.close_logs)
-        from churnguard_ops import aws as ops_aws
+        from churnguard_ops.core import aws as ops_aws
 
         ops_aws.reset_clients()  # clients made before now point at another endpoint
         self._stack.callback(ops_aws.reset_clients)

@@ -12,7 +12,7 @@ from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from churnguard_ops.backup.events import BackupTick
-from churnguard_ops.observability import ops_handler
+from churnguard_ops.core.observability import ops_handler
 
 logger = Logger()
 metrics = Metrics()

@@ -16,7 +16,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
 from churnguard_ops.drill.model import DrillState, PollRequest
-from churnguard_ops.observability import ops_handler
+from churnguard_ops.core.observability import ops_handler
 
 logger = Logger()
 metrics = Metrics()

@@ -340,7 +340,7 @@ def test_every_risky_task_retries_lambda_faults_and_catches_everything_into_clea
     assert state["Catch"] == [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Cleanup"}]
     assert state["Retry"] == [
         {"ErrorEquals": LAMBDA_TRANSIENT, "IntervalSeconds": 2, "MaxAttempts": 3, "BackoffRate": 2},
-        # the handlers' own transient errors (churnguard_ops.errors.Throttled / Unavailable)
+        # the handlers' own transient errors (churnguard_ops.core.errors.Throttled / Unavailable)
         {"ErrorEquals": ["Throttled", "Unavailable"], "IntervalSeconds": 5, "MaxAttempts": 3, "BackoffRate": 2},
     ]
 

@@ -9,7 +9,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from churnguard_ops import aws
+from churnguard_ops.core import aws
 from opsctl.local.lambda_runtime import LambdaRegistry
 from tests.events import event_files, load_event
 

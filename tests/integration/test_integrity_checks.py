@@ -11,7 +11,7 @@ import psycopg2  # noqa: E402  (a hard dependency: missing it must fail, not ski
 
 from psycopg2 import sql  # noqa: E402
 
-from churnguard_ops.drill.baseline import capture_baseline  # noqa: E402
+from churnguard_ops.core.row_counts import capture_baseline  # noqa: E402
 from churnguard_ops.drill.checks import (  # noqa: E402
     CHECKS, DEFAULT_CHECKS, CheckContext, CheckParams, CheckResult, CheckSpec, IntegrityCheck, run_checks)
 from churnguard_ops.drill.checks.amcheck import SKIPPED_UNAVAILABLE  # noqa: E402

@@ -12,8 +12,8 @@ import psycopg2  # noqa: E402  (a hard dependency: missing it must fail, not ski
 
 from psycopg2 import sql  # noqa: E402
 
-from churnguard_ops.drill import sql as drill_sql  # noqa: E402
-from churnguard_ops.drill.baseline import capture_baseline  # noqa: E402
+from churnguard_ops.core import postgres as drill_sql  # noqa: E402
+from churnguard_ops.core.row_counts import capture_baseline  # noqa: E402
 from churnguard_ops.drill.performance import DEFAULT_QUERIES, QuerySpec, time_queries  # noqa: E402
 from opsctl.local.churnguard_schema import seed_churnguard  # noqa: E402
 from opsctl.local.postgres import EmbeddedPostgres  # noqa: E402

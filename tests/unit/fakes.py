@@ -1,13 +1,17 @@
-"""In-memory implementations of the backup ports, for unit tests."""
+"""In-memory backup ports for unit tests, built on the shared fakes of ``churnguard_ops.core.fakes``."""
 from __future__ import annotations
 
 import base64
-from dataclasses import replace
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 
-from churnguard_ops import MARKER_TAG, MARKER_VALUE
-from churnguard_ops.backup.model import DbInstance, Snapshot
-from churnguard_ops.errors import AlreadyExists, NotFound, OpsError, Throttled
+from churnguard_ops.core import contracts
+from churnguard_ops.core.errors import Throttled
+from churnguard_ops.core.fakes import MemoryObjects, MemoryRds, RecordingMetrics
+from churnguard_ops.core.rds_model import DbInstance, Snapshot
+
+__all__ = ["FakeParameters", "FakeSnapshotStore", "MemoryBuckets", "MemoryObjects", "RecordingMetrics",
+           "ReversibleEncryptor", "instance"]
 
 
 def instance(instance_id: str, **overrides) -> DbInstance:
@@ -18,76 +22,30 @@ def instance(instance_id: str, **overrides) -> DbInstance:
     return DbInstance(**values)
 
 
-class FakeSnapshotStore:
+class FakeSnapshotStore(MemoryRds):
+    """RDS of one region, plus throttling per instance."""
+
     def __init__(self, region: str, instances: list[DbInstance] | None = None,
                  clock=lambda: datetime(2026, 11, 28, 10, 5, tzinfo=timezone.utc)) -> None:
-        self.region = region
-        self.instances = {i.instance_id: i for i in instances or []}
-        self.snapshots: dict[str, Snapshot] = {}
+        super().__init__(region, clock=clock)
+        for db in instances or []:
+            self.add_instance(db)
         self.throttle_instances: set[str] = set()
-        self.copy_status = "available"
-        self.deleted: list[str] = []
-        self.clock = clock
 
     def add(self, snapshot_id: str, source: str, *, ours: bool = True, status: str = "available",
             snapshot_type: str = "manual", created_at: datetime | None = None, **tags: str) -> Snapshot:
-        all_tags = {MARKER_TAG: MARKER_VALUE, "SourceDBInstance": source, "Purpose": "DisasterRecovery"} if ours else {}
+        all_tags = ({contracts.MARKER_TAG: contracts.MARKER_VALUE, contracts.SOURCE_INSTANCE_TAG: source,
+                     contracts.PURPOSE_TAG: contracts.PURPOSE_BACKUP} if ours else {})
         all_tags.update(tags)
-        snapshot = Snapshot(snapshot_id=snapshot_id, arn=f"arn:aws:rds:{self.region}:123456789012:snapshot:{snapshot_id}",
-                            region=self.region, source_instance=source, created_at=created_at or self.clock(),
-                            status=status, snapshot_type=snapshot_type, tags=all_tags)
-        self.snapshots[snapshot_id] = snapshot
-        return snapshot
+        return self.put_snapshot(Snapshot(
+            snapshot_id=snapshot_id, arn=f"arn:aws:rds:{self.region}:123456789012:snapshot:{snapshot_id}",
+            region=self.region, source_instance=source, created_at=created_at or self.clock(), status=status,
+            snapshot_type=snapshot_type, tags=all_tags))
 
-    def describe_instance(self, instance_id: str) -> DbInstance:
+    def instance(self, instance_id: str) -> DbInstance:
         if instance_id in self.throttle_instances:
             raise Throttled(f"describe {instance_id}: Throttling: Rate exceeded")
-        if instance_id not in self.instances:
-            raise NotFound(f"describe {instance_id}: DBInstanceNotFound")
-        return self.instances[instance_id]
-
-    def list_snapshots(self, manual_only: bool = False) -> list[Snapshot]:
-        return [s for s in self.snapshots.values() if not manual_only or s.snapshot_type == "manual"]
-
-    def list_instance_snapshots(self, instance_id: str) -> list[Snapshot]:
-        return [s for s in self.snapshots.values() if s.source_instance == instance_id]
-
-    def create_snapshot(self, instance_id: str, snapshot_id: str, tags: dict[str, str]) -> Snapshot:
-        if snapshot_id in self.snapshots:
-            raise AlreadyExists(snapshot_id)
-        snapshot = Snapshot(snapshot_id=snapshot_id, arn=f"arn:aws:rds:{self.region}:123456789012:snapshot:{snapshot_id}",
-                            region=self.region, source_instance=instance_id, created_at=self.clock(),
-                            status="available", snapshot_type="manual", tags=dict(tags))
-        self.snapshots[snapshot_id] = snapshot
-        return snapshot
-
-    def copy_from(self, source: Snapshot, kms_key_id: str | None, tags: dict[str, str]) -> Snapshot:
-        if source.snapshot_id in self.snapshots:
-            raise AlreadyExists(source.snapshot_id)
-        copy = replace(source, region=self.region, status=self.copy_status, tags=dict(tags),
-                       arn=source.arn.replace(source.region, self.region))
-        self.snapshots[copy.snapshot_id] = copy
-        return copy
-
-    def delete_snapshot(self, snapshot: Snapshot) -> None:
-        live = self.snapshots[snapshot.snapshot_id]
-        if not live.ours:
-            raise OpsError(f"refusing to delete foreign {snapshot.snapshot_id}")
-        del self.snapshots[snapshot.snapshot_id]
-        self.deleted.append(snapshot.snapshot_id)
-
-
-class RecordingMetrics:
-    def __init__(self) -> None:
-        self.points: list[tuple[str, float, dict[str, str]]] = []
-
-    def put(self, name: str, value: float, unit: str, dimensions: dict[str, str]) -> None:
-        self.points.append((name, value, dict(dimensions)))
-
-    def value(self, name: str, **dimensions: str) -> float:
-        matches = [v for n, v, d in self.points if n == name and all(d.get(k) == x for k, x in dimensions.items())]
-        assert matches, f"no datapoint {name} {dimensions}; have {[(n, d) for n, _, d in self.points]}"
-        return matches[-1]
+        return super().instance(instance_id)
 
 
 class FakeParameters:
@@ -113,17 +71,6 @@ class ReversibleEncryptor:
         return bytes(b ^ 0x5A for b in base64.b64decode(ciphertext)).decode()
 
 
-class MemoryObjects:
-    def __init__(self) -> None:
-        self.objects: dict[tuple[str, str], bytes] = {}
-        self.regions: dict[str, str | None] = {}
-
-    def put_json(self, bucket: str, key: str, body: bytes, region: str | None = None) -> str:
-        self.objects[(bucket, key)] = body
-        self.regions[bucket] = region
-        return "v1"
-
-
 class MemoryBuckets:
     def __init__(self, replicated: set[str] | None = None) -> None:
         self.protected: dict[str, int] = {}
@@ -136,3 +83,12 @@ class MemoryBuckets:
 
     def replication_rules(self, bucket: str) -> list[dict]:
         return [{"ID": "crr", "Status": "Enabled"}] if bucket in self.replicated else []
+
+
+if TYPE_CHECKING:  # mypy proves each fake satisfies the backup port it stands in for
+    from churnguard_ops.backup import ports
+
+    _store: ports.SnapshotStore = FakeSnapshotStore("us-east-1")
+    _parameters: ports.ParameterSource = FakeParameters({})
+    _encryptor: ports.Encryptor = ReversibleEncryptor()
+    _buckets: ports.BucketGuard = MemoryBuckets()

@@ -49,12 +49,12 @@ def test_tick_snapshots_every_instance_tagged_and_copies_it_to_the_dr_region():
     report = world.tick()
     assert not report.failures
     for db in ("db1", "db2"):
-        snapshot = world.primary.snapshots[SLOT_ID.format(db)]
+        snapshot = world.primary.snapshots_by_id[SLOT_ID.format(db)]
         assert snapshot.tags["Purpose"] == "DisasterRecovery"
         assert snapshot.tags["CreatedBy"] == "churnguard-ops"
         assert snapshot.tags["Policy"] == "database"
         assert snapshot.tags["RetentionDate"] == "2026-12-28T10:00:00+00:00"
-        copy = world.dr.snapshots[SLOT_ID.format(db)]
+        copy = world.dr.snapshots_by_id[SLOT_ID.format(db)]
         assert copy.tags["RetentionDate"] == snapshot.tags["RetentionDate"]
         assert copy.tags["CopiedFrom"] == snapshot.arn
 
@@ -65,7 +65,7 @@ def test_duplicate_delivery_of_the_same_tick_leaves_one_snapshot_and_succeeds():
     second = world.tick(time="2026-11-28T10:00:07Z")  # redelivered event, same hourly slot
     assert not second.failures
     assert {o.status for o in second.outcomes if o.action == "snapshot"} == {"exists"}
-    assert len([s for s in world.primary.snapshots.values() if s.source_instance == "db1"]) == 1
+    assert len([s for s in world.primary.snapshots_by_id.values() if s.source_instance == "db1"]) == 1
 
 
 def test_throttled_instance_fails_alone_and_the_next_delivery_retries_it():
@@ -80,7 +80,7 @@ def test_throttled_instance_fails_alone_and_the_next_delivery_retries_it():
     world.primary.throttle_instances.clear()
     retry = world.tick()
     assert not retry.failures
-    assert SLOT_ID.format("db1") in world.primary.snapshots
+    assert SLOT_ID.format("db1") in world.primary.snapshots_by_id
 
 
 def test_expired_own_snapshots_are_pruned_in_both_regions_and_foreign_ones_are_left_alone():
@@ -93,8 +93,8 @@ def test_expired_own_snapshots_are_pruned_in_both_regions_and_foreign_ones_are_l
         store.add("old-own", "db1", Slot=(NOW - timedelta(days=40)).isoformat(), RetentionDate=expired)
         store.add("old-foreign", "db1", ours=False, RetentionDate=expired)
     world.tick()
-    assert world.primary.deleted == ["old-own"] and world.dr.deleted == ["old-own"]
-    assert "old-foreign" in world.primary.snapshots and "old-foreign" in world.dr.snapshots
+    assert world.primary.deleted_snapshots == ["old-own"] and world.dr.deleted_snapshots == ["old-own"]
+    assert "old-foreign" in world.primary.snapshots_by_id and "old-foreign" in world.dr.snapshots_by_id
 
 
 def test_copies_beyond_the_in_flight_limit_are_deferred_not_failed():
@@ -118,7 +118,7 @@ def test_quota_exhausted_region_fails_the_snapshot_with_a_clear_reason_and_warns
 
 def test_freshness_restorable_lag_and_posture_are_published_per_instance():
     world = World()
-    world.primary.instances["db1"] = instance("db1", latest_restorable_time=NOW - timedelta(minutes=4),
+    world.primary.instances_by_id["db1"] = instance("db1", latest_restorable_time=NOW - timedelta(minutes=4),
                                               performance_insights=False)
     report = world.tick()
     assert world.metrics.value("RestorableLagSeconds", DBInstanceIdentifier="db1") == 240
@@ -135,7 +135,7 @@ def test_manual_event_naming_an_unconfigured_instance_is_refused():
     event["detail"]["db_instance_ids"] = ["someone-elses-db"]
     with pytest.raises(UnknownTarget, match="someone-elses-db"):
         world.service.run(BackupTick.model_validate(event))
-    assert world.primary.snapshots == {}
+    assert world.primary.snapshots_by_id == {}
 
 
 def test_configuration_export_goes_to_both_buckets_without_plaintext_secrets():
@@ -203,16 +203,16 @@ def test_unreachable_source_fails_the_baseline_target_but_keeps_the_snapshot():
     world.service.baselines = _Baselines(failing={"db1"})
     report = world.tick()
     assert [(o.target, o.action) for o in report.failures] == [("db1", "baseline")]
-    assert SLOT_ID.format("db1") in world.primary.snapshots
+    assert SLOT_ID.format("db1") in world.primary.snapshots_by_id
 
 
 def test_a_network_error_on_one_instance_is_isolated_like_a_throttle():
     from botocore.exceptions import ReadTimeoutError
 
-    from churnguard_ops.errors import raise_translated
+    from churnguard_ops.core.errors import raise_translated
 
     world = World()
-    real = world.primary.describe_instance
+    real = world.primary.instance
 
     def flaky(instance_id):
         if instance_id == "db1":
@@ -222,11 +222,11 @@ def test_a_network_error_on_one_instance_is_isolated_like_a_throttle():
                 raise_translated(exc, f"describe {instance_id}")
         return real(instance_id)
 
-    world.primary.describe_instance = flaky
+    world.primary.instance = flaky
     report = world.tick()
     assert [(o.target, o.action) for o in report.failures] == [("db1", "snapshot")]
     assert "ReadTimeoutError" in report.failures[0].detail
-    assert SLOT_ID.format("db2") in world.primary.snapshots
+    assert SLOT_ID.format("db2") in world.primary.snapshots_by_id
 
 
 def test_a_drill_snapshot_is_never_copied_to_dr_in_place_of_the_backup():
@@ -234,19 +234,22 @@ def test_a_drill_snapshot_is_never_copied_to_dr_in_place_of_the_backup():
     world.primary.add("churnguard-ops-dr-test-d1", "db1", Purpose="RestoreDrill",
                       created_at=NOW + timedelta(minutes=1))
     world.tick()
-    assert SLOT_ID.format("db1") in world.dr.snapshots
-    assert "churnguard-ops-dr-test-d1" not in world.dr.snapshots
+    assert SLOT_ID.format("db1") in world.dr.snapshots_by_id
+    assert "churnguard-ops-dr-test-d1" not in world.dr.snapshots_by_id
 
 
 def test_an_unreadable_snapshot_listing_does_not_pose_as_a_full_quota():
-    from churnguard_ops.errors import Throttled
+    from churnguard_ops.core.errors import Throttled
 
     world = World()
+    real = world.primary.snapshots
 
-    def failing_list(manual_only=False):
-        raise Throttled("list snapshots in us-east-1: Throttling")
+    def failing_list(instance_id=None, *, manual_only=True):
+        if instance_id is None:  # the region-wide listing fails; per-instance freshness still reads
+            raise Throttled("list snapshots in us-east-1: Throttling")
+        return real(instance_id, manual_only=manual_only)
 
-    world.primary.list_snapshots = failing_list
+    world.primary.snapshots = failing_list
     report = world.tick()
     snapshots = [o for o in report.outcomes if o.action == "snapshot"]
     assert {o.status for o in snapshots} == {"succeeded"}
@@ -260,7 +263,7 @@ def test_one_unencryptable_secure_string_fails_alone_and_is_named():
     class PickyEncryptor(ReversibleEncryptor):
         def encrypt(self, plaintext, context):
             if context["churnguard:parameter"] == "/churnguard/db/password":
-                from churnguard_ops.errors import OpsError
+                from churnguard_ops.core.errors import OpsError
                 raise OpsError("encrypt SecureString: ValidationException: too large")
             return super().encrypt(plaintext, context)
 
@@ -273,7 +276,7 @@ def test_one_unencryptable_secure_string_fails_alone_and_is_named():
 
 def test_an_instance_in_its_backup_window_is_deferred_not_failed():
     world = World()
-    world.primary.instances["db1"] = instance("db1", status="backing-up")
+    world.primary.instances_by_id["db1"] = instance("db1", status="backing-up")
     report = world.tick()
     snapshots = {o.target: o for o in report.outcomes if o.action == "snapshot"}
     assert snapshots["db1"].status == "deferred" and "backing-up" in snapshots["db1"].detail
@@ -282,14 +285,14 @@ def test_an_instance_in_its_backup_window_is_deferred_not_failed():
 
 def test_a_stopped_instance_is_a_failure_not_a_deferral():
     world = World()
-    world.primary.instances["db1"] = instance("db1", status="stopped")
+    world.primary.instances_by_id["db1"] = instance("db1", status="stopped")
     world.primary.create_snapshot = _refuse_stopped(world.primary.create_snapshot)
     report = world.tick()
     assert [(o.target, o.action) for o in report.failures] == [("db1", "snapshot")]
 
 
 def _refuse_stopped(create):
-    from churnguard_ops.errors import Conflict
+    from churnguard_ops.core.errors import Conflict
 
     def wrapped(instance_id, snapshot_id, tags):
         if instance_id == "db1":

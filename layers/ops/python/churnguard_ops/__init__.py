@@ -1,8 +1,6 @@
 """ChurnGuard Ops shared library, shipped to every function as the `ops` Lambda layer.
 
-Domain logic lives behind small ports (see each capability's ``ports.py``); AWS adapters translate
-``botocore`` errors into :mod:`churnguard_ops.errors`. Nothing here creates a client at import time.
+``core`` holds what every capability builds on (ports, AWS adapters, errors, contracts); each
+capability package (``backup``, ``drill``, ...) depends on ``core`` and never on another capability.
+Nothing here creates a client at import time.
 """
-
-MARKER_TAG = "CreatedBy"
-MARKER_VALUE = "churnguard-ops"

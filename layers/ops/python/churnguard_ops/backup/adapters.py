@@ -4,11 +4,10 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from churnguard_ops import aws
-from churnguard_ops.errors import guarded as _guarded
-from churnguard_ops.errors import OpsError, raise_translated
-
-RETENTION_RULE_ID = "churnguard-ops-noncurrent-retention"
+from churnguard_ops.core import aws
+from churnguard_ops.core.contracts import APP_DATA_RETENTION_RULE_ID as RETENTION_RULE_ID
+from churnguard_ops.core.errors import OpsError, raise_translated
+from churnguard_ops.core.errors import guarded as _guarded
 
 
 class SsmParameterSource:
@@ -36,21 +35,6 @@ class KmsEncryptor:
         blob = _guarded("encrypt SecureString", aws.client("kms", self.region).encrypt,
                         KeyId=self.key_id, Plaintext=plaintext.encode(), EncryptionContext=context)
         return base64.b64encode(blob["CiphertextBlob"]).decode()
-
-
-class S3ObjectStore:
-    def __init__(self, kms_key_arn: str | None, default_region: str | None = None) -> None:
-        self.kms_key_arn = kms_key_arn
-        self.default_region = default_region
-
-    def put_json(self, bucket: str, key: str, body: bytes, region: str | None = None) -> str:
-        kwargs: dict[str, Any] = {"Bucket": bucket, "Key": key, "Body": body, "ContentType": "application/json"}
-        if region is None and self.kms_key_arn:
-            kwargs.update(ServerSideEncryption="aws:kms", SSEKMSKeyId=self.kms_key_arn)
-        # Elsewhere (the DR bucket) no header: the bucket's default CMK applies, not aws/s3.
-        result = _guarded(f"put s3://{bucket}/{key}", aws.client("s3", region or self.default_region).put_object,
-                          **kwargs)
-        return result.get("VersionId", "")
 
 
 class S3BucketGuard:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 from datetime import datetime, timezone
 
-from churnguard_ops import MARKER_VALUE
+from churnguard_ops.core import contracts
 
 _INVALID = re.compile(r"[^a-z0-9-]+")
 
@@ -12,7 +12,7 @@ _INVALID = re.compile(r"[^a-z0-9-]+")
 def snapshot_id(instance_id: str, policy: str, slot: datetime) -> str:
     """``churnguard-ops-<instance>-<policy>-<YYYYMMDDTHHMM>``, within RDS identifier rules."""
     stamp = slot.astimezone(timezone.utc).strftime("%Y%m%dt%H%M")
-    raw = f"{MARKER_VALUE}-{instance_id}-{policy}-{stamp}".lower()
+    raw = f"{contracts.SNAPSHOT_PREFIX}{instance_id}-{policy}-{stamp}".lower()
     cleaned = re.sub(r"-{2,}", "-", _INVALID.sub("-", raw)).strip("-")
     if len(cleaned) > 255:
         raise ValueError(f"snapshot id too long for RDS: {cleaned}")
@@ -21,10 +21,10 @@ def snapshot_id(instance_id: str, policy: str, slot: datetime) -> str:
 
 def snapshot_tags(instance_id: str, policy: str, slot: datetime, retention_date: datetime) -> dict[str, str]:
     return {
-        "Purpose": "DisasterRecovery",
-        "CreatedBy": MARKER_VALUE,
-        "Policy": policy,
-        "SourceDBInstance": instance_id,
-        "Slot": slot.isoformat(),
-        "RetentionDate": retention_date.isoformat(),
+        contracts.PURPOSE_TAG: contracts.PURPOSE_BACKUP,
+        contracts.MARKER_TAG: contracts.MARKER_VALUE,
+        contracts.POLICY_TAG: policy,
+        contracts.SOURCE_INSTANCE_TAG: instance_id,
+        contracts.SLOT_TAG: slot.isoformat(),
+        contracts.RETENTION_DATE_TAG: retention_date.isoformat(),
     }

@@ -1,20 +1,27 @@
 """Backup policies: how often, how long, and where each kind of data is kept.
 
-Defaults are the seed's BackupPolicy table. One EventBridge schedule exists per policy.
+The one definition of the policy names and the seed defaults: the runtime settings, the CDK app's
+context model and opsctl all import them from here. One EventBridge schedule exists per policy,
+and each name maps to one flow (``service.FLOWS``).
 """
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
-from typing import Literal
+from typing import Literal, get_args
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 PolicyName = Literal["database", "application_data", "configuration"]
+POLICY_NAMES: tuple[str, ...] = get_args(PolicyName)
 
 
-class BackupPolicy(BaseModel, frozen=True):
-    schedule_minutes: int = Field(gt=0, description="How often the policy's schedule fires")
-    retention_days: int = Field(gt=0, description="How long a backup is kept after its slot")
+class BackupPolicy(BaseModel):
+    """One backup policy: how often its tick runs and how long its recovery points live."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    schedule_minutes: int = Field(ge=1, le=10080, description="How often the policy's schedule fires (minutes)")
+    retention_days: int = Field(ge=1, le=3650, description="How long a backup is kept after its slot")
     encrypted: bool = True
     cross_region: bool = False
 
@@ -28,8 +35,10 @@ class BackupPolicy(BaseModel, frozen=True):
         return slot + timedelta(days=self.retention_days)
 
 
+#: The seed's BackupPolicy table: used for every policy a configuration leaves out.
 DEFAULT_POLICIES: dict[str, BackupPolicy] = {
     "database": BackupPolicy(schedule_minutes=60, retention_days=30, encrypted=True, cross_region=True),
     "application_data": BackupPolicy(schedule_minutes=1440, retention_days=90, encrypted=True, cross_region=False),
     "configuration": BackupPolicy(schedule_minutes=1440, retention_days=365, encrypted=True, cross_region=True),
 }
+assert set(DEFAULT_POLICIES) == set(POLICY_NAMES), "every policy name has a seed default"

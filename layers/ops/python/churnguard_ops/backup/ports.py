@@ -1,23 +1,21 @@
-"""The small interfaces the backup service depends on. AWS adapters and test fakes implement them."""
+"""What the backup flows need, beyond the shared ports of :mod:`churnguard_ops.core.ports`."""
 from __future__ import annotations
 
 from typing import Protocol
 
-from churnguard_ops.backup.model import DbInstance, Snapshot
+from churnguard_ops.core.rds_model import DbInstance, Snapshot
 
 
 class SnapshotStore(Protocol):
-    """RDS snapshots of one region."""
+    """The part of RDS (one region) backups use; :class:`core.rds.RdsGateway` implements it."""
 
     region: str
 
-    def describe_instance(self, instance_id: str) -> DbInstance: ...
+    def instance(self, instance_id: str) -> DbInstance: ...
 
-    def list_snapshots(self, manual_only: bool = False) -> list[Snapshot]:
-        """Every snapshot in the region (automated too unless manual_only), with tags."""
+    def snapshots(self, instance_id: str | None = None, *, manual_only: bool = True) -> list[Snapshot]:
+        """Snapshots with tags (of one instance if given); automated ones too unless manual_only."""
         ...
-
-    def list_instance_snapshots(self, instance_id: str) -> list[Snapshot]: ...
 
     def create_snapshot(self, instance_id: str, snapshot_id: str, tags: dict[str, str]) -> Snapshot:
         """Raises AlreadyExists when the id is taken."""
@@ -27,13 +25,9 @@ class SnapshotStore(Protocol):
         """Copy a snapshot from another region into this one (same id). Raises AlreadyExists."""
         ...
 
-    def delete_snapshot(self, snapshot: Snapshot) -> None:
-        """Delete one of *our* snapshots; adapters refuse anything else."""
+    def delete_snapshot(self, snapshot_id: str, *, required_tags: dict[str, str]) -> None:
+        """Delete a manual snapshot whose live tags include ``required_tags``; refuse anything else."""
         ...
-
-
-class MetricsSink(Protocol):
-    def put(self, name: str, value: float, unit: str, dimensions: dict[str, str]) -> None: ...
 
 
 class ParameterSource(Protocol):
@@ -48,12 +42,6 @@ class Encryptor(Protocol):
         ...
 
 
-class ObjectStore(Protocol):
-    def put_json(self, bucket: str, key: str, body: bytes, region: str | None = None) -> str:
-        """Store bytes; returns the object's version id (or '' when unversioned)."""
-        ...
-
-
 class BucketGuard(Protocol):
     def protect(self, bucket: str, noncurrent_days: int) -> list[str]:
         """Ensure versioning and a noncurrent-version expiry rule; returns what it changed."""
@@ -63,7 +51,7 @@ class BucketGuard(Protocol):
 
 
 class BaselineRecorder(Protocol):
-    """Row counts of the source at snapshot time, for restore drills to compare against."""
+    """Row counts of a source at snapshot time, stored where restore drills read them."""
 
     def configured(self, instance_id: str) -> bool: ...
 

@@ -1,7 +1,8 @@
 """Posture audit: the RDS settings the seed requires of every production instance."""
 from __future__ import annotations
 
-from churnguard_ops.backup.model import DbInstance, PostureFinding
+from churnguard_ops.backup.model import PostureFinding
+from churnguard_ops.core.rds_model import DbInstance
 
 MIN_BACKUP_RETENTION_DAYS = 30
 

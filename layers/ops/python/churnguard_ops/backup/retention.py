@@ -5,7 +5,7 @@ from collections import defaultdict
 from datetime import datetime
 from typing import Iterable
 
-from churnguard_ops.backup.model import Snapshot
+from churnguard_ops.core.rds_model import Snapshot
 
 _EPOCH = datetime.fromisoformat("1970-01-01T00:00:00+00:00")
 

@@ -2,28 +2,77 @@
 
 Every target is tried; a failure is recorded as that target's outcome and never stops the others.
 The handler fails the invocation afterwards if anything failed, so EventBridge/Lambda retries and
-the DLQ apply, and a retry is cheap because snapshot ids come from the schedule slot. Each policy's
-flow lives in its own module (database, configuration, application_data).
+the DLQ apply, and a retry is cheap because snapshot ids come from the schedule slot.
+
+Each policy's flow lives in its own module under ``flows/`` and receives only its own ports;
+``FLOWS`` is the one table from policy name to flow.
 """
 from __future__ import annotations
 
-from churnguard_ops.backup.application_data import ApplicationDataProtection
-from churnguard_ops.backup.configuration import ConfigurationExport
-from churnguard_ops.backup.database import BUSY_STATES, DatabaseBackups, InstanceBusy, UnknownTarget
+from dataclasses import dataclass
+from typing import Callable
+
 from churnguard_ops.backup.events import BackupTick
+from churnguard_ops.backup.flows.application_data import ApplicationDataProtection
+from churnguard_ops.backup.flows.base import PolicyFlow
+from churnguard_ops.backup.flows.configuration import ConfigurationExport
+from churnguard_ops.backup.flows.database import BUSY_STATES, DatabaseBackups, InstanceBusy, UnknownTarget
 from churnguard_ops.backup.model import BackupReport
-from churnguard_ops.backup.ports import (BaselineRecorder, BucketGuard, Encryptor, MetricsSink, ObjectStore,
-                                         ParameterSource, SnapshotStore)
+from churnguard_ops.backup.ports import BaselineRecorder, BucketGuard, Encryptor, ParameterSource, SnapshotStore
 from churnguard_ops.backup.settings import BackupSettings
-from churnguard_ops.clock import Clock, utcnow
+from churnguard_ops.core.clock import Clock, utcnow
+from churnguard_ops.core.errors import OpsError
+from churnguard_ops.core.ports import MetricsSink, ObjectWriter
 
-__all__ = ["BUSY_STATES", "BackupService", "InstanceBusy", "UnknownTarget"]
+__all__ = ["BUSY_STATES", "FLOWS", "BackupService", "InstanceBusy", "UnknownPolicy", "UnknownTarget"]
 
 
-class BackupService(DatabaseBackups, ConfigurationExport, ApplicationDataProtection):
+class UnknownPolicy(OpsError):
+    """A tick named a policy that has no flow (or no settings)."""
+
+
+@dataclass(frozen=True)
+class BackupDependencies:
+    """Everything the composition root provides; each flow factory picks only what its flow uses."""
+
+    settings: BackupSettings
+    primary: SnapshotStore
+    dr: SnapshotStore | None
+    metrics: MetricsSink
+    parameters: ParameterSource
+    encryptor: Encryptor
+    objects: ObjectWriter
+    buckets: BucketGuard
+    baselines: BaselineRecorder | None
+    clock: Clock
+
+
+def _database(d: BackupDependencies) -> PolicyFlow:
+    return DatabaseBackups(d.settings, primary=d.primary, dr=d.dr, metrics=d.metrics, baselines=d.baselines,
+                           clock=d.clock)
+
+
+def _configuration(d: BackupDependencies) -> PolicyFlow:
+    return ConfigurationExport(d.settings, parameters=d.parameters, encryptor=d.encryptor, objects=d.objects,
+                               clock=d.clock)
+
+
+def _application_data(d: BackupDependencies) -> PolicyFlow:
+    return ApplicationDataProtection(d.settings.app_data_buckets, buckets=d.buckets)
+
+
+#: Policy name -> the flow that backs it up. A unit test proves it covers policy.POLICY_NAMES exactly.
+FLOWS: dict[str, Callable[[BackupDependencies], PolicyFlow]] = {
+    "database": _database,
+    "configuration": _configuration,
+    "application_data": _application_data,
+}
+
+
+class BackupService:
     def __init__(self, settings: BackupSettings, *, primary: SnapshotStore, dr: SnapshotStore | None,
                  metrics: MetricsSink, parameters: ParameterSource, encryptor: Encryptor,
-                 objects: ObjectStore, buckets: BucketGuard, baselines: BaselineRecorder | None = None,
+                 objects: ObjectWriter, buckets: BucketGuard, baselines: BaselineRecorder | None = None,
                  clock: Clock = utcnow) -> None:
         self.settings = settings
         self.primary = primary
@@ -36,16 +85,18 @@ class BackupService(DatabaseBackups, ConfigurationExport, ApplicationDataProtect
         self.baselines = baselines
         self.clock = clock
 
+    def _dependencies(self) -> BackupDependencies:
+        return BackupDependencies(self.settings, self.primary, self.dr, self.metrics, self.parameters,
+                                  self.encryptor, self.objects, self.buckets, self.baselines, self.clock)
+
     def run(self, tick: BackupTick) -> BackupReport:
         name = tick.detail.policy
-        policy = self.settings.policies[name]
+        build_flow = FLOWS.get(name)
+        policy = self.settings.policies.get(name)
+        if build_flow is None or policy is None:
+            raise UnknownPolicy(f"no backup flow for policy {name!r}; known: {sorted(FLOWS)}")
         report = BackupReport(policy=name, slot=policy.slot_of(tick.time))
-        if name == "database":
-            self._database(report, policy, self._targets(tick))
-        elif name == "configuration":
-            self._configuration(report, policy)
-        else:
-            self._application_data(report, policy)
+        build_flow(self._dependencies()).run(report, policy, tick)
         failed = len(report.failures)
         self.metrics.put("BackupTargetsFailed", failed, "Count", {"Policy": name})
         self.metrics.put("BackupTargetsSucceeded", len(report.outcomes) - failed, "Count", {"Policy": name})

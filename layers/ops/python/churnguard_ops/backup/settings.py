@@ -28,7 +28,7 @@ class BackupSettings(BaseSettings):
 
     @field_validator("policies")
     @classmethod
-    def _complete_policies(cls, value: dict[str, BackupPolicy]) -> dict[str, BackupPolicy]:
+    def _complete_policies(cls, value: dict[PolicyName, BackupPolicy]) -> dict[PolicyName, BackupPolicy]:
         return {**DEFAULT_POLICIES, **value}
 
     @field_validator("ssm_paths")

@@ -1,7 +1,7 @@
 """Drill failures. Their class names become Step Functions error names (Catch matches States.ALL)."""
 from __future__ import annotations
 
-from churnguard_ops.errors import OpsError
+from churnguard_ops.core.errors import OpsError
 
 
 class NoRecoveryPoint(OpsError):

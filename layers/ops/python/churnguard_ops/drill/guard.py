@@ -1,20 +1,21 @@
 """Guards that keep a drill away from production: it may only create, read and delete drill resources."""
 from __future__ import annotations
 
-from churnguard_ops import MARKER_TAG, MARKER_VALUE
+from churnguard_ops.core import contracts
+from churnguard_ops.core.contracts import DRILL_INSTANCE_PREFIX, DRILL_SNAPSHOT_PREFIX, MARKER_VALUE
+from churnguard_ops.core.rds_model import tags_match
 from churnguard_ops.drill.errors import GuardViolation
-from churnguard_ops.drill.settings import DRILL_INSTANCE_PREFIX, DRILL_SNAPSHOT_PREFIX
 
-PURPOSE = "RestoreDrill"
+PURPOSE = contracts.PURPOSE_DRILL
 
 
 def drill_tags(drill_id: str, source_instance: str, expires_at: str) -> dict[str, str]:
-    return {"Purpose": PURPOSE, MARKER_TAG: MARKER_VALUE, "DrillId": drill_id, "Expiry": expires_at,
-            "SourceDBInstance": source_instance}
+    return {**contracts.DRILL_TAGS, contracts.DRILL_ID_TAG: drill_id, contracts.EXPIRY_TAG: expires_at,
+            contracts.SOURCE_INSTANCE_TAG: source_instance}
 
 
 def is_drill_resource(tags: dict[str, str]) -> bool:
-    return tags.get("Purpose") == PURPOSE and tags.get(MARKER_TAG) == MARKER_VALUE
+    return tags_match(tags, contracts.DRILL_TAGS)
 
 
 def require_drill_instance(instance_id: str, source_instance: str, configured: list[str]) -> None:
@@ -29,8 +30,9 @@ def require_drill_owned(kind: str, resource_id: str, tags: dict[str, str], drill
     prefix = DRILL_INSTANCE_PREFIX if kind == "instance" else DRILL_SNAPSHOT_PREFIX
     if not resource_id.startswith(prefix) or not is_drill_resource(tags):
         raise GuardViolation(f"refusing to touch {kind} {resource_id}: not tagged Purpose={PURPOSE} by {MARKER_VALUE}")
-    if drill_id is not None and tags.get("DrillId") != drill_id:
-        raise GuardViolation(f"{kind} {resource_id} belongs to drill {tags.get('DrillId')}, not {drill_id}")
+    if drill_id is not None and tags.get(contracts.DRILL_ID_TAG) != drill_id:
+        raise GuardViolation(f"{kind} {resource_id} belongs to drill {tags.get(contracts.DRILL_ID_TAG)}, "
+                             f"not {drill_id}")
 
 
 def require_distinct_endpoint(restored: tuple[str, int, str], source: tuple[str, int, str]) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 import psycopg2
 from pydantic import BaseModel, ConfigDict, Field
 
-from .sql import transaction
+from churnguard_ops.core.postgres import transaction
 
 __all__ = ["DEFAULT_QUERIES", "QuerySpec", "QueryTiming", "time_queries"]
 

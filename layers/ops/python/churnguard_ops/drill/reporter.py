@@ -4,13 +4,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from churnguard_ops.backup.ports import MetricsSink
+from churnguard_ops.core import contracts
+from churnguard_ops.core.ports import Documents, MetricsSink, Notifier, Records
 from churnguard_ops.drill.report import summary_line
-from churnguard_ops.drill.stores import DynamoHistory, S3Documents, SnsAlerts
 
 
 class DrillReporter:
-    def __init__(self, documents: S3Documents | None, history: DynamoHistory | None, alerts: SnsAlerts | None,
+    def __init__(self, documents: Documents | None, history: Records | None, alerts: Notifier | None,
                  metrics: MetricsSink) -> None:
         self.documents = documents
         self.history = history
@@ -22,7 +22,8 @@ class DrillReporter:
         when = datetime.fromisoformat(report["reported_at"])
         location = None
         if self.documents:
-            location = self.documents.save(f"drills/{when:%Y/%m}/{report['drill_id']}.json", report)
+            location = self.documents.save(f"{contracts.DRILL_REPORTS_PREFIX}{when:%Y/%m}/{report['drill_id']}.json",
+                                           report)
         dims = {"SourceDBInstance": report["source_instance"]}
         self.metrics.put("DrillSucceeded", 1.0 if report["passed"] else 0.0, "Count", dims)
         for name, value in (("RestoreSeconds", report["timings"]["restore_seconds"]),

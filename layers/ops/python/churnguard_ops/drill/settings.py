@@ -4,8 +4,9 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DRILL_INSTANCE_PREFIX = "churnguard-ops-drill-"
-DRILL_SNAPSHOT_PREFIX = "churnguard-ops-dr-test-"
+from churnguard_ops.core.contracts import DRILL_INSTANCE_PREFIX, DRILL_SNAPSHOT_PREFIX
+
+__all__ = ["DRILL_INSTANCE_PREFIX", "DRILL_SNAPSHOT_PREFIX", "DrillSettings"]
 
 
 class DrillSettings(BaseSettings):

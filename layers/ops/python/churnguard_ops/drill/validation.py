@@ -3,17 +3,18 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from churnguard_ops.clock import Clock, utcnow
+from churnguard_ops.core import contracts
+from churnguard_ops.core.clock import Clock, utcnow
+from churnguard_ops.core.ports import Credentials, Documents
 from churnguard_ops.drill import guard
 from churnguard_ops.drill.model import DrillState
 from churnguard_ops.drill.ports import DrillRds
 from churnguard_ops.drill.settings import DrillSettings
-from churnguard_ops.drill.stores import S3Documents, SecretsManagerCredentials
 
 
 class DrillValidator:
     def __init__(self, settings: DrillSettings, rds: Callable[[str], DrillRds], primary_region: str,
-                 credentials: SecretsManagerCredentials, documents: S3Documents | None,
+                 credentials: Credentials, documents: Documents | None,
                  clock: Clock = utcnow) -> None:
         self.settings = settings
         self.rds = rds
@@ -23,7 +24,7 @@ class DrillValidator:
         self.clock = clock
 
     def _connect(self, state: DrillState) -> tuple[Any, str]:
-        from churnguard_ops.drill.sql import connect  # psycopg2 loads only in the functions that connect
+        from churnguard_ops.core.postgres import connect  # psycopg2 loads only in the functions that connect
 
         plan, restore = state.plan, state.restore
         if plan is None or restore is None:
@@ -49,7 +50,7 @@ class DrillValidator:
         point = state.plan.recovery_point if state.plan else None
         if self.documents is None or point is None or not point.snapshot_id:
             return None
-        document = self.documents.load(self.documents.baseline_key(state.plan.source_instance, point.snapshot_id))
+        document = self.documents.load(contracts.baseline_key(state.plan.source_instance, point.snapshot_id))
         return document.get("tables") if document else None
 
     def validate(self, state: DrillState) -> dict[str, Any]:

@@ -9,13 +9,16 @@ import secrets
 from datetime import datetime, timedelta, timezone
 from typing import Callable
 
-from churnguard_ops.clock import Clock, parse_time, utcnow
+from churnguard_ops.core import contracts
+from churnguard_ops.core.clock import Clock, parse_time, utcnow
+from churnguard_ops.core.contracts import DRILL_INSTANCE_PREFIX, DRILL_SNAPSHOT_PREFIX
+from churnguard_ops.core.errors import AlreadyExists, NotFound
+from churnguard_ops.core.rds_model import Snapshot
 from churnguard_ops.drill import guard, polling
 from churnguard_ops.drill.errors import GuardViolation, NoRecoveryPoint
 from churnguard_ops.drill.model import DrillPlan, DrillState, PollRequest, RecoveryPoint, RestoreInfo, WaitStatus
-from churnguard_ops.drill.ports import DrillRds, SnapshotView
-from churnguard_ops.drill.settings import DRILL_INSTANCE_PREFIX, DRILL_SNAPSHOT_PREFIX, DrillSettings
-from churnguard_ops.errors import AlreadyExists, NotFound
+from churnguard_ops.drill.ports import DrillRds
+from churnguard_ops.drill.settings import DrillSettings
 
 RdsFactory = Callable[[str], DrillRds]
 
@@ -74,7 +77,7 @@ class DrillWorkflow:
 
     def _latest(self, rds: DrillRds, source: str) -> RecoveryPoint:
         ours = [s for s in rds.snapshots() if s.source_instance == source and s.status == "available"
-                and s.tags.get("CreatedBy") == "churnguard-ops" and not guard.is_drill_resource(s.tags)]
+                and s.tags.get(contracts.MARKER_TAG) == contracts.MARKER_VALUE and not guard.is_drill_resource(s.tags)]
         if not ours:
             raise NoRecoveryPoint(f"no available backup snapshot of {source} in {rds.region}")
         return _snapshot_point(max(ours, key=_recency))
@@ -173,7 +176,7 @@ class DrillWorkflow:
         guard.require_drill_owned("instance", instance_id, instance.tags, drill_id)
         if instance.status == "deleting":
             return True
-        rds.delete_instance(instance_id)
+        rds.delete_instance(instance_id, required_tags=contracts.DRILL_TAGS)
         return True
 
     def _delete_owned_snapshot(self, rds: DrillRds, snapshot_id: str, drill_id: str | None) -> bool:
@@ -182,7 +185,7 @@ class DrillWorkflow:
         except NotFound:
             return False
         guard.require_drill_owned("snapshot", snapshot_id, snapshot.tags, drill_id)
-        rds.delete_snapshot(snapshot_id)
+        rds.delete_snapshot(snapshot_id, required_tags=contracts.DRILL_TAGS)
         return True
 
     def sweep(self) -> dict:
@@ -212,16 +215,16 @@ class DrillWorkflow:
 
 
 def _expired(tags: dict[str, str], now: datetime) -> bool:
-    expiry = parse_time(tags.get("Expiry")) if guard.is_drill_resource(tags) else None
+    expiry = parse_time(tags.get(contracts.EXPIRY_TAG)) if guard.is_drill_resource(tags) else None
     return expiry is not None and expiry <= now
 
 
-def _recency(snapshot: SnapshotView) -> datetime:
+def _recency(snapshot: Snapshot) -> datetime:
     """Our backups carry their schedule slot; it orders them even where create times tie or lie."""
-    return parse_time(snapshot.tags.get("Slot")) or snapshot.created_at or datetime.min.replace(tzinfo=timezone.utc)
+    return snapshot.slot or datetime.min.replace(tzinfo=timezone.utc)
 
 
-def _snapshot_point(snapshot: SnapshotView) -> RecoveryPoint:
+def _snapshot_point(snapshot: Snapshot) -> RecoveryPoint:
     return RecoveryPoint(kind="snapshot", snapshot_id=snapshot.snapshot_id, snapshot_arn=snapshot.arn,
                          time=snapshot.created_at, encrypted=snapshot.encrypted)
 

@@ -1,8 +1,10 @@
 """Integrity-check building blocks: result/spec/context models and the IntegrityCheck base class.
 
-A check is one class in one module: a ``name``, a pydantic ``Params`` model (extra=forbid, so a typo
-in DRILL_CHECKS is an error rather than a silently ignored setting), a docstring with an example, and
-``run(conn, params, context) -> CheckResult``. The registry (registry.py) owns transactions and timeouts.
+A check is a plugin (:mod:`churnguard_ops.core.registry`): one class in one module with a ``name``, a
+pydantic ``Params`` model (extra=forbid, so a typo in DRILL_CHECKS is an error rather than a silently
+ignored setting), a docstring with an example, and ``run(conn, params, context) -> CheckResult``.
+Checks only run SQL on the copy, so they declare no IAM ``permissions``. run_checks owns transactions
+and timeouts.
 """
 from __future__ import annotations
 
@@ -10,6 +12,8 @@ from abc import ABC, abstractmethod
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from churnguard_ops.core.registry import Plugin, PluginParams
 
 __all__ = ["CheckContext", "CheckParams", "CheckResult", "CheckSpec", "IntegrityCheck", "Status"]
 
@@ -45,13 +49,11 @@ class CheckContext(BaseModel):
     statement_timeout_ms: int = Field(default=30000, gt=0)
 
 
-class CheckParams(BaseModel):
+class CheckParams(PluginParams):
     """Base for every check's Params: unknown keys are rejected."""
 
-    model_config = ConfigDict(extra="forbid")
 
-
-class IntegrityCheck(ABC):
+class IntegrityCheck(Plugin, ABC):
     """Base class. Subclasses set ``name`` and ``Params`` and implement ``run``.
 
     ``run`` receives a connection that is already inside a transaction with ``statement_timeout``
@@ -59,7 +61,7 @@ class IntegrityCheck(ABC):
     """
 
     name: ClassVar[str]
-    Params: ClassVar[type[CheckParams]] = CheckParams
+    Params: ClassVar[type[PluginParams]] = CheckParams
 
     @abstractmethod
     def run(self, conn: Any, params: CheckParams, context: CheckContext) -> CheckResult:

@@ -6,7 +6,7 @@ from typing import Any
 from psycopg2 import sql
 from pydantic import ConfigDict, Field
 
-from ..sql import qualified
+from churnguard_ops.core.postgres import qualified
 from .base import CheckContext, CheckParams, CheckResult, IntegrityCheck
 from .registry import register
 

@@ -12,14 +12,16 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ..sql import transaction
-from .base import CheckContext, CheckParams, CheckResult, CheckSpec, IntegrityCheck
+from churnguard_ops.core.postgres import transaction
+from churnguard_ops.core.registry import PluginParams, PluginRegistry, PluginSpecError, describe_errors
+
+from .base import CheckContext, CheckResult, CheckSpec, IntegrityCheck
 
 __all__ = ["CHECKS", "DEFAULT_CHECKS", "prepare", "register", "run_checks"]
 
 logger = logging.getLogger(__name__)
 
-CHECKS: dict[str, type[IntegrityCheck]] = {}
+CHECKS: PluginRegistry[IntegrityCheck] = PluginRegistry("check")
 
 # The seed's default set (also the default of DRILL_CHECKS).
 DEFAULT_CHECKS: list[CheckSpec] = [
@@ -32,43 +34,27 @@ DEFAULT_CHECKS: list[CheckSpec] = [
 ]
 
 
-def register(cls: type[IntegrityCheck]) -> type[IntegrityCheck]:
-    """Class decorator: add a check to CHECKS under ``cls.name`` (names must be unique)."""
-    name = getattr(cls, "name", None)
-    if not name:
-        raise TypeError(f"{cls.__name__} has no name")
-    if name in CHECKS and CHECKS[name] is not cls:
-        raise ValueError(f"integrity check {name!r} is already registered by {CHECKS[name].__name__}")
-    if not (cls.__doc__ or "").strip():
-        raise TypeError(f"{cls.__name__} needs a docstring with an example")
-    CHECKS[name] = cls
-    return cls
+#: Class decorator: add a check to CHECKS under ``cls.name`` (unique, documented, strict params).
+register = CHECKS.register
 
 
 def _error(name: str, detail: str) -> CheckResult:
     return CheckResult(name=name, status="error", detail=detail)
 
 
-def prepare(spec: CheckSpec | Mapping[str, Any]) -> tuple[IntegrityCheck, CheckParams, CheckSpec] | CheckResult:
+def prepare(spec: CheckSpec | Mapping[str, Any]) -> tuple[IntegrityCheck, PluginParams, CheckSpec] | CheckResult:
     """Validate a spec without touching the database: (check, params, spec), or an error result."""
     if not isinstance(spec, CheckSpec):
         try:
             spec = CheckSpec.model_validate(spec)
         except ValidationError as exc:
             name = str(spec.get("check", "<invalid spec>")) if isinstance(spec, Mapping) else "<invalid spec>"
-            return _error(name, f"invalid check spec: {_errors(exc)}")
-    cls = CHECKS.get(spec.check)
-    if cls is None:
-        return _error(spec.check, f"unknown check {spec.check!r}; known checks: {', '.join(sorted(CHECKS))}")
+            return _error(name, f"invalid check spec: {describe_errors(exc)}")
     try:
-        params = cls.Params.model_validate(spec.params)
-    except ValidationError as exc:
-        return _error(spec.check, f"invalid params for {spec.check}: {_errors(exc)}")
-    return cls(), params, spec
-
-
-def _errors(exc: ValidationError) -> str:
-    return "; ".join(f"{'.'.join(map(str, e['loc'])) or '<root>'}: {e['msg']}" for e in exc.errors())
+        params = CHECKS.validate(spec.check, spec.params)
+    except PluginSpecError as exc:
+        return _error(spec.check, str(exc))
+    return CHECKS[spec.check](), params, spec
 
 
 def run_checks(conn: Any, specs: Iterable[CheckSpec | Mapping[str, Any]],

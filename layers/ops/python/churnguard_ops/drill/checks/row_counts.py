@@ -5,8 +5,8 @@ from typing import Any
 
 from pydantic import Field
 
-from ..baseline import count_rows, list_user_tables
-from ..sql import qualified
+from churnguard_ops.core.row_counts import count_rows, list_user_tables
+from churnguard_ops.core.postgres import qualified
 from .base import CheckContext, CheckParams, CheckResult, IntegrityCheck
 from .registry import register
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from psycopg2 import sql
 
-from ..sql import USER_SCHEMA_PREDICATE, qualified
+from churnguard_ops.core.postgres import USER_SCHEMA_PREDICATE, qualified
 from .base import CheckContext, CheckParams, CheckResult, IntegrityCheck
 from .registry import register
 

@@ -1,4 +1,4 @@
-"""Row-count baselines: captured from the source at backup time, compared on the restored copy.
+"""Row counts per user table: backups capture them at snapshot time, drills compare the restored copy.
 
 Why estimates above a limit: an exact count(*) of a multi-billion-row table would blow the Lambda's
 time budget; pg_class.reltuples (kept by a snapshot restore) is good enough to catch a lost table.
@@ -9,7 +9,7 @@ from typing import Any
 
 from psycopg2 import sql
 
-from .sql import USER_SCHEMA_PREDICATE, qualified, transaction
+from churnguard_ops.core.postgres import USER_SCHEMA_PREDICATE, qualified, transaction
 
 __all__ = ["capture_baseline", "count_rows", "list_user_tables"]
 

@@ -1,36 +1,37 @@
 """Record per-table row counts of a source database when its snapshot is taken.
 
-The drill compares the restored copy against this baseline. It is written by the backup tick (the
-only moment that knows which snapshot the counts belong to) and read by the drill's validate step.
+Restore drills compare the restored copy against this baseline. Backups write it because a backup
+tick is the only moment that knows which snapshot the counts belong to; the document's key
+(``contracts.baseline_key``) is the contract between the two capabilities.
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from churnguard_ops.core import contracts
+from churnguard_ops.core.clock import Clock, utcnow
+from churnguard_ops.core.ports import Credentials, Documents, RdsRegion
 
-from churnguard_ops.drill.ports import DrillRds
-from churnguard_ops.drill.stores import S3Documents, SecretsManagerCredentials
 
-
-class BaselineRecorder:
-    def __init__(self, secrets: dict[str, str], rds: DrillRds, credentials: SecretsManagerCredentials,
-                 documents: S3Documents, statement_timeout_ms: int = 60_000) -> None:
+class PostgresBaselineRecorder:
+    def __init__(self, secrets: dict[str, str], rds: RdsRegion, credentials: Credentials, documents: Documents,
+                 statement_timeout_ms: int = 60_000, clock: Clock = utcnow) -> None:
         self.secrets = secrets
         self.rds = rds
         self.credentials = credentials
         self.documents = documents
         self.statement_timeout_ms = statement_timeout_ms
+        self.clock = clock
 
     def configured(self, instance_id: str) -> bool:
         return instance_id in self.secrets
 
     def record(self, instance_id: str, snapshot_id: str) -> str:
         """Counts the source's tables (read-only) and stores them next to the snapshot id. Idempotent."""
-        from churnguard_ops.drill.baseline import capture_baseline
-        from churnguard_ops.drill.sql import connect
+        from churnguard_ops.core.postgres import connect  # psycopg2 loads only where a baseline is taken
+        from churnguard_ops.core.row_counts import capture_baseline
 
-        key = self.documents.baseline_key(instance_id, snapshot_id)
+        key = contracts.baseline_key(instance_id, snapshot_id)
         if self.documents.load(key) is not None:  # a retried tick: the first capture is the right one
-            return f"s3://{self.documents.bucket}/{key}"
+            return self.documents.location(key)
         instance = self.rds.instance(instance_id)
         creds = self.credentials.get(self.secrets[instance_id])
         if not instance.address or not instance.port:
@@ -43,4 +44,4 @@ class BaselineRecorder:
         finally:
             conn.close()
         return self.documents.save(key, {"instance_id": instance_id, "snapshot_id": snapshot_id,
-                                         "captured_at": datetime.now(timezone.utc).isoformat(), "tables": tables})
+                                         "captured_at": self.clock().isoformat(), "tables": tables})

@@ -4,11 +4,14 @@ from __future__ import annotations
 from churnguard_ops.backup import naming, posture
 from churnguard_ops.backup.events import BackupTick
 from churnguard_ops.backup.model import BackupReport, TargetOutcome
-from churnguard_ops.backup.ports import SnapshotStore
 from churnguard_ops.backup.policy import BackupPolicy
+from churnguard_ops.backup.ports import BaselineRecorder, SnapshotStore
 from churnguard_ops.backup.retention import expired_snapshots
-from churnguard_ops.backup.flow_ports import BackupPorts
-from churnguard_ops.errors import AlreadyExists, OpsError
+from churnguard_ops.backup.settings import BackupSettings
+from churnguard_ops.core import contracts
+from churnguard_ops.core.clock import Clock
+from churnguard_ops.core.errors import AlreadyExists, OpsError
+from churnguard_ops.core.ports import MetricsSink
 
 
 class UnknownTarget(OpsError):
@@ -25,7 +28,26 @@ BUSY_STATES = frozenset({"backing-up", "modifying", "upgrading", "storage-optimi
                          "resetting-master-credentials", "starting", "creating"})
 
 
-class DatabaseBackups(BackupPorts):
+class DatabaseBackups:
+    def __init__(self, settings: BackupSettings, *, primary: SnapshotStore, dr: SnapshotStore | None,
+                 metrics: MetricsSink, baselines: BaselineRecorder | None, clock: Clock) -> None:
+        self.settings = settings
+        self.primary = primary
+        self.dr = dr
+        self.metrics = metrics
+        self.baselines = baselines
+        self.clock = clock
+
+    def run(self, report: BackupReport, policy: BackupPolicy, tick: BackupTick) -> None:
+        targets = self._targets(tick)
+        headroom = {store.region: self._prune_and_measure(report, store) for store in self._stores(policy)}
+        room = headroom.get(self.primary.region)
+        for instance_id in targets:
+            if self._snapshot_instance(report, policy, instance_id, room) and room is not None:
+                room -= 1
+        if policy.cross_region and self.dr:
+            self._copy_to_dr(report, targets)
+
     def _targets(self, tick: BackupTick) -> list[str]:
         configured = self.settings.db_instance_ids
         wanted = tick.detail.db_instance_ids or configured
@@ -37,15 +59,6 @@ class DatabaseBackups(BackupPorts):
     def _stores(self, policy: BackupPolicy) -> list[SnapshotStore]:
         return [self.primary, self.dr] if policy.cross_region and self.dr else [self.primary]
 
-    def _database(self, report: BackupReport, policy: BackupPolicy, targets: list[str]) -> None:
-        headroom = {store.region: self._prune_and_measure(report, store) for store in self._stores(policy)}
-        room = headroom.get(self.primary.region)
-        for instance_id in targets:
-            if self._snapshot_instance(report, policy, instance_id, room) and room is not None:
-                room -= 1
-        if policy.cross_region and self.dr:
-            self._copy_to_dr(report, targets)
-
     def _prune_and_measure(self, report: BackupReport, store: SnapshotStore) -> int | None:
         """Prune first so the quota check sees the room pruning made.
 
@@ -54,7 +67,7 @@ class DatabaseBackups(BackupPorts):
         """
         target = f"region:{store.region}"
         try:
-            manual = store.list_snapshots(manual_only=True)
+            manual = store.snapshots()
             doomed = expired_snapshots(manual, self.clock(), self.settings.keep_latest)
         except OpsError as exc:
             report.outcomes.append(TargetOutcome(target=target, action="prune", status="failed", detail=str(exc)))
@@ -62,7 +75,7 @@ class DatabaseBackups(BackupPorts):
         deleted: list[str] = []
         for snapshot in doomed:
             try:
-                store.delete_snapshot(snapshot)
+                store.delete_snapshot(snapshot.snapshot_id, required_tags=contracts.OWNED_TAGS)
                 deleted.append(snapshot.snapshot_id)
             except OpsError as exc:
                 report.outcomes.append(TargetOutcome(target=snapshot.snapshot_id, action="prune",
@@ -85,7 +98,7 @@ class DatabaseBackups(BackupPorts):
         """Returns True when a new snapshot was created (it uses up one unit of headroom)."""
         now = self.clock()
         try:
-            instance = self.primary.describe_instance(instance_id)
+            instance = self.primary.instance(instance_id)
         except OpsError as exc:
             report.outcomes.append(TargetOutcome(target=instance_id, action="snapshot", status="failed",
                                                  detail=str(exc)))
@@ -139,7 +152,7 @@ class DatabaseBackups(BackupPorts):
 
     def _publish_freshness(self, instance_id: str, dims: dict[str, str]) -> None:
         try:
-            available = [s for s in self.primary.list_instance_snapshots(instance_id)
+            available = [s for s in self.primary.snapshots(instance_id, manual_only=False)
                          if s.available and s.created_at]
         except OpsError:
             return  # the snapshot outcome already carries the error; a missing datapoint alarms
@@ -155,8 +168,8 @@ class DatabaseBackups(BackupPorts):
         """
         assert self.dr is not None
         try:
-            in_dr = self.dr.list_snapshots(manual_only=True)
-            ours_here = [s for s in self.primary.list_snapshots(manual_only=True) if s.is_backup and s.available]
+            in_dr = self.dr.snapshots()
+            ours_here = [s for s in self.primary.snapshots() if s.is_backup and s.available]
         except OpsError as exc:
             report.outcomes.append(TargetOutcome(target=f"region:{self.dr.region}", action="copy",
                                                  status="failed", detail=str(exc)))
@@ -181,7 +194,7 @@ class DatabaseBackups(BackupPorts):
             else:
                 try:
                     self.dr.copy_from(newest, self.settings.dr_kms_key_id,
-                                      {**newest.tags, "CopiedFrom": newest.arn})
+                                      {**newest.tags, contracts.COPIED_FROM_TAG: newest.arn})
                     in_flight += 1
                     outcome.detail = f"copying {newest.snapshot_id} to {self.dr.region}"
                 except AlreadyExists:

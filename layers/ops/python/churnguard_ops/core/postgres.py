@@ -1,7 +1,7 @@
-"""PostgreSQL connection helpers for the drill (psycopg2).
+"""PostgreSQL connection helpers (psycopg2) for everything that opens a SQL connection.
 
-Why a helper module: every drill step talks to a throwaway copy the same way — a short connect
-timeout, a recognisable application_name (so DBAs can see drill sessions in pg_stat_activity),
+Why a helper module: every caller (backup baselines, drill steps) talks to a database the same
+way: a short connect timeout, a recognisable application_name (DBAs see our sessions in pg_stat_activity),
 and every unit of work in its own rolled-back transaction with a statement timeout.
 """
 from __future__ import annotations

@@ -32,6 +32,14 @@ class Unavailable(OpsError):
     """The endpoint could not be reached or did not answer in time (after botocore's retries)."""
 
 
+class RefusedDeletion(OpsError):
+    """A guarded delete found the resource is not ours (its live tags do not prove it)."""
+
+
+#: Errors worth retrying later; their class names are contracts.TRANSIENT_ERROR_NAMES.
+TRANSIENT_ERRORS: tuple[type[OpsError], ...] = (Throttled, Unavailable)
+
+
 _THROTTLING = {"Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequestsException",
                "SlowDown", "RequestThrottled", "RequestThrottledException"}
 _NOT_FOUND_SUFFIXES = ("NotFound", "NotFoundFault", "NoSuchBucket", "NoSuchKey", "ParameterNotFound")

@@ -3,14 +3,27 @@ from __future__ import annotations
 
 import json
 
+from churnguard_ops.backup.events import BackupTick
 from churnguard_ops.backup.model import BackupReport, TargetOutcome
 from churnguard_ops.backup.policy import BackupPolicy
-from churnguard_ops.backup.flow_ports import BackupPorts
-from churnguard_ops.errors import OpsError
+from churnguard_ops.backup.ports import Encryptor, ParameterSource
+from churnguard_ops.backup.settings import BackupSettings
+from churnguard_ops.core import contracts
+from churnguard_ops.core.clock import Clock
+from churnguard_ops.core.errors import OpsError
+from churnguard_ops.core.ports import ObjectWriter
 
 
-class ConfigurationExport(BackupPorts):
-    def _configuration(self, report: BackupReport, policy: BackupPolicy) -> None:
+class ConfigurationExport:
+    def __init__(self, settings: BackupSettings, *, parameters: ParameterSource, encryptor: Encryptor,
+                 objects: ObjectWriter, clock: Clock) -> None:
+        self.settings = settings
+        self.parameters = parameters
+        self.encryptor = encryptor
+        self.objects = objects
+        self.clock = clock
+
+    def run(self, report: BackupReport, policy: BackupPolicy, tick: BackupTick) -> None:
         if not self.settings.ssm_paths:
             report.outcomes.append(TargetOutcome(target="ssm", action="export", status="skipped",
                                                  detail="no SSM paths configured"))
@@ -39,7 +52,7 @@ class ConfigurationExport(BackupPorts):
             "parameters": exported,
         }
         body = json.dumps(document, indent=1, sort_keys=True, default=str).encode()
-        key = f"configuration/ssm/{report.slot:%Y/%m/%d}/{report.slot:%Y%m%dT%H%M}Z.json"
+        key = f"{contracts.CONFIGURATION_PREFIX}ssm/{report.slot:%Y/%m/%d}/{report.slot:%Y%m%dT%H%M}Z.json"
         destinations = [(self.settings.bucket, None)]
         if policy.cross_region and self.settings.dr_bucket:
             destinations.append((self.settings.dr_bucket, self.settings.dr_region))

@@ -1,0 +1,57 @@
+"""Names shared by the runtime, the CDK app and opsctl: one definition each.
+
+IAM conditions, name-prefix scoping and the Step Functions retry rules in the CDK app match these
+strings exactly, so they live here and both sides import them. Pure constants: importing this
+module loads nothing else (the CDK app imports it at synth).
+"""
+from __future__ import annotations
+
+#: Every resource this system creates is named ``<NAME_PREFIX>-...`` and tagged ``CreatedBy=<NAME_PREFIX>``.
+NAME_PREFIX = "churnguard-ops"
+
+# --- tags --------------------------------------------------------------------------------------
+MARKER_TAG = "CreatedBy"
+MARKER_VALUE = NAME_PREFIX
+PURPOSE_TAG = "Purpose"
+SOURCE_INSTANCE_TAG = "SourceDBInstance"
+POLICY_TAG = "Policy"
+SLOT_TAG = "Slot"
+RETENTION_DATE_TAG = "RetentionDate"
+COPIED_FROM_TAG = "CopiedFrom"
+DRILL_ID_TAG = "DrillId"
+EXPIRY_TAG = "Expiry"
+
+#: ``Purpose`` of a scheduled backup snapshot (and its DR copy).
+PURPOSE_BACKUP = "DisasterRecovery"
+#: ``Purpose`` of a restore drill's temporary instance and drill snapshot.
+PURPOSE_DRILL = "RestoreDrill"
+
+#: The tags that prove a resource is ours; guarded deletes re-read them from AWS first.
+OWNED_TAGS: dict[str, str] = {MARKER_TAG: MARKER_VALUE}
+DRILL_TAGS: dict[str, str] = {PURPOSE_TAG: PURPOSE_DRILL, MARKER_TAG: MARKER_VALUE}
+
+# --- names -------------------------------------------------------------------------------------
+#: Backup snapshots: ``churnguard-ops-<instance>-<policy>-<slot>`` (IAM scopes RDS rights to ``<prefix>-*``).
+SNAPSHOT_PREFIX = f"{NAME_PREFIX}-"
+DRILL_INSTANCE_PREFIX = f"{NAME_PREFIX}-drill-"
+DRILL_SNAPSHOT_PREFIX = f"{NAME_PREFIX}-dr-test-"
+#: The lifecycle rule backups add to application-data buckets (replaced, never duplicated).
+APP_DATA_RETENTION_RULE_ID = f"{NAME_PREFIX}-noncurrent-retention"
+
+# --- documents in the ops bucket ---------------------------------------------------------------
+CONFIGURATION_PREFIX = "configuration/"
+BASELINES_PREFIX = "baselines/"
+DRILL_REPORTS_PREFIX = "drills/"
+
+
+def baseline_key(instance_id: str, snapshot_id: str) -> str:
+    """Where backups store the row counts of ``instance_id`` taken with ``snapshot_id`` (drills read it)."""
+    return f"{BASELINES_PREFIX}{instance_id}/{snapshot_id}.json"
+
+
+# --- metrics and errors ------------------------------------------------------------------------
+METRICS_NAMESPACE = "ChurnGuardOps"
+
+#: Class names of :mod:`churnguard_ops.core.errors` that mean "try again later". Lambda reports an
+#: exception's class name as the error, and Step Functions retries on exactly these names.
+TRANSIENT_ERROR_NAMES: tuple[str, ...] = ("Throttled", "Unavailable")

@@ -1,0 +1,73 @@
+"""RDS as every capability sees it: one instance model and one snapshot model, free of boto3 shapes."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from churnguard_ops.core import contracts
+from churnguard_ops.core.clock import parse_time
+
+IN_FLIGHT_STATES = frozenset({"creating", "copying", "pending", "modifying"})
+
+
+@dataclass(frozen=True)
+class DbInstance:
+    instance_id: str
+    status: str
+    arn: str = ""
+    address: str | None = None
+    port: int | None = None
+    db_name: str | None = None
+    subnet_group: str | None = None
+    security_group_ids: list[str] = field(default_factory=list)
+    storage_encrypted: bool = False
+    multi_az: bool = False
+    backup_retention_days: int = 0
+    deletion_protection: bool = False
+    performance_insights: bool = False
+    latest_restorable_time: datetime | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    snapshot_id: str
+    arn: str
+    source_instance: str
+    status: str
+    created_at: datetime | None
+    region: str = ""
+    snapshot_type: str = "manual"  # "manual" | "automated" | ...
+    encrypted: bool = False
+    tags: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ours(self) -> bool:
+        return self.snapshot_type == "manual" and self.tags.get(contracts.MARKER_TAG) == contracts.MARKER_VALUE
+
+    @property
+    def available(self) -> bool:
+        return self.status == "available"
+
+    @property
+    def in_flight(self) -> bool:
+        return self.status in IN_FLIGHT_STATES
+
+    @property
+    def is_backup(self) -> bool:
+        """One of our scheduled backups (drill snapshots are ours too, but not backups)."""
+        return self.ours and self.tags.get(contracts.PURPOSE_TAG) == contracts.PURPOSE_BACKUP
+
+    @property
+    def retention_date(self) -> datetime | None:
+        """None when missing or unreadable: such a snapshot is never pruned."""
+        return parse_time(self.tags.get(contracts.RETENTION_DATE_TAG))
+
+    @property
+    def slot(self) -> datetime | None:
+        """Our snapshots carry their schedule slot; it orders them even when create times tie."""
+        return parse_time(self.tags.get(contracts.SLOT_TAG)) or self.created_at
+
+
+def tags_match(tags: dict[str, str], required: dict[str, str]) -> bool:
+    return all(tags.get(key) == value for key, value in required.items())
