@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: setup demo test test-unit bench synth clean
+.PHONY: setup demo test test-unit lint bench synth clean
 
 setup: $(STAMP)
 
@@ -23,8 +23,15 @@ $(STAMP): pyproject.toml layers/ops/requirements.txt
 demo: $(STAMP)
 	$(BIN)/opsctl demo --out out/demo
 
-test: $(STAMP)
+test: lint
 	$(BIN)/python -m pytest
+
+# Static checks (also part of `make test`): lint + import order, layering contracts, types of the
+# layer, the CDK app and the test fakes (typed against the ports they stand in for).
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-cache
+	$(BIN)/mypy layers/ops/python/churnguard_ops infra_cdk tests/unit/fakes.py tests/unit/drill_fakes.py
 
 test-unit: $(STAMP)
 	$(BIN)/python -m pytest tests/unit

@@ -1,4 +1,4 @@
-"""opsctl: the ChurnGuard Ops operator CLI (see README, design.md §5).
+"""opsctl: the ChurnGuard Ops operator CLI.
 
 ``--local`` (or no AWS credentials at all) runs against the embedded default: moto server and a
 throwaway PostgreSQL, with our CDK stacks deployed into it. Otherwise the boto3 credential chain
@@ -10,7 +10,8 @@ import argparse
 import sys
 import warnings
 
-from opsctl.commands import backup, demo, drill, invoke, local
+from opsctl.commands import backup, demo, drill, invoke, local, plugins
+from opsctl.commands.common import UsageError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -21,6 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     backup.register(commands)
     drill.register(commands)
     demo.register(commands)
+    plugins.register(commands)
     return parser
 
 
@@ -30,6 +32,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.run(args) or 0)
+    except UsageError as exc:
+        print(f"opsctl {args.command}: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("interrupted; embedded services were stopped", file=sys.stderr)
         return 130

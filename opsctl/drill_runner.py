@@ -7,12 +7,14 @@ from __future__ import annotations
 import json
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Callable
+from typing import Any
 
 import boto3
 
+from churnguard_ops.core.contracts import DRILL_INSTANCE_PREFIX, DRILL_SNAPSHOT_PREFIX
 from opsctl.console import progress
 
 DRILL_STATE_MACHINE_SUFFIX = "restore-drill"
@@ -100,10 +102,10 @@ def leftovers(regions: list[str]) -> list[str]:
         rds = boto3.client("rds", region_name=region)
         for page in rds.get_paginator("describe_db_instances").paginate():
             found += [f"{region}/instance/{i['DBInstanceIdentifier']}" for i in page["DBInstances"]
-                      if i["DBInstanceIdentifier"].startswith("churnguard-ops-drill-")]
+                      if i["DBInstanceIdentifier"].startswith(DRILL_INSTANCE_PREFIX)]
         for page in rds.get_paginator("describe_db_snapshots").paginate(SnapshotType="manual"):
             found += [f"{region}/snapshot/{s['DBSnapshotIdentifier']}" for s in page["DBSnapshots"]
-                      if s["DBSnapshotIdentifier"].startswith("churnguard-ops-dr-test-")]
+                      if s["DBSnapshotIdentifier"].startswith(DRILL_SNAPSHOT_PREFIX)]
     return found
 
 

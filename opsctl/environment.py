@@ -102,7 +102,7 @@ class LocalEnvironment:
     world: SeededWorld | None = field(init=False, default=None)
     _stack: contextlib.ExitStack = field(init=False, default_factory=contextlib.ExitStack)
 
-    def __enter__(self) -> "LocalEnvironment":
+    def __enter__(self) -> LocalEnvironment:
         try:
             self._start()
         except BaseException:

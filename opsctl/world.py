@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import json
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable
+from typing import Any
 
 import boto3
 
+from churnguard_ops.backup.naming import snapshot_tags
 from infra_cdk.settings import ChurnGuardContext
 
 FOREIGN_SNAPSHOT = "dba-manual-before-pg15-upgrade"
@@ -61,10 +63,9 @@ def load_source_database(postgres: Any, database: str, source_dsn: str | None) -
 
 
 def _history_tags(instance_id: str, slot: datetime, retention_days: int) -> list[dict[str, str]]:
-    return [{"Key": k, "Value": v} for k, v in {
-        "Purpose": "DisasterRecovery", "CreatedBy": "churnguard-ops", "Policy": "database",
-        "SourceDBInstance": instance_id, "Slot": slot.isoformat(),
-        "RetentionDate": (slot + timedelta(days=retention_days)).isoformat()}.items()]
+    """Tagged exactly as the backup function tags its database snapshots."""
+    tags = snapshot_tags(instance_id, "database", slot, slot + timedelta(days=retention_days))
+    return [{"Key": k, "Value": v} for k, v in tags.items()]
 
 
 def seed_world(context: ChurnGuardContext, region: str, now: datetime | None = None,

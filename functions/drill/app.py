@@ -15,8 +15,8 @@ from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
-from churnguard_ops.drill.model import DrillState, PollRequest
 from churnguard_ops.core.observability import ops_handler
+from churnguard_ops.drill.model import DrillState, PollRequest
 
 logger = Logger()
 metrics = Metrics()
@@ -41,7 +41,8 @@ def plan(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     from churnguard_ops.drill import wiring
 
     result = wiring.workflow().plan(_state(event))
-    logger.info("drill planned", extra={"drill_id": result.drill_id, "recovery_point": result.recovery_point.model_dump(mode="json")})
+    logger.info("drill planned", extra={"drill_id": result.drill_id,
+                                        "recovery_point": result.recovery_point.model_dump(mode="json")})
     return result.model_dump(mode="json")
 
 
@@ -66,8 +67,8 @@ def validate(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     from churnguard_ops.drill import wiring
 
     result = wiring.validator().validate(_state(event))
-    logger.info("validated", extra={"data_integrity": result["data_integrity"],
-                                    "failed": [c["name"] for c in result["checks"] if c["status"] in ("failed", "error")]})
+    failed = [c["name"] for c in result["checks"] if c["status"] in ("failed", "error")]
+    logger.info("validated", extra={"data_integrity": result["data_integrity"], "failed": failed})
     return result
 
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 import argparse
 from datetime import datetime, timezone
 
+from churnguard_ops.backup.policy import POLICY_NAMES
 from opsctl.commands.common import add_target_options, function_name, target, wants_local
 from opsctl.console import backup_summary, progress, write_json
 from opsctl.lambda_calls import Invocation, backup_tick, invoke
 
-POLICIES = ("database", "configuration", "application_data")
+POLICIES = POLICY_NAMES
 
 
 def register(commands: argparse._SubParsersAction) -> None:

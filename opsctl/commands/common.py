@@ -3,9 +3,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-from typing import Iterator
+from collections.abc import Iterator
 
 DEFAULT_PREFIX = "churnguard-ops"
+
+
+class UsageError(Exception):
+    """Bad input from the operator: opsctl prints the message as one line and exits 2."""
 
 
 def add_target_options(parser: argparse.ArgumentParser) -> None:

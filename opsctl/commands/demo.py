@@ -6,8 +6,9 @@ a runnable acceptance test a user can read.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable
+from typing import Any
 
 import boto3
 
@@ -121,5 +122,6 @@ def _throttled_instance(env: Any, out: str | None) -> Step:
     step.expect("other instances were still snapshotted", all(ids[i] in made for i in instances[1:]),
                 ", ".join(instances[1:]) or "(only one instance configured)")
     retry = run_policy(name, "database", when=when)  # Lambda's async retry redelivers the same event
-    step.expect("redelivered event completes the throttled instance", retry.ok and ids[victim] in _manual_snapshots(env.region))
+    step.expect("redelivered event completes the throttled instance",
+                retry.ok and ids[victim] in _manual_snapshots(env.region))
     return step

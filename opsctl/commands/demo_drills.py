@@ -40,7 +40,8 @@ def healthy_drill(env: Any, out: str | None) -> Step:
     for verdict in ("snapshot_exists", "can_restore", "data_integrity", "performance_acceptable"):
         step.expect(verdict, bool(verdicts.get(verdict)))
     step.expect("row counts match the backup-time baseline",
-                any(c["name"] == "row_counts_vs_baseline" and c["status"] == "passed" for c in report.get("checks", [])))
+                any(c["name"] == "row_counts_vs_baseline" and c["status"] == "passed"
+                    for c in report.get("checks", [])))
     step.expect("RTO measured within target", bool(verdicts.get("rto_met")), f"{report.get('rto', {}).get('seconds')}s")
     step.expect("RPO measured", report.get("rpo", {}).get("seconds") is not None,
                 f"{report.get('rpo', {}).get('seconds')}s")

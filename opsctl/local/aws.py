@@ -127,7 +127,8 @@ def _request_region(environ: Mapping[str, Any]) -> str | None:
 
 
 def _not_found(start_response: _StartResponse, identifier: str, region: str) -> list[bytes]:
-    arn = identifier if identifier.startswith("arn:") else f"arn:aws:lambda:{region}:{DEFAULT_ACCOUNT_ID}:function:{identifier}"
+    arn = (identifier if identifier.startswith("arn:")
+           else f"arn:aws:lambda:{region}:{DEFAULT_ACCOUNT_ID}:function:{identifier}")
     return _respond(
         start_response,
         "404 Not Found",

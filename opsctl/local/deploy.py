@@ -347,7 +347,8 @@ def _s3_bucket(ctx: _Context, logical_id: str, p: dict[str, Any]) -> tuple[Physi
         create["CreateBucketConfiguration"] = {"LocationConstraint": ctx.region}
     s3.create_bucket(**create)
     if "VersioningConfiguration" in p:
-        s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": p["VersioningConfiguration"]["Status"]})
+        s3.put_bucket_versioning(Bucket=name,
+                                 VersioningConfiguration={"Status": p["VersioningConfiguration"]["Status"]})
     if "BucketEncryption" in p:
         # CloudFormation's ServerSideEncryptionByDefault is the API's ApplyServerSideEncryptionByDefault.
         rules = [
@@ -395,7 +396,8 @@ def _sqs_queue(ctx: _Context, logical_id: str, p: dict[str, Any]) -> tuple[Physi
     sqs = ctx.client("sqs")
     url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
     arn = ctx.arn("sqs", name)
-    return PhysicalResource(url, {"Arn": arn, "QueueName": name, "QueueUrl": url}), {"QueueName", "Tags", *_SQS_ATTRIBUTES}
+    attributes = {"Arn": arn, "QueueName": name, "QueueUrl": url}
+    return PhysicalResource(url, attributes), {"QueueName", "Tags", *_SQS_ATTRIBUTES}
 
 
 def _dynamodb_table(ctx: _Context, logical_id: str, p: dict[str, Any]) -> tuple[PhysicalResource, set[str]]:

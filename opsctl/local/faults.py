@@ -11,8 +11,9 @@ import io
 import json
 import threading
 import uuid
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from typing import Any
 from urllib.parse import parse_qs
 
 
@@ -25,7 +26,7 @@ class Fault:
     status: int = 400
 
     @classmethod
-    def parse(cls, spec: str) -> "Fault":
+    def parse(cls, spec: str) -> Fault:
         """``rds:CreateDBSnapshot[:Param=value][:Code]``, e.g. ``rds:CreateDBSnapshot:DBInstanceIdentifier=db1``."""
         service, action, *rest = spec.split(":")
         parameter = next((r for r in rest if "=" in r), None)

@@ -47,3 +47,24 @@ def test_demo_passes_every_check_and_writes_results(tmp_path):
     steps = json.loads((tmp_path / "demo-results.json").read_text())
     assert steps and all(step["passed"] for step in steps)
     assert "Demo summary" in done.stdout
+
+
+def test_plugins_lists_every_check_and_shows_its_parameters_and_example(tmp_path):
+    listed = opsctl("plugins", "list", "--out", str(tmp_path))
+    assert listed.returncode == 0, listed.stderr
+    infos = json.loads((tmp_path / "plugins.json").read_text())
+    assert {"foreign_key_orphans", "amcheck", "user_sql"} <= {i["name"] for i in infos if i["kind"] == "check"}
+    assert "foreign_key_orphans" in listed.stdout
+
+    shown = opsctl("plugins", "show", "row_counts_vs_baseline")
+    assert shown.returncode == 0, shown.stderr
+    assert "tolerance_pct: number, default 1.0" in shown.stdout
+    assert '"check": "row_counts_vs_baseline"' in shown.stdout  # the docstring's example
+    assert "IAM permissions: none" in shown.stdout
+
+
+def test_plugins_show_of_an_unknown_name_is_one_line_and_exit_2():
+    done = opsctl("plugins", "show", "forign_key_orphans")
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [done.stderr.strip()]
+    assert "unknown plugin 'forign_key_orphans'" in done.stderr and "foreign_key_orphans" in done.stderr

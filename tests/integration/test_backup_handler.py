@@ -37,7 +37,8 @@ def account(monkeypatch):
                                    StorageEncrypted=True, BackupRetentionPeriod=30, MultiAZ=True)
         backup_key = boto3.client("kms", PRIMARY).create_key()["KeyMetadata"]["Arn"]
         dr_kms = boto3.client("kms", DR)
-        dr_kms.create_alias(AliasName="alias/churnguard-ops-dr", TargetKeyId=dr_kms.create_key()["KeyMetadata"]["KeyId"])
+        dr_key_id = dr_kms.create_key()["KeyMetadata"]["KeyId"]
+        dr_kms.create_alias(AliasName="alias/churnguard-ops-dr", TargetKeyId=dr_key_id)
         boto3.client("s3", PRIMARY).create_bucket(Bucket="backups")
         boto3.client("s3", DR).create_bucket(Bucket="backups-dr", CreateBucketConfiguration={"LocationConstraint": DR})
         boto3.client("s3", PRIMARY).create_bucket(Bucket="churnguard-app-data")

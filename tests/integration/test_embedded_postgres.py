@@ -12,12 +12,11 @@ import textwrap
 import time
 from pathlib import Path
 
+import psycopg2  # noqa: E402  (a hard dependency: missing it must fail, not skip)
 import pytest
 
 from opsctl.local import postgres as pg_module
 from opsctl.local.postgres import EmbeddedPostgres, PostgresNotFoundError
-
-import psycopg2  # noqa: E402  (a hard dependency: missing it must fail, not skip)
 
 pytestmark = pytest.mark.integration
 

@@ -2,18 +2,25 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
-
-import pytest
+from typing import Any
 
 import psycopg2  # noqa: E402  (a hard dependency: missing it must fail, not skip)
-
+import pytest
 from psycopg2 import sql  # noqa: E402
 
 from churnguard_ops.core.row_counts import capture_baseline  # noqa: E402
 from churnguard_ops.drill.checks import (  # noqa: E402
-    CHECKS, DEFAULT_CHECKS, CheckContext, CheckParams, CheckResult, CheckSpec, IntegrityCheck, run_checks)
+    CHECKS,
+    DEFAULT_CHECKS,
+    CheckContext,
+    CheckParams,
+    CheckResult,
+    CheckSpec,
+    IntegrityCheck,
+    run_checks,
+)
 from churnguard_ops.drill.checks.amcheck import SKIPPED_UNAVAILABLE  # noqa: E402
 from opsctl.local.churnguard_schema import corrupt, seed_churnguard  # noqa: E402
 from opsctl.local.postgres import EmbeddedPostgres  # noqa: E402
@@ -411,10 +418,11 @@ def test_critical_tables_default_to_the_tables_the_baseline_saw_with_rows(copy: 
     _execute(copy.dsn, "CREATE TABLE public.ledger (id int); INSERT INTO public.ledger VALUES (1);"
                        "CREATE TABLE public.scratch (id int)")
     baseline = {"public.ledger": 1, "public.scratch": 0}
-    (healthy,) = run_checks(copy.connect(), [CheckSpec(check="critical_tables_non_empty")], CheckContext(baseline=baseline))
+    critical = [CheckSpec(check="critical_tables_non_empty")]
+    (healthy,) = run_checks(copy.connect(), critical, CheckContext(baseline=baseline))
     assert healthy.status == "passed" and "1 critical tables" in healthy.detail
     _execute(copy.dsn, "DELETE FROM public.ledger")
-    (emptied,) = run_checks(copy.connect(), [CheckSpec(check="critical_tables_non_empty")], CheckContext(baseline=baseline))
+    (emptied,) = run_checks(copy.connect(), critical, CheckContext(baseline=baseline))
     assert emptied.status == "failed" and emptied.findings == [{"table": "public.ledger", "problem": "empty"}]
     (unknown,) = run_checks(copy.connect(), [CheckSpec(check="critical_tables_non_empty")], CheckContext())
     assert unknown.status == "skipped"

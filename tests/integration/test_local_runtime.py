@@ -310,12 +310,14 @@ def test_unserializable_result_is_a_marshal_error(aws: EmbeddedAws, tmp_path: Pa
 def test_function_is_found_by_name_partial_or_full_arn_with_or_without_qualifier(
     aws: EmbeddedAws, tmp_path: Path, identifier: str
 ) -> None:
-    register_inline(aws, tmp_path, "echo-fn", "def handler(e, c):\n    return {'seen': e, 'arn': c.invoked_function_arn}\n")
+    register_inline(aws, tmp_path, "echo-fn",
+                    "def handler(e, c):\n    return {'seen': e, 'arn': c.invoked_function_arn}\n")
 
     response = boto3.client("lambda").invoke(FunctionName=identifier, Payload=json.dumps({"k": 1}))
 
     assert "FunctionError" not in response
-    assert json.load(response["Payload"]) == {"seen": {"k": 1}, "arn": f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:echo-fn"}
+    expected_arn = f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:echo-fn"
+    assert json.load(response["Payload"]) == {"seen": {"k": 1}, "arn": expected_arn}
 
 
 def test_parse_function_identifier_rejects_garbage() -> None:

@@ -6,10 +6,8 @@ import socket
 import uuid
 from typing import Any
 
-import pytest
-
 import psycopg2  # noqa: E402  (a hard dependency: missing it must fail, not skip)
-
+import pytest
 from psycopg2 import sql  # noqa: E402
 
 from churnguard_ops.core import postgres as drill_sql  # noqa: E402

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import psycopg2  # noqa: E402  (a hard dependency: missing it must fail, not skip)
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
@@ -22,8 +23,6 @@ from opsctl.local.aws import EmbeddedAws
 from opsctl.local.faults import Fault
 from opsctl.local.postgres import EmbeddedPostgres
 from opsctl.local.rds_dataplane import RdsDataPlane, credential_scope
-
-import psycopg2  # noqa: E402  (a hard dependency: missing it must fail, not skip)
 
 pytestmark = pytest.mark.integration
 
@@ -253,10 +252,12 @@ def test_cross_region_copy_then_restore_in_the_dr_region_serves_the_snapshot_dat
     rds, dr = aws.client("rds"), aws.client("rds", DR)
     _create_instance(rds, "prod")
     plane.bind("prod", source_db)
-    arn = rds.create_db_snapshot(DBInstanceIdentifier="prod", DBSnapshotIdentifier="to-dr")["DBSnapshot"]["DBSnapshotArn"]
+    created = rds.create_db_snapshot(DBInstanceIdentifier="prod", DBSnapshotIdentifier="to-dr")
+    arn = created["DBSnapshot"]["DBSnapshotArn"]
     _insert_later_rows(pg, source_db)
 
-    dr.copy_db_snapshot(SourceDBSnapshotIdentifier=arn, TargetDBSnapshotIdentifier="to-dr-copy", SourceRegion="us-east-1")
+    dr.copy_db_snapshot(SourceDBSnapshotIdentifier=arn, TargetDBSnapshotIdentifier="to-dr-copy",
+                        SourceRegion="us-east-1")
     shared = plane.database_for_snapshot("to-dr", "us-east-1")
     assert plane.database_for_snapshot("to-dr-copy", DR) == shared  # a shared, immutable reference
 

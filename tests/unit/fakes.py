@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import base64
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from churnguard_ops.core import contracts
 from churnguard_ops.core.errors import Throttled
@@ -14,8 +14,8 @@ __all__ = ["FakeParameters", "FakeSnapshotStore", "MemoryBuckets", "MemoryObject
            "ReversibleEncryptor", "instance"]
 
 
-def instance(instance_id: str, **overrides) -> DbInstance:
-    values = dict(instance_id=instance_id, arn=f"arn:aws:rds:us-east-1:123456789012:db:{instance_id}",
+def instance(instance_id: str, **overrides: Any) -> DbInstance:
+    values: dict[str, Any] = dict(instance_id=instance_id, arn=f"arn:aws:rds:us-east-1:123456789012:db:{instance_id}",
                   status="available", storage_encrypted=True, multi_az=True, backup_retention_days=30,
                   deletion_protection=True, performance_insights=True, latest_restorable_time=None)
     values.update(overrides)

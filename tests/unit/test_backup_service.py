@@ -10,8 +10,15 @@ from churnguard_ops.backup.events import BackupTick
 from churnguard_ops.backup.service import BackupService, UnknownTarget
 from churnguard_ops.backup.settings import BackupSettings
 from tests.events import load_event
-from tests.unit.fakes import (FakeSnapshotStore, FakeParameters, MemoryBuckets, MemoryObjects, RecordingMetrics,
-                              ReversibleEncryptor, instance)
+from tests.unit.fakes import (
+    FakeParameters,
+    FakeSnapshotStore,
+    MemoryBuckets,
+    MemoryObjects,
+    RecordingMetrics,
+    ReversibleEncryptor,
+    instance,
+)
 
 NOW = datetime(2026, 11, 28, 10, 5, tzinfo=timezone.utc)
 SLOT_ID = "churnguard-ops-{}-database-20261128t1000"

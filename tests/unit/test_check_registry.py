@@ -7,8 +7,17 @@ import pytest
 from pydantic import ValidationError
 
 from churnguard_ops.drill.checks import (
-    CHECKS, DEFAULT_CHECKS, CheckContext, CheckParams, CheckResult, CheckSpec, IntegrityCheck, prepare,
-    register, run_checks)
+    CHECKS,
+    DEFAULT_CHECKS,
+    CheckContext,
+    CheckParams,
+    CheckResult,
+    CheckSpec,
+    IntegrityCheck,
+    prepare,
+    register,
+    run_checks,
+)
 from churnguard_ops.drill.performance import DEFAULT_QUERIES, QuerySpec
 
 

@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import pytest
-from datetime import timedelta
 
 from churnguard_ops.drill.model import DrillState
 from churnguard_ops.drill.report import build_report, summary_line

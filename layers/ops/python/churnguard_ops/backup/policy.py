@@ -36,7 +36,7 @@ class BackupPolicy(BaseModel):
 
 
 #: The seed's BackupPolicy table: used for every policy a configuration leaves out.
-DEFAULT_POLICIES: dict[str, BackupPolicy] = {
+DEFAULT_POLICIES: dict[PolicyName, BackupPolicy] = {
     "database": BackupPolicy(schedule_minutes=60, retention_days=30, encrypted=True, cross_region=True),
     "application_data": BackupPolicy(schedule_minutes=1440, retention_days=90, encrypted=True, cross_region=False),
     "configuration": BackupPolicy(schedule_minutes=1440, retention_days=365, encrypted=True, cross_region=True),

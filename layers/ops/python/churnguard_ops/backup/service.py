@@ -9,8 +9,8 @@ Each policy's flow lives in its own module under ``flows/`` and receives only it
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from churnguard_ops.backup.events import BackupTick
 from churnguard_ops.backup.flows.application_data import ApplicationDataProtection

@@ -13,7 +13,7 @@ from churnguard_ops.core.stores import S3Documents, S3ObjectWriter, SecretsManag
 
 
 def build_backup_service(settings: BackupSettings | None = None, metrics: MetricsSink | None = None) -> BackupService:
-    settings = settings or BackupSettings()  # type: ignore[call-arg]  # fields come from the environment
+    settings = settings or BackupSettings()  # fields come from the environment
     region = aws.default_region()
     primary = RdsGateway(region)
     baselines = None

@@ -1,8 +1,8 @@
 """Time as the domain sees it: always timezone-aware UTC, injectable for tests."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timezone
-from typing import Callable
 
 Clock = Callable[[], datetime]
 

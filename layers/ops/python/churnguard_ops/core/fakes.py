@@ -6,9 +6,10 @@ drift from the port it stands in for.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from churnguard_ops.core import ports
 from churnguard_ops.core.errors import AlreadyExists, NotFound, RefusedDeletion

@@ -7,7 +7,8 @@ this keeps module import (and test collection, and ``opsctl invoke``) fast.
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 

@@ -9,16 +9,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeAlias
 
 import psycopg2
-import psycopg2.extensions
 
 __all__ = ["USER_SCHEMA_PREDICATE", "connect", "qualified", "transaction"]
 
 logger = logging.getLogger(__name__)
 
-Connection = psycopg2.extensions.connection
+# psycopg2 ships no type information: a connection is Any to the type checker.
+Connection: TypeAlias = Any
 
 
 def connect(

@@ -14,7 +14,8 @@ Configured plugins are validated with :meth:`PluginRegistry.validate` at synth (
 """
 from __future__ import annotations
 
-from typing import Any, ClassVar, Dict, Generic, Iterable, Mapping, Type, TypeVar
+from collections.abc import Iterable, Mapping
+from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -50,14 +51,14 @@ class PluginInfo(BaseModel):
 P = TypeVar("P", bound=Plugin)
 
 
-class PluginRegistry(Dict[str, Type[P]], Generic[P]):
+class PluginRegistry(dict[str, type[P]], Generic[P]):
     """``name -> plugin class`` for one kind of plugin, filled by the ``register`` decorator."""
 
     def __init__(self, kind: str) -> None:
         super().__init__()
         self.kind = kind
 
-    def register(self, cls: Type[P]) -> Type[P]:
+    def register(self, cls: type[P]) -> type[P]:
         """Class decorator: add ``cls`` under ``cls.name`` (unique, documented, strict params)."""
         name = getattr(cls, "name", None)
         if not name:
@@ -71,7 +72,7 @@ class PluginRegistry(Dict[str, Type[P]], Generic[P]):
         self[name] = cls
         return cls
 
-    def lookup(self, name: str) -> Type[P]:
+    def lookup(self, name: str) -> type[P]:
         cls = self.get(name)
         if cls is None:
             raise PluginSpecError(f"unknown {self.kind} {name!r}; known {self.kind}s: {', '.join(sorted(self))}")

@@ -15,12 +15,12 @@ __all__ = ["capture_baseline", "count_rows", "list_user_tables"]
 
 # relkind 'r' only: ordinary tables and leaf partitions hold every row exactly once; a partitioned
 # parent ('p') would count its partitions' rows a second time.
-_USER_TABLES = """
+_USER_TABLES = f"""
 SELECT n.nspname, c.relname, c.reltuples
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE c.relkind = 'r' AND c.relpersistence <> 't' AND {user_schemas}
+WHERE c.relkind = 'r' AND c.relpersistence <> 't' AND {USER_SCHEMA_PREDICATE}
 ORDER BY n.nspname, c.relname
-""".format(user_schemas=USER_SCHEMA_PREDICATE)
+"""
 
 
 def list_user_tables(cur: Any) -> list[tuple[str, str, float]]:

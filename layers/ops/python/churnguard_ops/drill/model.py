@@ -71,7 +71,7 @@ class DrillInput(_State):
         return value.replace(tzinfo=timezone.utc) if value is not None and value.tzinfo is None else value
 
     @model_validator(mode="after")
-    def _mode_arguments(self) -> "DrillInput":
+    def _mode_arguments(self) -> DrillInput:
         if self.mode == "snapshot" and not self.snapshot_id:
             raise ValueError("mode 'snapshot' needs snapshot_id")
         if self.mode == "point_in_time" and not self.restore_time:

@@ -4,10 +4,6 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from churnguard_ops.core.contracts import DRILL_INSTANCE_PREFIX, DRILL_SNAPSHOT_PREFIX
-
-__all__ = ["DRILL_INSTANCE_PREFIX", "DRILL_SNAPSHOT_PREFIX", "DrillSettings"]
-
 
 class DrillSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="DRILL_", extra="ignore")

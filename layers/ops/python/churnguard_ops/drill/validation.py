@@ -1,7 +1,8 @@
 """Validate and time the restored copy with real SQL. Never the source: guarded before connecting."""
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from churnguard_ops.core import contracts
 from churnguard_ops.core.clock import Clock, utcnow
@@ -47,10 +48,10 @@ class DrillValidator:
                        password=creds.get("password", ""), dbname=dbname), f"{restored.address}:{restored.port}"
 
     def _baseline(self, state: DrillState) -> dict[str, int] | None:
-        point = state.plan.recovery_point if state.plan else None
-        if self.documents is None or point is None or not point.snapshot_id:
+        plan = state.plan
+        if self.documents is None or plan is None or not plan.recovery_point.snapshot_id:
             return None
-        document = self.documents.load(contracts.baseline_key(state.plan.source_instance, point.snapshot_id))
+        document = self.documents.load(contracts.baseline_key(plan.source_instance, plan.recovery_point.snapshot_id))
         return document.get("tables") if document else None
 
     def validate(self, state: DrillState) -> dict[str, Any]:

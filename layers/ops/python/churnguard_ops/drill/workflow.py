@@ -6,8 +6,9 @@ is created or deleted, so a bug upstream cannot aim a drill at the source databa
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
-from typing import Callable
+from functools import partial
 
 from churnguard_ops.core import contracts
 from churnguard_ops.core.clock import Clock, parse_time, utcnow
@@ -198,11 +199,11 @@ class DrillWorkflow:
             for instance in rds.instances():
                 if _expired(instance.tags, now) and instance.instance_id.startswith(DRILL_INSTANCE_PREFIX):
                     self._sweep_one(swept, "instances", region, instance.instance_id,
-                                    lambda: self._delete_owned_instance(rds, instance.instance_id, None))
+                                    partial(self._delete_owned_instance, rds, instance.instance_id, None))
             for snapshot in rds.snapshots():
                 if _expired(snapshot.tags, now) and snapshot.snapshot_id.startswith(DRILL_SNAPSHOT_PREFIX):
                     self._sweep_one(swept, "snapshots", region, snapshot.snapshot_id,
-                                    lambda: self._delete_owned_snapshot(rds, snapshot.snapshot_id, None))
+                                    partial(self._delete_owned_snapshot, rds, snapshot.snapshot_id, None))
         return swept
 
     @staticmethod

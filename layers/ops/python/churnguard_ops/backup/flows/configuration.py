@@ -53,7 +53,7 @@ class ConfigurationExport:
         }
         body = json.dumps(document, indent=1, sort_keys=True, default=str).encode()
         key = f"{contracts.CONFIGURATION_PREFIX}ssm/{report.slot:%Y/%m/%d}/{report.slot:%Y%m%dT%H%M}Z.json"
-        destinations = [(self.settings.bucket, None)]
+        destinations: list[tuple[str, str | None]] = [(self.settings.bucket, None)]
         if policy.cross_region and self.settings.dr_bucket:
             destinations.append((self.settings.dr_bucket, self.settings.dr_region))
         for bucket, region in destinations:

@@ -152,12 +152,12 @@ class DatabaseBackups:
 
     def _publish_freshness(self, instance_id: str, dims: dict[str, str]) -> None:
         try:
-            available = [s for s in self.primary.snapshots(instance_id, manual_only=False)
-                         if s.available and s.created_at]
+            created = [s.created_at for s in self.primary.snapshots(instance_id, manual_only=False)
+                       if s.available and s.created_at is not None]
         except OpsError:
             return  # the snapshot outcome already carries the error; a missing datapoint alarms
-        if available:
-            newest = max(s.created_at for s in available)  # type: ignore[type-var]
+        if created:
+            newest = max(created)
             self.metrics.put("SnapshotAgeSeconds", (self.clock() - newest).total_seconds(), "Seconds", dims)
 
     def _copy_to_dr(self, report: BackupReport, targets: list[str]) -> None:

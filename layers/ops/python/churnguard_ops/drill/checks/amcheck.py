@@ -13,24 +13,25 @@ from psycopg2 import sql
 from pydantic import Field
 
 from churnguard_ops.core.postgres import USER_SCHEMA_PREDICATE, qualified
+
 from .base import CheckContext, CheckParams, CheckResult, IntegrityCheck
 from .registry import register
 
 SKIPPED_UNAVAILABLE = "skipped: extension unavailable"
 
-_BTREE_INDEXES = """
+_BTREE_INDEXES = f"""
 SELECT n.nspname, ic.relname, tc.relname, ic.oid
 FROM pg_index i
 JOIN pg_class ic ON ic.oid = i.indexrelid
 JOIN pg_class tc ON tc.oid = i.indrelid
 JOIN pg_am am ON am.oid = ic.relam AND am.amname = 'btree'
 JOIN pg_namespace n ON n.oid = ic.relnamespace
-WHERE ic.relkind = 'i' AND i.indisvalid AND i.indisready AND ic.relpersistence <> 't' AND {user_schemas}
+WHERE ic.relkind = 'i' AND i.indisvalid AND i.indisready AND ic.relpersistence <> 't' AND {USER_SCHEMA_PREDICATE}
 ORDER BY n.nspname, tc.relname, ic.relname
-""".format(user_schemas=USER_SCHEMA_PREDICATE)
+"""
 
 
-class Params(CheckParams):
+class AmcheckParams(CheckParams):
     max_indexes: int = Field(default=50, ge=1)
     heapallindexed: bool = False  # also verify every heap tuple has an index entry (slower)
     # The extension that provides bt_index_check. Only worth changing to exercise the
@@ -39,7 +40,7 @@ class Params(CheckParams):
 
 
 @register
-class Amcheck(IntegrityCheck):
+class Amcheck(IntegrityCheck[AmcheckParams]):
     """Verify B-tree indexes with amcheck's bt_index_check; skipped where amcheck is not available.
 
     Example::
@@ -48,9 +49,9 @@ class Amcheck(IntegrityCheck):
     """
 
     name = "amcheck"
-    Params = Params
+    Params = AmcheckParams
 
-    def run(self, conn: Any, params: Params, context: CheckContext) -> CheckResult:
+    def run(self, conn: Any, params: AmcheckParams, context: CheckContext) -> CheckResult:
         with conn.cursor() as cur:
             ext_schema = _ensure_extension(cur, params.extension)
             if ext_schema is None:

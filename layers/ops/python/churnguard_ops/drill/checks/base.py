@@ -9,7 +9,7 @@ and timeouts.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -53,7 +53,10 @@ class CheckParams(PluginParams):
     """Base for every check's Params: unknown keys are rejected."""
 
 
-class IntegrityCheck(Plugin, ABC):
+ParamsT = TypeVar("ParamsT", bound=PluginParams)
+
+
+class IntegrityCheck(Plugin, ABC, Generic[ParamsT]):
     """Base class. Subclasses set ``name`` and ``Params`` and implement ``run``.
 
     ``run`` receives a connection that is already inside a transaction with ``statement_timeout``
@@ -64,7 +67,7 @@ class IntegrityCheck(Plugin, ABC):
     Params: ClassVar[type[PluginParams]] = CheckParams
 
     @abstractmethod
-    def run(self, conn: Any, params: CheckParams, context: CheckContext) -> CheckResult:
+    def run(self, conn: Any, params: ParamsT, context: CheckContext) -> CheckResult:
         ...
 
     # Small constructors keep check bodies about SQL, not about result plumbing.

@@ -7,11 +7,12 @@ from psycopg2 import sql
 from pydantic import ConfigDict, Field
 
 from churnguard_ops.core.postgres import qualified
+
 from .base import CheckContext, CheckParams, CheckResult, IntegrityCheck
 from .registry import register
 
 
-class Params(CheckParams):
+class CriticalTablesParams(CheckParams):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     # None: every table the backup-time baseline saw with rows (for a schema nobody configured).
@@ -21,7 +22,7 @@ class Params(CheckParams):
 
 
 @register
-class CriticalTablesNonEmpty(IntegrityCheck):
+class CriticalTablesNonEmpty(IntegrityCheck[CriticalTablesParams]):
     """Fail when a critical table is missing or empty.
 
     Example::
@@ -33,13 +34,14 @@ class CriticalTablesNonEmpty(IntegrityCheck):
     """
 
     name = "critical_tables_non_empty"
-    Params = Params
+    Params = CriticalTablesParams
 
-    def run(self, conn: Any, params: Params, context: CheckContext) -> CheckResult:
+    def run(self, conn: Any, params: CriticalTablesParams, context: CheckContext) -> CheckResult:
         if params.tables is not None:
             tables = [(params.schema_, t) for t in params.tables]
         elif context.baseline:
-            tables = [tuple(key.split(".", 1)) for key, rows in sorted(context.baseline.items()) if rows > 0]
+            tables = [(key.partition(".")[0], key.partition(".")[2])
+                      for key, rows in sorted(context.baseline.items()) if rows > 0]
         else:
             return self.result("skipped", "skipped: no critical tables configured and no baseline to derive them")
         findings = []

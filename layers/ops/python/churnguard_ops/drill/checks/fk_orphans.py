@@ -13,12 +13,13 @@ from psycopg2 import sql
 from pydantic import Field
 
 from churnguard_ops.core.postgres import USER_SCHEMA_PREDICATE, qualified
+
 from .base import CheckContext, CheckParams, CheckResult, IntegrityCheck
 from .registry import register
 
 # conparentid = 0: a FK on a partitioned table is cloned onto every partition (and onto every partition
 # of a partitioned parent); checking the top-level constraint covers all of them once.
-_FOREIGN_KEYS = """
+_FOREIGN_KEYS = f"""
 SELECT c.conname, cn.nspname, cc.relname, pn.nspname, pc.relname,
        ARRAY(SELECT a.attname FROM unnest(c.conkey) WITH ORDINALITY k(attnum, ord)
              JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.attnum ORDER BY k.ord)::text[],
@@ -30,13 +31,13 @@ JOIN pg_namespace cn ON cn.oid = cc.relnamespace
 JOIN pg_class pc ON pc.oid = c.confrelid
 JOIN pg_namespace pn ON pn.oid = pc.relnamespace
 WHERE c.contype = 'f' AND c.conparentid = 0
-  AND cn.oid IN (SELECT oid FROM pg_namespace WHERE {user_schemas})
+  AND cn.oid IN (SELECT oid FROM pg_namespace WHERE {USER_SCHEMA_PREDICATE})
   AND (%(schemas)s::text[] IS NULL OR cn.nspname = ANY(%(schemas)s::text[]))
 ORDER BY cn.nspname, cc.relname, c.conname
-""".format(user_schemas=USER_SCHEMA_PREDICATE)
+"""
 
 
-class Params(CheckParams):
+class ForeignKeyOrphansParams(CheckParams):
     schemas: list[str] | None = None  # None: every non-system schema
     max_examples: int = Field(default=5, ge=0, le=100)
 
@@ -47,12 +48,12 @@ def _orphan_filter(parent: sql.Identifier, child_cols: list[str], parent_cols: l
         sql.SQL("ch.{} IS NOT NULL").format(sql.Identifier(c)) for c in child_cols)
     join = sql.SQL(" AND ").join(
         sql.SQL("pa.{} = ch.{}").format(sql.Identifier(p), sql.Identifier(c))
-        for c, p in zip(child_cols, parent_cols))
+        for c, p in zip(child_cols, parent_cols, strict=True))
     return sql.SQL("{} AND NOT EXISTS (SELECT 1 FROM {} pa WHERE {})").format(not_null, parent, join)
 
 
 @register
-class ForeignKeyOrphans(IntegrityCheck):
+class ForeignKeyOrphans(IntegrityCheck[ForeignKeyOrphansParams]):
     """Fail when any foreign key (single- or multi-column) has child rows with no parent row.
 
     Example::
@@ -61,9 +62,9 @@ class ForeignKeyOrphans(IntegrityCheck):
     """
 
     name = "foreign_key_orphans"
-    Params = Params
+    Params = ForeignKeyOrphansParams
 
-    def run(self, conn: Any, params: Params, context: CheckContext) -> CheckResult:
+    def run(self, conn: Any, params: ForeignKeyOrphansParams, context: CheckContext) -> CheckResult:
         with conn.cursor() as cur:
             cur.execute(_FOREIGN_KEYS, {"schemas": params.schemas})
             fks = cur.fetchall()
@@ -80,7 +81,7 @@ class ForeignKeyOrphans(IntegrityCheck):
                     cols = sql.SQL(", ").join(sql.SQL("ch.{}").format(sql.Identifier(c)) for c in ccols)
                     cur.execute(sql.SQL("SELECT {} FROM {} ch WHERE {} LIMIT {}").format(
                         cols, child, where, sql.Literal(params.max_examples)))
-                    examples = [{c: _jsonable(v) for c, v in zip(ccols, row)} for row in cur.fetchall()]
+                    examples = [{c: _jsonable(v) for c, v in zip(ccols, row, strict=True)} for row in cur.fetchall()]
                 findings.append({
                     "table": qualified(cschema, ctable), "constraint": conname,
                     "columns": ccols, "references": qualified(pschema, ptable),

@@ -21,7 +21,7 @@ __all__ = ["CHECKS", "DEFAULT_CHECKS", "prepare", "register", "run_checks"]
 
 logger = logging.getLogger(__name__)
 
-CHECKS: PluginRegistry[IntegrityCheck] = PluginRegistry("check")
+CHECKS: PluginRegistry[IntegrityCheck[Any]] = PluginRegistry("check")
 
 # The seed's default set (also the default of DRILL_CHECKS).
 DEFAULT_CHECKS: list[CheckSpec] = [
@@ -42,7 +42,7 @@ def _error(name: str, detail: str) -> CheckResult:
     return CheckResult(name=name, status="error", detail=detail)
 
 
-def prepare(spec: CheckSpec | Mapping[str, Any]) -> tuple[IntegrityCheck, PluginParams, CheckSpec] | CheckResult:
+def prepare(spec: CheckSpec | Mapping[str, Any]) -> tuple[IntegrityCheck[Any], PluginParams, CheckSpec] | CheckResult:
     """Validate a spec without touching the database: (check, params, spec), or an error result."""
     if not isinstance(spec, CheckSpec):
         try:

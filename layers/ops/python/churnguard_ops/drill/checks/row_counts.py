@@ -5,13 +5,14 @@ from typing import Any
 
 from pydantic import Field
 
-from churnguard_ops.core.row_counts import count_rows, list_user_tables
 from churnguard_ops.core.postgres import qualified
+from churnguard_ops.core.row_counts import count_rows, list_user_tables
+
 from .base import CheckContext, CheckParams, CheckResult, IntegrityCheck
 from .registry import register
 
 
-class Params(CheckParams):
+class RowCountsParams(CheckParams):
     tolerance_pct: float = Field(default=1.0, ge=0)
     # Absolute slack so a 3-row table gaining one row between baseline and snapshot is not a failure.
     tolerance_rows: int = Field(default=0, ge=0)
@@ -19,7 +20,7 @@ class Params(CheckParams):
 
 
 @register
-class RowCountsVsBaseline(IntegrityCheck):
+class RowCountsVsBaseline(IntegrityCheck[RowCountsParams]):
     """Compare per-table row counts with the baseline captured at backup time.
 
     A baseline table missing on the copy, or a count outside the tolerance, fails; tables that are new
@@ -29,9 +30,9 @@ class RowCountsVsBaseline(IntegrityCheck):
     """
 
     name = "row_counts_vs_baseline"
-    Params = Params
+    Params = RowCountsParams
 
-    def run(self, conn: Any, params: Params, context: CheckContext) -> CheckResult:
+    def run(self, conn: Any, params: RowCountsParams, context: CheckContext) -> CheckResult:
         if not context.baseline:
             return self.result("skipped", "skipped: no baseline row counts for this recovery point")
         findings: list[dict[str, Any]] = []

@@ -10,11 +10,12 @@ from typing import Any
 from psycopg2 import sql
 
 from churnguard_ops.core.postgres import USER_SCHEMA_PREDICATE, qualified
+
 from .base import CheckContext, CheckParams, CheckResult, IntegrityCheck
 from .registry import register
 
 # Sequences owned by a column: serial/bigserial (deptype 'a', OWNED BY) and identity columns (deptype 'i').
-_OWNED_SEQUENCES = """
+_OWNED_SEQUENCES = f"""
 SELECT sn.nspname, s.relname, tn.nspname, t.relname, a.attname, seq.seqincrement
 FROM pg_depend d
 JOIN pg_class s ON s.oid = d.objid AND s.relkind = 'S'
@@ -25,17 +26,17 @@ JOIN pg_namespace tn ON tn.oid = t.relnamespace
 JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = d.refobjsubid
 WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass
   AND d.deptype IN ('a', 'i') AND d.refobjsubid > 0
-  AND tn.oid IN (SELECT oid FROM pg_namespace WHERE {user_schemas})
+  AND tn.oid IN (SELECT oid FROM pg_namespace WHERE {USER_SCHEMA_PREDICATE})
 ORDER BY tn.nspname, t.relname, a.attname
-""".format(user_schemas=USER_SCHEMA_PREDICATE)
+"""
 
 
-class Params(CheckParams):
+class SequencesParams(CheckParams):
     pass
 
 
 @register
-class SequencesNotBehind(IntegrityCheck):
+class SequencesNotBehind(IntegrityCheck[SequencesParams]):
     """Fail when a sequence's next value would collide with existing rows (last_value < max(column)).
 
     Descending sequences are checked against min(column). Example::
@@ -44,9 +45,9 @@ class SequencesNotBehind(IntegrityCheck):
     """
 
     name = "sequences_not_behind"
-    Params = Params
+    Params = SequencesParams
 
-    def run(self, conn: Any, params: Params, context: CheckContext) -> CheckResult:
+    def run(self, conn: Any, params: SequencesParams, context: CheckContext) -> CheckResult:
         findings = []
         with conn.cursor() as cur:
             cur.execute(_OWNED_SEQUENCES)

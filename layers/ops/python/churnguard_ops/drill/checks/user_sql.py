@@ -33,12 +33,12 @@ class Query(BaseModel):
     expect: Literal["no_rows", "some_rows"] | Comparison
 
 
-class Params(CheckParams):
+class UserSqlParams(CheckParams):
     queries: list[Query] = Field(min_length=1)
 
 
 @register
-class UserSql(IntegrityCheck):
+class UserSql(IntegrityCheck[UserSqlParams]):
     """Run configured queries read-only and compare with an expectation.
 
     ``expect`` is "no_rows", "some_rows", or {"op": ">=", "value": 1} for a query returning one scalar.
@@ -52,9 +52,9 @@ class UserSql(IntegrityCheck):
     """
 
     name = "user_sql"
-    Params = Params
+    Params = UserSqlParams
 
-    def run(self, conn: Any, params: Params, context: CheckContext) -> CheckResult:
+    def run(self, conn: Any, params: UserSqlParams, context: CheckContext) -> CheckResult:
         findings = []
         with conn.cursor() as cur:
             cur.execute("SET TRANSACTION READ ONLY")
