@@ -108,3 +108,20 @@ def test_records_are_written_as_typed_items_and_a_missing_table_is_an_error(moto
     assert item == {"pk": {"S": "d1"}, "rto_seconds": {"N": "12.5"}}
     with pytest.raises(OpsError, match="record item in missing"):
         DynamoRecords("missing", REGION).record({"pk": "d1"})
+
+
+def test_an_empty_tag_requirement_never_deletes(moto_aws):
+    _instance("prod")
+    rds = RdsGateway(REGION)
+    rds.create_snapshot("prod", "churnguard-ops-prod-database-2", OURS)
+    with pytest.raises(ValueError):
+        rds.delete_snapshot("churnguard-ops-prod-database-2", required_tags={})
+    with pytest.raises(ValueError):
+        rds.delete_instance("prod", required_tags={})
+    assert [s.snapshot_id for s in rds.snapshots("prod")] == ["churnguard-ops-prod-database-2"]
+    assert rds.instance("prod").status == "available"
+
+
+def test_an_instance_keeps_the_identifier_it_was_asked_for(moto_aws):
+    _instance("prod")
+    assert RdsGateway(REGION).instance("PROD").instance_id == "PROD"

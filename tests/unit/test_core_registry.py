@@ -93,3 +93,22 @@ def test_register_refuses_unnamed_undocumented_lax_and_duplicate_plugins() -> No
     with pytest.raises(ValueError, match="already registered"):
         registry.register(Impostor)
     assert sorted(registry) == ["threshold"]
+
+
+def test_a_subclass_must_name_itself_and_params_must_be_a_model() -> None:
+    registry = _registry_with_one_plugin()
+    threshold = registry["threshold"]
+
+    class Inherits(threshold):  # type: ignore[valid-type,misc]
+        """Example: inherits its parent's name."""
+
+    class NotAModel(Plugin):
+        """Example: params as a dict."""
+
+        name = "not_a_model"
+        Params = dict  # type: ignore[assignment]
+
+    with pytest.raises(TypeError, match="no name of its own"):
+        registry.register(Inherits)
+    with pytest.raises(TypeError, match="forbid unknown keys"):
+        registry.register(NotAModel)

@@ -11,7 +11,7 @@ from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
-PolicyName = Literal["database", "application_data", "configuration"]
+PolicyName = Literal["database", "configuration", "application_data"]  # the order `opsctl backup run` runs them
 POLICY_NAMES: tuple[str, ...] = get_args(PolicyName)
 
 

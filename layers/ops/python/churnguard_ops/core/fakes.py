@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from churnguard_ops.core import ports
 from churnguard_ops.core.errors import AlreadyExists, NotFound, RefusedDeletion
-from churnguard_ops.core.rds_model import DbInstance, Snapshot, tags_match
+from churnguard_ops.core.rds_model import DbInstance, Snapshot, proves_ownership
 
 
 class RecordingMetrics:
@@ -107,6 +107,7 @@ class MemoryRds:
         self.restore_calls: list[dict[str, Any]] = []
         self.deleted_instances: list[str] = []
         self.deleted_snapshots: list[str] = []
+        self.unprotected: list[str] = []  # instances whose deletion protection a delete switched off
 
     def _arn(self, kind: str, name: str) -> str:
         return f"arn:aws:rds:{self.region}:123456789012:{kind}:{name}"
@@ -138,7 +139,8 @@ class MemoryRds:
 
     def snapshots(self, instance_id: str | None = None, *, manual_only: bool = True) -> list[Snapshot]:
         return [s for s in self.snapshots_by_id.values()
-                if instance_id in (None, s.source_instance) and (not manual_only or s.snapshot_type == "manual")]
+                if (not instance_id or s.source_instance == instance_id)
+                and (not manual_only or s.snapshot_type == "manual")]
 
     def create_snapshot(self, instance_id: str, snapshot_id: str, tags: dict[str, str]) -> Snapshot:
         if snapshot_id in self.snapshots_by_id:
@@ -179,15 +181,17 @@ class MemoryRds:
 
     def delete_snapshot(self, snapshot_id: str, *, required_tags: dict[str, str]) -> None:
         live = self.snapshot(snapshot_id)
-        if live.snapshot_type != "manual" or not tags_match(live.tags, required_tags):
+        if live.snapshot_type != "manual" or not proves_ownership(live.tags, required_tags):
             raise RefusedDeletion(f"refusing to delete {snapshot_id}: not tagged {required_tags}")
         del self.snapshots_by_id[snapshot_id]
         self.deleted_snapshots.append(snapshot_id)
 
     def delete_instance(self, instance_id: str, *, required_tags: dict[str, str]) -> None:
         live = self.instance(instance_id)
-        if not tags_match(live.tags, required_tags):
+        if not proves_ownership(live.tags, required_tags):
             raise RefusedDeletion(f"refusing to delete instance {instance_id}: not tagged {required_tags}")
+        if live.deletion_protection:
+            self.unprotected.append(instance_id)
         del self.instances_by_id[instance_id]
         self.deleted_instances.append(instance_id)
 

@@ -8,8 +8,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from churnguard_ops.core import aws
-from churnguard_ops.core.errors import RefusedDeletion, raise_translated
-from churnguard_ops.core.rds_model import DbInstance, Snapshot, tags_match
+from churnguard_ops.core.errors import OpsError, RefusedDeletion, raise_translated
+from churnguard_ops.core.rds_model import DbInstance, Snapshot, proves_ownership
 
 
 def tag_dict(raw: list[dict] | None) -> dict[str, str]:
@@ -42,10 +42,11 @@ class RdsGateway:
             raise_translated(exc, what)
 
     # -- mapping ----------------------------------------------------------------------------------
-    def _instance(self, raw: dict) -> DbInstance:
+    def _instance(self, raw: dict, instance_id: str | None = None) -> DbInstance:
         endpoint = raw.get("Endpoint") or {}
         return DbInstance(
-            instance_id=raw["DBInstanceIdentifier"],
+            # The id as the caller configured it: RDS reports identifiers in lower case.
+            instance_id=instance_id or raw["DBInstanceIdentifier"],
             status=raw.get("DBInstanceStatus", "unknown"),
             arn=raw.get("DBInstanceArn", ""),
             address=endpoint.get("Address"),
@@ -80,7 +81,7 @@ class RdsGateway:
     # -- reads ------------------------------------------------------------------------------------
     def instance(self, instance_id: str) -> DbInstance:
         raw = self._call(f"describe {instance_id}", "describe_db_instances", DBInstanceIdentifier=instance_id)
-        return self._instance(raw["DBInstances"][0])
+        return self._instance(raw["DBInstances"][0], instance_id)
 
     def instances(self) -> list[DbInstance]:
         return [self._instance(r) for r in self._pages(f"list instances in {self.region}", "describe_db_instances",
@@ -159,7 +160,7 @@ class RdsGateway:
         The tags are re-read from RDS: a caller's stale or mistaken copy never authorizes a delete.
         """
         live = self.snapshot(snapshot_id)
-        if live.snapshot_type != "manual" or not tags_match(live.tags, required_tags):
+        if live.snapshot_type != "manual" or not proves_ownership(live.tags, required_tags):
             raise RefusedDeletion(f"refusing to delete {snapshot_id}: not tagged {required_tags}")
         self._call(f"delete {snapshot_id}", "delete_db_snapshot", DBSnapshotIdentifier=snapshot_id)
 
@@ -167,14 +168,27 @@ class RdsGateway:
         """Delete an instance whose live tags include ``required_tags``, without a final snapshot.
 
         A restored instance can inherit deletion protection from its snapshot's settings; an owned
-        instance that has it is switched off first (decided on the instance's state, not on an error).
+        instance that has it is switched off first. Decided on the instance's state, never on an error's
+        text: when the delete fails, the state is read again (protection may have been applied meanwhile).
         """
         live = self.instance(instance_id)
-        if not tags_match(live.tags, required_tags):
+        if not proves_ownership(live.tags, required_tags):
             raise RefusedDeletion(f"refusing to delete instance {instance_id}: not tagged {required_tags}")
         if live.deletion_protection:
-            self._call(f"unprotect {instance_id}", "modify_db_instance", DBInstanceIdentifier=instance_id,
-                       DeletionProtection=False, ApplyImmediately=True)
+            self._unprotect(instance_id)
+        try:
+            self._delete_instance(instance_id)
+        except OpsError:
+            if not self.instance(instance_id).deletion_protection:
+                raise
+            self._unprotect(instance_id)
+            self._delete_instance(instance_id)
+
+    def _unprotect(self, instance_id: str) -> None:
+        self._call(f"unprotect {instance_id}", "modify_db_instance", DBInstanceIdentifier=instance_id,
+                   DeletionProtection=False, ApplyImmediately=True)
+
+    def _delete_instance(self, instance_id: str) -> None:
         self._call(f"delete {instance_id}", "delete_db_instance", DBInstanceIdentifier=instance_id,
                    SkipFinalSnapshot=True, DeleteAutomatedBackups=True)
 

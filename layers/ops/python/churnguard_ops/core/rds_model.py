@@ -71,3 +71,12 @@ class Snapshot:
 
 def tags_match(tags: dict[str, str], required: dict[str, str]) -> bool:
     return all(tags.get(key) == value for key, value in required.items())
+
+
+def proves_ownership(tags: dict[str, str], required: dict[str, str]) -> bool:
+    """True when ``tags`` carry ``required``, which must include our marker: an empty or marker-less
+    requirement is a caller bug, and must never turn a guarded delete into an unguarded one."""
+    if required.get(contracts.MARKER_TAG) != contracts.MARKER_VALUE:
+        raise ValueError(f"a guarded delete must require {contracts.MARKER_TAG}={contracts.MARKER_VALUE}; "
+                         f"got {required}")
+    return tags_match(tags, required)

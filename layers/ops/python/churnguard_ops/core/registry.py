@@ -60,14 +60,15 @@ class PluginRegistry(dict[str, type[P]], Generic[P]):
 
     def register(self, cls: type[P]) -> type[P]:
         """Class decorator: add ``cls`` under ``cls.name`` (unique, documented, strict params)."""
-        name = getattr(cls, "name", None)
-        if not name:
-            raise TypeError(f"{cls.__name__} has no name")
+        name = cls.__dict__.get("name")
+        if not name:  # an inherited name would register the subclass under its parent's key
+            raise TypeError(f"{cls.__name__} has no name of its own")
         if name in self and self[name] is not cls:
             raise ValueError(f"{self.kind} {name!r} is already registered by {self[name].__name__}")
         if not (cls.__doc__ or "").strip():
             raise TypeError(f"{cls.__name__} needs a docstring with an example")
-        if cls.Params.model_config.get("extra") != "forbid":
+        if not (isinstance(cls.Params, type) and issubclass(cls.Params, BaseModel)) \
+                or cls.Params.model_config.get("extra") != "forbid":
             raise TypeError(f"{cls.__name__}.Params must forbid unknown keys (extend PluginParams)")
         self[name] = cls
         return cls

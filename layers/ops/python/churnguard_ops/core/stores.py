@@ -6,7 +6,7 @@ from decimal import Decimal
 from typing import Any
 
 from churnguard_ops.core import aws
-from churnguard_ops.core.errors import NotFound, OpsError, guarded
+from churnguard_ops.core.errors import NotFound, Unavailable, guarded, translate
 
 
 class S3Documents:
@@ -85,10 +85,26 @@ class EventBridgePublisher:
     def publish(self, detail_type: str, detail: dict[str, Any]) -> None:
         entry = {"Source": self.source, "DetailType": detail_type, "EventBusName": self.bus_name,
                  "Detail": json.dumps(detail, default=str, sort_keys=True)}
-        result = guarded(f"put {detail_type} event", aws.client("events", self.region).put_events, Entries=[entry])
+        what = f"put {detail_type} event"
+        result = guarded(what, aws.client("events", self.region).put_events, Entries=[entry])
         if result.get("FailedEntryCount"):  # PutEvents reports per-entry failures with HTTP 200
             failure = result["Entries"][0]
-            raise OpsError(f"put {detail_type} event: {failure.get('ErrorCode')}: {failure.get('ErrorMessage')}")
+            code, message = failure.get("ErrorCode", ""), failure.get("ErrorMessage", "")
+            if code in _ENTRY_INTERNAL_ERRORS:  # EventBridge's own failure: worth a retry, like a 5xx
+                raise Unavailable(f"{what}: {code}: {message}")
+            # The same codes as a failed call, so a throttled entry is retried like a throttled request.
+            raise translate(_EntryFailure(code, message), what)
+
+
+_ENTRY_INTERNAL_ERRORS = {"InternalFailure", "InternalException"}
+
+
+class _EntryFailure(Exception):
+    """A PutEvents entry failure, shaped like a botocore ClientError so :func:`translate` maps its code."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.response = {"Error": {"Code": code, "Message": message}}
 
 
 class DynamoRecords:
