@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 if __package__ in (None, ""):
     # Executed as a script (python infra_cdk/app.py): the script's own directory must not be on
@@ -23,9 +24,10 @@ import aws_cdk as cdk
 from infra_cdk.nag import apply_nag
 from infra_cdk.paths import DEFAULT_OUTDIR, cdk_json_context  # noqa: F401  (re-exported for callers)
 from infra_cdk.settings import ChurnGuardContext
-from infra_cdk.stacks import BackupDrStack, BackupStack, DrillStack
+from infra_cdk.stacks import BackupDrStack, BackupStack, DrillStack, FoundationStack
 
 DEFAULT_PRIMARY_REGION = "us-east-1"
+FOUNDATION_STACK_ID = "ChurnGuardOpsFoundation"
 BACKUP_STACK_ID = "ChurnGuardOpsBackup"
 BACKUP_DR_STACK_ID = "ChurnGuardOpsBackupDr"
 DRILL_STACK_ID = "ChurnGuardOpsDrill"
@@ -65,33 +67,44 @@ def build_app(
         env=cdk.Environment(account=account, region=dr_region),
         cross_region_references=False,
     )
+    primary_env = cdk.Environment(account=account, region=primary_region)
+    # What every capability shares (layer, ops topic, ops CMK and bucket); capability stacks use it
+    # through same-region cross-stack references.
+    foundation_stack = FoundationStack(
+        app,
+        FOUNDATION_STACK_ID,
+        config=config,
+        stack_name=f"{config.prefix}-foundation",
+        description="ChurnGuard Ops foundation: shared Lambda layer, ops SNS topic, ops CMK and bucket",
+        env=primary_env,
+    )
+    foundation = foundation_stack.foundation
     primary = BackupStack(
         app,
         BACKUP_STACK_ID,
         config=config,
+        foundation=foundation,
         stack_name=f"{config.prefix}-backup",
         description="ChurnGuard Ops backups: scheduled snapshot/copy/prune Lambda, alarms, dashboard",
-        env=cdk.Environment(account=account, region=primary_region),
+        env=primary_env,
     )
     primary.add_stack_dependency(dr, "the DR key alias and bucket must exist before the first tick")
-    # Same account and region as the backups: it uses their bucket (baselines/ in, drills/ out),
-    # bucket CMK, ops topic and shared layer through same-region cross-stack references.
+    primary.add_stack_dependency(foundation_stack, "the layer, bucket, CMK and topic it uses")
     drill = DrillStack(
         app,
         DRILL_STACK_ID,
         config=config,
-        bucket=primary.bucket,
-        bucket_key=primary.backup_key,
-        topic=primary.topic,
-        layer=primary.layer,
+        foundation=foundation,
         stack_name=f"{config.prefix}-drill",
         description="ChurnGuard Ops restore drills: weekly Step Functions drill, task Lambdas, sweeper, history",
-        env=cdk.Environment(account=account, region=primary_region),
+        env=primary_env,
     )
     drill.add_stack_dependency(dr, "drills of DR copies use the DR key alias")
+    drill.add_stack_dependency(foundation_stack, "the layer, bucket, CMK and topic it uses")
 
     cdk.Tags.of(app).add("Project", config.prefix)
-    for stack, capability in ((dr, "backup"), (primary, "backup"), (drill, "drill")):
+    for stack, capability in ((foundation_stack, "foundation"), (dr, "backup"), (primary, "backup"),
+                              (drill, "drill")):
         cdk.Tags.of(stack).add("Capability", capability)
     if nag:
         apply_nag(app)

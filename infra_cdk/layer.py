@@ -17,9 +17,9 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import tempfile
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from aws_cdk import Aspects, IAspect, Stack
 from cdk_nag import AwsSolutionsChecks, NagPackSuppression, NagSuppressions

@@ -12,24 +12,27 @@ environment variables the Lambda functions read with pydantic-settings (see
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Annotated, Any, Iterable, Literal
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+
+from churnguard_ops.backup.policy import DEFAULT_POLICIES, POLICY_NAMES, BackupPolicy, PolicyName  # noqa: F401
+from churnguard_ops.core.contracts import NAME_PREFIX
+from churnguard_ops.core.registry import PluginSpecError
+from churnguard_ops.drill.checks import CHECKS, DEFAULT_CHECKS, CheckSpec
 
 if TYPE_CHECKING:  # the CDK (and its Node.js runtime) loads only where an app is built
     from constructs import Construct
 
 CONTEXT_KEY = "churnguard"
 
-PolicyName = Literal["database", "application_data", "configuration"]
+#: Seed policies (the runtime's defaults, as plain dicts): used for every policy the context leaves
+#: out, and as the base that partial overrides are merged onto (``{"database": {"schedule_minutes": 30}}``).
+SEED_POLICIES: dict[str, dict[str, Any]] = {name: policy.model_dump() for name, policy in DEFAULT_POLICIES.items()}
 
-#: Seed policies (contract): used for every policy the context leaves out, and as the base
-#: that partial overrides are merged onto (``{"database": {"schedule_minutes": 30}}``).
-SEED_POLICIES: dict[str, dict[str, Any]] = {
-    "database": {"schedule_minutes": 60, "retention_days": 30, "encrypted": True, "cross_region": True},
-    "application_data": {"schedule_minutes": 1440, "retention_days": 90, "encrypted": True, "cross_region": False},
-    "configuration": {"schedule_minutes": 1440, "retention_days": 365, "encrypted": True, "cross_region": True},
-}
+#: One ``drill.checks`` entry: exactly what the validate function reads from DRILL_CHECKS.
+DrillCheck = CheckSpec
 
 # RDS DB instance identifier: 1-63 letters/digits/hyphens, starts with a letter, no '--', no trailing '-'.
 DbInstanceId = Annotated[str, StringConstraints(pattern=r"^[a-zA-Z][a-zA-Z0-9-]{0,62}$")]
@@ -62,15 +65,6 @@ DRILL_STATE_MACHINE_TIMEOUT_HOURS = 4
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class BackupPolicy(_Strict):
-    """One backup policy: how often its tick runs and how long its recovery points live."""
-
-    schedule_minutes: int = Field(ge=1, le=10080, description="EventBridge rate, in minutes")
-    retention_days: int = Field(ge=1, le=3650)
-    encrypted: bool = True
-    cross_region: bool = False
 
 
 class BackupContext(_Strict):
@@ -115,9 +109,10 @@ class BackupContext(_Strict):
         given = data.get("policies") or {}
         if not isinstance(given, dict):
             return data  # let field validation report the type error
-        unknown = set(given) - set(SEED_POLICIES)
+        unknown = set(given) - set(POLICY_NAMES)
         if unknown:
-            raise ValueError(f"unknown backup policies {sorted(unknown)}; known: {sorted(SEED_POLICIES)}")
+            raise ValueError(f"unknown backup policies {sorted(unknown)}; known: {sorted(POLICY_NAMES)}")
+        # In the seed table's order (rules, alarms, dashboard and BACKUP_POLICIES follow it).
         merged = {name: {**seed, **(given.get(name) or {})} for name, seed in SEED_POLICIES.items()}
         return {**data, "policies": merged}
 
@@ -154,14 +149,6 @@ class DrillVpc(_Strict):
         return value
 
 
-class DrillCheck(_Strict):
-    """One DRILL_CHECKS entry (mirrors churnguard_ops.drill.checks.CheckSpec)."""
-
-    check: Annotated[str, StringConstraints(min_length=1)]
-    params: dict[str, Any] = Field(default_factory=dict)
-    statement_timeout_ms: int | None = Field(default=None, gt=0)
-
-
 class DrillPerformanceQuery(_Strict):
     """One DRILL_PERFORMANCE_QUERIES entry (mirrors churnguard_ops.drill.performance.QuerySpec)."""
 
@@ -187,6 +174,17 @@ class DrillContext(_Strict):
     checks: list[DrillCheck] | None = Field(default=None, min_length=1)
     performance_queries: list[DrillPerformanceQuery] | None = Field(default=None, min_length=1)
 
+    @field_validator("checks")
+    @classmethod
+    def _checks_are_registered_with_valid_params(cls, value: list[DrillCheck] | None) -> list[DrillCheck] | None:
+        # The same validation the validate function runs: a typo fails the synth, not the weekly drill.
+        for index, spec in enumerate(value or []):
+            try:
+                CHECKS.validate(spec.check, spec.params)
+            except PluginSpecError as exc:
+                raise ValueError(f"checks[{index}] ({spec.check}): {exc}") from None
+        return value
+
     @field_validator("performance_queries")
     @classmethod
     def _unique_query_names(cls, value: list[DrillPerformanceQuery] | None) -> list[DrillPerformanceQuery] | None:
@@ -194,6 +192,10 @@ class DrillContext(_Strict):
         if len(set(names)) != len(names):
             raise ValueError("performance query names must be unique")
         return value
+
+    def check_permissions(self) -> set[str]:
+        """IAM actions the configured checks (or the functions' default checks) declare."""
+        return CHECKS.permissions(spec.check for spec in (self.checks or DEFAULT_CHECKS))
 
     def lambda_environment(self, backup: BackupContext) -> dict[str, str]:
         """The DRILL_* variables that do not depend on deployed resources (contract names)."""
@@ -220,15 +222,15 @@ class DrillContext(_Strict):
 
 
 class ChurnGuardContext(_Strict):
-    # Fixed for now: the functions name and tag what they create "churnguard-ops-*" / CreatedBy=churnguard-ops
-    # (churnguard_ops.MARKER_VALUE), and IAM is scoped to that; a second deployment needs that made configurable.
-    prefix: Literal["churnguard-ops"] = "churnguard-ops"
+    # Fixed: the functions name and tag what they create "<NAME_PREFIX>-*" / CreatedBy=<NAME_PREFIX>
+    # (churnguard_ops.core.contracts), and IAM is scoped to that; a second deployment needs that made configurable.
+    prefix: Literal[NAME_PREFIX] = NAME_PREFIX  # type: ignore[valid-type]
     notification_emails: list[Email] = Field(default_factory=list)
     backup: BackupContext = Field(default_factory=BackupContext)
     drill: DrillContext = Field(default_factory=DrillContext)
 
     @model_validator(mode="after")
-    def _drill_secrets_name_drilled_instances(self) -> "ChurnGuardContext":
+    def _drill_secrets_name_drilled_instances(self) -> ChurnGuardContext:
         unknown = set(self.drill.db_secrets) - set(self.backup.db_instance_ids)
         if unknown:
             raise ValueError(f"drill.db_secrets names {sorted(unknown)}, which are not in backup.db_instance_ids "
@@ -236,7 +238,7 @@ class ChurnGuardContext(_Strict):
         return self
 
     @classmethod
-    def from_node(cls, scope: Construct) -> "ChurnGuardContext":
+    def from_node(cls, scope: Construct) -> ChurnGuardContext:
         """Validate ``churnguard`` context (a dict from cdk.json, or a JSON string from ``-c``)."""
         raw = scope.node.try_get_context(CONTEXT_KEY)
         if raw is None:

@@ -27,7 +27,8 @@ ROOT = Path(__file__).resolve().parents[1]
 STATE_DIR = ROOT / ".opsctl"
 
 
-SYNTH_INPUTS = ("cdk.json", "infra_cdk", "functions", "layers/ops/requirements.txt")
+# The CDK app imports the layer's contracts, policies and plugin registries, so its code is an input too.
+SYNTH_INPUTS = ("cdk.json", "infra_cdk", "functions", "layers/ops/requirements.txt", "layers/ops/python")
 
 
 def _inputs_digest(extra: str) -> str:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from aws_cdk import Stack
 from aws_cdk import aws_iam as iam
 from cdk_nag import NagPackSuppression, NagSuppressions, RegexAppliesTo
-from constructs import Construct
+from constructs import IConstruct
 
 from infra_cdk.nag import resource_finding, suppress
 
@@ -16,18 +17,24 @@ from infra_cdk.nag import resource_finding, suppress
 class RoleGrants:
     """Statements for one role, with the cdk-nag IAM5 reason for each wildcard they contain."""
 
-    def __init__(self, stack: Stack, role: iam.IRole) -> None:
+    def __init__(self, stack: Stack, role: iam.IRole, *, policy_id: str | None = None) -> None:
+        """Statements go to the role's default policy, or to a policy of their own (``policy_id``)
+        when a finding must carry a reason that another grant of the same role already uses
+        for the same resource text (e.g. ``Resource::*``)."""
         self.stack = stack
         self.role = role
+        self.policy: iam.Policy | None = iam.Policy(stack, policy_id, roles=[role]) if policy_id else None
         self.reasons: dict[str, list[str | RegexAppliesTo]] = {}
 
     def add(self, sid: str, actions: list[str], resources: Iterable[str], *, why_wildcard: str | None = None,
             conditions: dict[str, Any] | None = None,
             also_rendered_as: Iterable[RegexAppliesTo] = ()) -> None:
         resources = list(dict.fromkeys(resources))
-        self.role.add_to_principal_policy(
-            iam.PolicyStatement(sid=sid, actions=actions, resources=resources, conditions=conditions)
-        )
+        statement = iam.PolicyStatement(sid=sid, actions=actions, resources=resources, conditions=conditions)
+        if self.policy is not None:
+            self.policy.add_statements(statement)
+        else:
+            self.role.add_to_principal_policy(statement)
         for arn in resources:
             finding = resource_finding(self.stack, arn)
             if "*" in finding:
@@ -39,7 +46,7 @@ class RoleGrants:
             self.reasons.setdefault(why_wildcard, []).extend(also_rendered_as)
 
     def suppress_wildcards(self) -> None:
-        policy = self.role.node.find_child("DefaultPolicy")
+        policy = self.policy or self.role.node.find_child("DefaultPolicy")
         for reason, findings in self.reasons.items():
             exact = sorted({f for f in findings if isinstance(f, str)})
             regexes = [f for f in findings if not isinstance(f, str)]
@@ -51,7 +58,7 @@ class RoleGrants:
             )
 
 
-def cross_stack_arn_rendering(producer: Stack, resource: Construct, suffix: str) -> RegexAppliesTo:
+def cross_stack_arn_rendering(producer: Stack, resource: IConstruct, suffix: str) -> RegexAppliesTo:
     """How cdk-nag names ``<resource ARN from another stack><suffix>`` once CDK has resolved the reference.
 
     cdk-nag runs again whenever the app is synthesized again (``Annotations.from_stack`` does), and by

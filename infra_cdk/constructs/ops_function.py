@@ -8,8 +8,8 @@ that receives Lambda's on-failure records (and that EventBridge targets can use 
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Mapping, Sequence
 
 from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
@@ -19,10 +19,13 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from churnguard_ops.core.contracts import METRICS_NAMESPACE
 from infra_cdk.layer import LAMBDA_ARCHITECTURE, LAMBDA_RUNTIME
 from infra_cdk.nag import suppress
 
 _CODE_EXCLUDES = ["**/__pycache__", "**/*.pyc", "**/.pytest_cache", "**/tests"]
+_DEFAULT_TIMEOUT = Duration.minutes(1)
+_DEFAULT_MAX_EVENT_AGE = Duration.hours(1)
 
 
 class OpsFunction(Construct):
@@ -38,15 +41,15 @@ class OpsFunction(Construct):
         service_name: str,
         layers: Sequence[lambda_.ILayerVersion] = (),
         environment: Mapping[str, str] | None = None,
-        timeout: Duration = Duration.minutes(1),
+        timeout: Duration = _DEFAULT_TIMEOUT,
         memory_size: int = 256,
         reserved_concurrent_executions: int | None = None,
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
-        metrics_namespace: str = "ChurnGuardOps",
+        metrics_namespace: str = METRICS_NAMESPACE,
         log_level: str = "INFO",
         asynchronous: bool = True,
         async_retry_attempts: int = 2,
-        max_event_age: Duration = Duration.hours(1),
+        max_event_age: Duration = _DEFAULT_MAX_EVENT_AGE,
     ) -> None:
         super().__init__(scope, construct_id)
 

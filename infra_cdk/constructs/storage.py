@@ -3,19 +3,20 @@ no public access, versioned, server access logs."""
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+_ACCESS_LOG_RETENTION = Duration.days(365)
 
 
 class AccessLogBucket(s3.Bucket):
     """Target for S3 server access logs (SSE-S3: log delivery cannot write with SSE-KMS)."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, retention: Duration = Duration.days(365)) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, retention: Duration = _ACCESS_LOG_RETENTION) -> None:
         super().__init__(
             scope,
             construct_id,

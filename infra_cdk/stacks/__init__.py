@@ -1,7 +1,8 @@
-"""One stack (or stack pair) per capability."""
+"""The foundation stack every capability builds on, and one stack (or stack pair) per capability."""
 
 from infra_cdk.stacks.backup_dr_stack import BackupDrStack, dr_bucket_name
 from infra_cdk.stacks.backup_stack import BackupStack
 from infra_cdk.stacks.drill_stack import DrillStack
+from infra_cdk.stacks.foundation_stack import FoundationStack
 
-__all__ = ["BackupDrStack", "BackupStack", "DrillStack", "dr_bucket_name"]
+__all__ = ["BackupDrStack", "BackupStack", "DrillStack", "FoundationStack", "dr_bucket_name"]

@@ -6,13 +6,14 @@ from dataclasses import dataclass
 
 from aws_cdk import Duration
 
+# Errors of the Lambda service itself (not of the handler) that are worth a retry. The handlers' own
+# transient errors are churnguard_ops.core.contracts.TRANSIENT_ERROR_NAMES.
 LAMBDA_TRANSIENT_ERRORS = [
     "Lambda.ServiceException",
     "Lambda.AWSLambdaException",
     "Lambda.SdkClientException",
     "Lambda.TooManyRequestsException",
 ]
-HANDLER_TRANSIENT_ERRORS = ["Throttled", "Unavailable"]  # churnguard_ops.errors class names
 
 # State names: the local runner, opsctl and the tests refer to them (contract).
 STATE_PLAN = "Plan"
@@ -51,6 +52,7 @@ class DrillFunctionSpec:
     memory_size: int = 256
     needs_database: bool = False  # opens SQL connections: runs in drill.vpc when configured
     scheduled: bool = False  # invoked asynchronously by EventBridge: DLQ + retries
+    runs_checks: bool = False  # runs the integrity-check plugins: granted what they declare
 
 
 FUNCTION_SPECS: tuple[DrillFunctionSpec, ...] = (
@@ -62,7 +64,7 @@ FUNCTION_SPECS: tuple[DrillFunctionSpec, ...] = (
                       "Restore drill: restore the recovery point to a temporary instance", Duration.minutes(1)),
     DrillFunctionSpec("validate", "ValidateFunction", "app.validate",
                       "Restore drill: integrity checks with SQL on the restored copy", Duration.minutes(10),
-                      memory_size=512, needs_database=True),
+                      memory_size=512, needs_database=True, runs_checks=True),
     DrillFunctionSpec("measure", "MeasureFunction", "app.measure",
                       "Restore drill: time representative queries on the restored copy", Duration.minutes(10),
                       memory_size=512, needs_database=True),

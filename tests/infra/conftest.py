@@ -24,15 +24,30 @@ CONFIGURED_SECRET = "arn:aws:secretsmanager:us-east-1:123456789012:secret:churng
 class Synth:
     app: Any
     outdir: Path
+    foundation: Any  # FoundationStack
     backup: Any  # BackupStack
     dr: Any  # BackupDrStack
-    template: Any  # aws_cdk.assertions.Template of the primary stack
+    drill: Any  # DrillStack
+    foundation_template: Any  # aws_cdk.assertions.Template of each stack
+    template: Any  # the (primary) backup stack
     dr_template: Any
-    drill: Any = None  # DrillStack
-    drill_template: Any = None
+    drill_template: Any
 
     def template_json(self, stack: Any) -> dict[str, Any]:
         return json.loads((self.outdir / stack.template_file).read_text())
+
+    def resolved(self, value: Any) -> Any:
+        """``value`` with each ``Fn::GetStackOutput`` replaced by the producing stack's output value."""
+        if isinstance(value, list):
+            return [self.resolved(v) for v in value]
+        if not isinstance(value, dict):
+            return value
+        if "Fn::GetStackOutput" in value:
+            ref = value["Fn::GetStackOutput"]
+            (producer,) = [s for s in (self.foundation, self.backup, self.dr, self.drill)
+                           if s.stack_name == ref["StackName"]]
+            return self.template_json(producer)["Outputs"][ref["OutputName"]]["Value"]
+        return {k: self.resolved(v) for k, v in value.items()}
 
 
 @pytest.fixture(scope="session")
@@ -45,11 +60,17 @@ def clean_cdk_env():
 
 @pytest.fixture(scope="session")
 def synth(tmp_path_factory: pytest.TempPathFactory, clean_cdk_env) -> Synth:
+    from aws_cdk import Stack
     from aws_cdk.assertions import Template
 
-    from infra_cdk.app import BACKUP_DR_STACK_ID, BACKUP_STACK_ID, DRILL_STACK_ID, build_app
-
-    from infra_cdk.app import cdk_json_context
+    from infra_cdk.app import (
+        BACKUP_DR_STACK_ID,
+        BACKUP_STACK_ID,
+        DRILL_STACK_ID,
+        FOUNDATION_STACK_ID,
+        build_app,
+        cdk_json_context,
+    )
 
     # cdk.json plus database credentials, as a real deployment configures them, so the secret-reading
     # branches of the stacks are synthesized (and cdk-nag checks them) too.
@@ -58,17 +79,20 @@ def synth(tmp_path_factory: pytest.TempPathFactory, clean_cdk_env) -> Synth:
     outdir = tmp_path_factory.mktemp("cdk.out")
     app = build_app(outdir=outdir, region="us-east-1", context={"churnguard": churnguard})
     app.synth()
-    backup = app.node.find_child(BACKUP_STACK_ID)
-    dr = app.node.find_child(BACKUP_DR_STACK_ID)
-    drill = app.node.find_child(DRILL_STACK_ID)
+    foundation = Stack.of(app.node.find_child(FOUNDATION_STACK_ID))
+    backup = Stack.of(app.node.find_child(BACKUP_STACK_ID))
+    dr = Stack.of(app.node.find_child(BACKUP_DR_STACK_ID))
+    drill = Stack.of(app.node.find_child(DRILL_STACK_ID))
     return Synth(
         app=app,
         outdir=outdir,
+        foundation=foundation,
         backup=backup,
         dr=dr,
+        drill=drill,
+        foundation_template=Template.from_stack(foundation),
         template=Template.from_stack(backup),
         dr_template=Template.from_stack(dr),
-        drill=drill,
         drill_template=Template.from_stack(drill),
     )
 
@@ -76,3 +100,8 @@ def synth(tmp_path_factory: pytest.TempPathFactory, clean_cdk_env) -> Synth:
 @pytest.fixture(scope="session")
 def backup_resources(synth: Synth) -> dict[str, Any]:
     return synth.template_json(synth.backup)["Resources"]
+
+
+@pytest.fixture(scope="session")
+def foundation_resources(synth: Synth) -> dict[str, Any]:
+    return synth.template_json(synth.foundation)["Resources"]

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from infra_cdk.nag import flatten_cfn_reference
 
@@ -59,11 +60,13 @@ def apply_input_transformer(transformer: dict[str, Any], event: dict[str, Any]) 
     return json.loads(text)
 
 
-def synth_backup_stack_without_bundling(tmp_path: Path, churnguard: dict[str, Any]):
-    """A primary stack for other context values; skips layer bundling (aws:cdk:bundling-stacks)."""
+def synth_without_bundling(tmp_path: Path, churnguard: dict[str, Any]) -> dict[str, Any]:
+    """Templates (``aws_cdk.assertions.Template`` by stack id) for other context values; skips layer
+    bundling (aws:cdk:bundling-stacks) and cdk-nag."""
+    from aws_cdk import Stack
     from aws_cdk.assertions import Template
 
-    from infra_cdk.app import BACKUP_STACK_ID, build_app
+    from infra_cdk.app import build_app
 
     app = build_app(
         outdir=tmp_path,
@@ -71,4 +74,20 @@ def synth_backup_stack_without_bundling(tmp_path: Path, churnguard: dict[str, An
         context={"churnguard": churnguard, "aws:cdk:bundling-stacks": []},
         nag=False,
     )
-    return Template.from_stack(app.node.find_child(BACKUP_STACK_ID))
+    return {c.node.id: Template.from_stack(c) for c in app.node.children if isinstance(c, Stack)}
+
+
+def state_machine_definition(definition_string: Any) -> dict[str, Any]:
+    """Parse DefinitionString: each Fn::GetAtt [X, Arn] becomes the placeholder 'arn:X'."""
+    if isinstance(definition_string, str):
+        return json.loads(definition_string)
+    delimiter, parts = definition_string["Fn::Join"]
+    text = []
+    for part in parts:
+        if isinstance(part, str):
+            text.append(part)
+        elif "Fn::GetAtt" in part and part["Fn::GetAtt"][1] == "Arn":
+            text.append(f"arn:{part['Fn::GetAtt'][0]}")
+        else:
+            text.append(f"<{flat(part)}>")
+    return json.loads(delimiter.join(text))

@@ -44,7 +44,7 @@ def test_dr_bucket_has_deterministic_name_and_is_encrypted_with_the_dr_key(synth
 
 
 def test_stacks_do_not_reference_each_other_across_regions(synth):
-    for stack in (synth.backup, synth.dr):
+    for stack in (synth.foundation, synth.backup, synth.dr):
         template = synth.template_json(stack)
         assert "Fn::ImportValue" not in str(template)
         assert not any(k.startswith("ExportsReader") for k in template["Resources"])

@@ -18,7 +18,7 @@ from .infra_helpers import (
     only,
     policy_statements,
     statements_with_action,
-    synth_backup_stack_without_bundling,
+    synth_without_bundling,
 )
 
 pytestmark = pytest.mark.infra
@@ -53,15 +53,16 @@ def _newest_python_runtime() -> str:
 
 # --- function ---------------------------------------------------------------------------------
 
-def test_backup_function_runs_newest_python_on_arm64_with_the_shared_layer(backup_resources):
+def test_backup_function_runs_newest_python_on_arm64_with_the_shared_layer(synth, backup_resources,
+                                                                           foundation_resources):
     fn_id, props = _function(backup_resources)
-    layer_id, layer = only(backup_resources, "AWS::Lambda::LayerVersion")
+    layer_id, layer = only(foundation_resources, "AWS::Lambda::LayerVersion")
 
     assert props["FunctionName"] == "churnguard-ops-backup"
     assert props["Handler"] == "app.handler"
     assert props["Runtime"] == _newest_python_runtime() == "python3.14"
     assert props["Architectures"] == ["arm64"]
-    assert props["Layers"] == [{"Ref": layer_id}]
+    assert synth.resolved(props["Layers"]) == [{"Ref": layer_id}]
     assert layer["Properties"]["CompatibleRuntimes"] == ["python3.14"]
     assert layer["Properties"]["CompatibleArchitectures"] == ["arm64"]
 
@@ -79,11 +80,11 @@ def test_backup_function_limits_tracing_and_log_retention(backup_resources):
     assert log_group["Properties"]["RetentionInDays"] == 30
 
 
-def test_backup_function_environment_is_exactly_the_contract(backup_resources):
+def test_backup_function_environment_is_exactly_the_contract(synth, backup_resources, foundation_resources):
     _, props = _function(backup_resources)
     env = props["Environment"]["Variables"]
-    bucket_id = logical_id(backup_resources, "AWS::S3::Bucket", "BackupBucket")
-    key_id = logical_id(backup_resources, "AWS::KMS::Key", "BackupKey")
+    bucket_id = logical_id(foundation_resources, "AWS::S3::Bucket", "BackupBucket")
+    key_id = logical_id(foundation_resources, "AWS::KMS::Key", "BackupKey")
 
     assert set(env) == {
         "POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "LOG_LEVEL",
@@ -98,13 +99,21 @@ def test_backup_function_environment_is_exactly_the_contract(backup_resources):
     assert json.loads(env["BACKUP_DB_INSTANCE_IDS"]) == ["churnguard-prod", "churnguard-analytics"]
     assert env["BACKUP_DR_REGION"] == "us-west-2"
     assert env["BACKUP_DR_KMS_KEY_ID"] == "alias/churnguard-ops-dr"
-    assert env["BACKUP_BUCKET"] == {"Ref": bucket_id}
-    assert env["BACKUP_KMS_KEY_ARN"] == {"Fn::GetAtt": [key_id, "Arn"]}
+    assert synth.resolved(env["BACKUP_BUCKET"]) == {"Ref": bucket_id}
+    assert synth.resolved(env["BACKUP_KMS_KEY_ARN"]) == {"Fn::GetAtt": [key_id, "Arn"]}
     assert flat(env["BACKUP_DR_BUCKET"]) == "churnguard-ops-dr-<AWS::AccountId>-us-west-2"
     assert json.loads(env["BACKUP_SSM_PATHS"]) == ["/churnguard/"]
     assert json.loads(env["BACKUP_APP_DATA_BUCKETS"]) == ["churnguard-app-data"]
-    assert (env["BACKUP_KEEP_LATEST"], env["BACKUP_MANUAL_SNAPSHOT_QUOTA"], env["BACKUP_MAX_COPIES_IN_FLIGHT"]) == ("3", "100", "5")
+    assert (env["BACKUP_KEEP_LATEST"], env["BACKUP_MANUAL_SNAPSHOT_QUOTA"],
+            env["BACKUP_MAX_COPIES_IN_FLIGHT"]) == ("3", "100", "5")
     assert json.loads(env["BACKUP_POLICIES"]) == CONTRACT_POLICIES
+
+
+def test_backup_stack_uses_the_foundation_layer_bucket_key_and_topic_by_reference(synth, backup_resources):
+    owned = {r["Type"] for r in backup_resources.values()}
+    assert not owned & {"AWS::Lambda::LayerVersion", "AWS::S3::Bucket", "AWS::KMS::Key", "AWS::SNS::Topic"}
+    refs = json.dumps(synth.template_json(synth.backup))
+    assert '"StackName": "churnguard-ops-foundation"' in refs
 
 
 def test_backup_env_dr_bucket_is_the_bucket_the_dr_stack_creates(synth, backup_resources):
@@ -191,70 +200,11 @@ def test_rule_targets_retry_twice_then_use_the_dlq(backup_resources):
         assert target["RetryPolicy"]["MaximumRetryAttempts"] == 2
 
 
-# --- storage, keys, topic ---------------------------------------------------------------------
-
-def test_backup_bucket_is_kms_encrypted_versioned_private_tls_only_and_logged(synth, backup_resources):
-    bucket_id = logical_id(backup_resources, "AWS::S3::Bucket", "BackupBucket")
-    key_id = logical_id(backup_resources, "AWS::KMS::Key", "BackupKey")
-    logs_id = logical_id(backup_resources, "AWS::S3::Bucket", "AccessLogBucket")
-    props = backup_resources[bucket_id]["Properties"]
-
-    (sse,) = props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
-    assert sse["ServerSideEncryptionByDefault"] == {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": {"Fn::GetAtt": [key_id, "Arn"]}}
-    assert sse["BucketKeyEnabled"] is True
-    assert props["VersioningConfiguration"] == {"Status": "Enabled"}
-    assert props["PublicAccessBlockConfiguration"] == {
-        "BlockPublicAcls": True, "BlockPublicPolicy": True, "IgnorePublicAcls": True, "RestrictPublicBuckets": True,
-    }
-    assert props["LoggingConfiguration"]["DestinationBucketName"] == {"Ref": logs_id}
-    synth.template.has_resource_properties(
-        "AWS::S3::BucketPolicy",
-        {"Bucket": {"Ref": bucket_id}, "PolicyDocument": {"Statement": Match.array_with([Match.object_like({
-            "Effect": "Deny", "Action": "s3:*", "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-        })])}},
-    )
-
-
-def test_backup_bucket_lifecycle_expires_exports_per_policy_retention(backup_resources):
-    bucket_id = logical_id(backup_resources, "AWS::S3::Bucket", "BackupBucket")
-    rules = {r["Id"]: r for r in backup_resources[bucket_id]["Properties"]["LifecycleConfiguration"]["Rules"]}
-    assert rules["expire-configuration-exports"]["Prefix"] == "configuration/"
-    assert rules["expire-configuration-exports"]["ExpirationInDays"] == 365
-    assert rules["expire-noncurrent-versions"]["NoncurrentVersionExpiration"] == {"NoncurrentDays": 30}
-    assert all(r["Status"] == "Enabled" for r in rules.values())
-
-
-def test_every_kms_key_rotates(synth):
-    for template in (synth.template, synth.dr_template):
-        keys = template.find_resources("AWS::KMS::Key")
-        assert keys
-        assert all(k["Properties"]["EnableKeyRotation"] is True for k in keys.values())
-
-
-def test_ops_topic_is_encrypted_tls_only_and_alarms_may_use_its_key(synth, backup_resources):
-    key_id = logical_id(backup_resources, "AWS::KMS::Key", "NotificationsKey")
-    synth.template.has_resource_properties(
-        "AWS::SNS::Topic", {"TopicName": "churnguard-ops-ops", "KmsMasterKeyId": {"Fn::GetAtt": [key_id, "Arn"]}}
-    )
-    synth.template.has_resource_properties(
-        "AWS::SNS::TopicPolicy",
-        {"PolicyDocument": {"Statement": Match.array_with([Match.object_like({
-            "Effect": "Deny", "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-        })])}},
-    )
-    key_statements = backup_resources[key_id]["Properties"]["KeyPolicy"]["Statement"]
-    cw = [s for s in key_statements if s.get("Principal") == {"Service": "cloudwatch.amazonaws.com"}]
-    assert cw and {"kms:Decrypt", "kms:GenerateDataKey*"} <= set(as_list(cw[0]["Action"]))
-
-
-def test_no_email_subscription_without_addresses(synth):
-    synth.template.resource_count_is("AWS::SNS::Subscription", 0)
-
-
 # --- alarms -----------------------------------------------------------------------------------
 
 def _alarms(resources):
-    return {a["Properties"]["AlarmName"]: a["Properties"] for a in of_type(resources, "AWS::CloudWatch::Alarm").values()}
+    return {a["Properties"]["AlarmName"]: a["Properties"]
+            for a in of_type(resources, "AWS::CloudWatch::Alarm").values()}
 
 
 def _dims(**dims):
@@ -286,10 +236,12 @@ def test_alarms_have_contract_thresholds(backup_resources):
         failed = alarms[f"churnguard-ops-backup-targets-failed-{policy}"]
         assert failed["MetricName"] == "BackupTargetsFailed"
         assert sorted(failed["Dimensions"], key=lambda d: d["Name"]) == _dims(Policy=policy.replace("-", "_"))
-        assert (failed["Statistic"], failed["Threshold"], failed["ComparisonOperator"]) == ("Sum", 0, "GreaterThanThreshold")
+        assert (failed["Statistic"], failed["Threshold"], failed["ComparisonOperator"]) == (
+            "Sum", 0, "GreaterThanThreshold")
 
     dlq = alarms["churnguard-ops-backup-dlq-not-empty"]
-    assert (dlq["Namespace"], dlq["MetricName"], dlq["Threshold"]) == ("AWS/SQS", "ApproximateNumberOfMessagesVisible", 0)
+    assert (dlq["Namespace"], dlq["MetricName"], dlq["Threshold"]) == (
+        "AWS/SQS", "ApproximateNumberOfMessagesVisible", 0)
     errors = alarms["churnguard-ops-backup-errors"]
     assert (errors["Namespace"], errors["MetricName"], errors["Threshold"]) == ("AWS/Lambda", "Errors", 0)
     # per instance: snapshot age + restorable lag (2 instances); per region: quota; per policy; DLQ; errors
@@ -311,11 +263,11 @@ def test_alarm_dimensions_match_what_powertools_emits(monkeypatch):
     assert sorted(emitted) == [d["Name"] for d in _dims(DBInstanceIdentifier="x")]
 
 
-def test_every_alarm_notifies_the_ops_topic(backup_resources):
-    topic_id, _ = only(backup_resources, "AWS::SNS::Topic")
+def test_every_alarm_notifies_the_ops_topic(synth, backup_resources, foundation_resources):
+    topic_id, _ = only(foundation_resources, "AWS::SNS::Topic")
     alarms = _alarms(backup_resources)
     assert alarms
-    assert all(a["AlarmActions"] == [{"Ref": topic_id}] for a in alarms.values())
+    assert all(synth.resolved(a["AlarmActions"]) == [{"Ref": topic_id}] for a in alarms.values())
 
 
 def test_alarm_windows_are_valid_for_cloudwatch(backup_resources):
@@ -331,7 +283,9 @@ def test_backup_dashboard_exists(synth):
 
 def test_outputs_name_function_bucket_topic_and_dlq(synth):
     outputs = synth.template.to_json()["Outputs"]
-    assert {"BackupFunctionName", "BackupBucketName", "OpsTopicArn", "BackupDlqUrl"} <= set(outputs)
+    assert {"BackupFunctionName", "BackupDlqUrl"} <= set(outputs)
+    # The bucket and the topic are the foundation's (test_foundation_stack).
+    assert {"BackupBucketName", "OpsTopicArn"} <= set(synth.foundation_template.to_json()["Outputs"])
 
 
 # --- IAM --------------------------------------------------------------------------------------
@@ -357,6 +311,7 @@ def test_rds_actions_are_scoped_to_configured_instances_and_our_snapshots(backup
     assert resources_of("rds:CopyDBSnapshot") == sorted(SNAPSHOTS.values())
     assert resources_of("rds:AddTagsToResource") == sorted(SNAPSHOTS.values())
     assert resources_of("rds:DescribeDBSnapshots") == ["*"]
+    assert resources_of("rds:ListTagsForResource") == [], "tags are read back with DescribeDBSnapshots"
 
 
 def test_dr_key_is_usable_only_through_its_alias(backup_resources):
@@ -378,11 +333,11 @@ def test_ssm_reads_are_scoped_to_the_configured_paths(backup_resources):
     ]
 
 
-def test_s3_rights_are_per_bucket(backup_resources):
+def test_s3_rights_are_per_bucket(synth, backup_resources, foundation_resources):
     role_id = _role_id(backup_resources)
-    bucket_id = logical_id(backup_resources, "AWS::S3::Bucket", "BackupBucket")
+    bucket_id = logical_id(foundation_resources, "AWS::S3::Bucket", "BackupBucket")
     (put,) = statements_with_action(backup_resources, role_id, "s3:PutObject")
-    assert sorted(flat(r) for r in put["Resource"]) == sorted([
+    assert sorted(flat(synth.resolved(r)) for r in put["Resource"]) == sorted([
         f"<{bucket_id}.Arn>/configuration/*", f"<{bucket_id}.Arn>/baselines/*",
         "arn:<AWS::Partition>:s3:::churnguard-ops-dr-<AWS::AccountId>-us-west-2/configuration/*"])
     (versioning,) = statements_with_action(backup_resources, role_id, "s3:PutBucketVersioning")
@@ -395,21 +350,24 @@ def test_only_unscopable_actions_use_resource_star(backup_resources):
         if "*" in as_list(s["Resource"]) for a in as_list(s["Action"])
     }
     assert star_actions == {"xray:PutTraceSegments", "xray:PutTelemetryRecords", "rds:DescribeDBSnapshots"}
-    all_actions = [a for s in policy_statements(backup_resources, _role_id(backup_resources)) for a in as_list(s["Action"])]
+    all_actions = [a for s in policy_statements(backup_resources, _role_id(backup_resources))
+                   for a in as_list(s["Action"])]
     assert not [a for a in all_actions if "*" in a], "no wildcard actions"
 
 
 # --- other context values ---------------------------------------------------------------------
 
 def test_context_drives_instances_emails_and_thresholds(tmp_path):
-    template = synth_backup_stack_without_bundling(tmp_path, {
+    templates = synth_without_bundling(tmp_path, {
         "prefix": "churnguard-ops",
         "notification_emails": ["ops@example.com", "oncall@example.com"],
         "backup": {"db_instance_ids": ["db-a", "db-b"], "rpo_minutes": 5,
                    "policies": {"database": {"schedule_minutes": 30}}},
     })
-    template.resource_count_is("AWS::SNS::Subscription", 2)
-    template.has_resource_properties("AWS::SNS::Subscription", {"Protocol": "email", "Endpoint": "ops@example.com"})
+    template = templates["ChurnGuardOpsBackup"]
+    templates["ChurnGuardOpsFoundation"].resource_count_is("AWS::SNS::Subscription", 2)
+    templates["ChurnGuardOpsFoundation"].has_resource_properties(
+        "AWS::SNS::Subscription", {"Protocol": "email", "Endpoint": "ops@example.com"})
     for db in ("db-a", "db-b"):
         template.has_resource_properties("AWS::CloudWatch::Alarm", {
             "AlarmName": f"churnguard-ops-backup-snapshot-age-{db}", "Threshold": (30 + 5) * 60, "Period": 1800})
@@ -417,7 +375,8 @@ def test_context_drives_instances_emails_and_thresholds(tmp_path):
             "AlarmName": f"churnguard-ops-backup-restorable-lag-{db}", "Threshold": 300})
     template.has_resource_properties("AWS::Events::Rule", {
         "Name": "churnguard-ops-backup-database", "ScheduleExpression": "rate(30 minutes)"})
-    env = next(iter(template.find_resources("AWS::Lambda::Function").values()))["Properties"]["Environment"]["Variables"]
+    (fn,) = template.find_resources("AWS::Lambda::Function").values()
+    env = fn["Properties"]["Environment"]["Variables"]
     assert json.loads(env["BACKUP_DB_INSTANCE_IDS"]) == ["db-a", "db-b"]
     assert json.loads(env["BACKUP_POLICIES"])["database"] == {**CONTRACT_POLICIES["database"], "schedule_minutes": 30}
 
@@ -431,7 +390,7 @@ def test_backup_function_reads_only_the_configured_secrets_and_writes_baselines(
     (read,) = statements_with_action(backup_resources, role_id, "secretsmanager:GetSecretValue")
     assert sorted(as_list(read["Resource"])) == [CONFIGURED_SECRET, f"{CONFIGURED_SECRET}-??????"]
     (baselines,) = statements_with_action(backup_resources, role_id, "s3:GetObject")
-    assert flat(baselines["Resource"]).endswith("/baselines/*")
+    assert flat(synth.resolved(baselines["Resource"])).endswith(".Arn>/baselines/*")
 
 
 def test_backup_function_joins_the_database_vpc_when_it_records_baselines(tmp_path):
@@ -443,7 +402,7 @@ def test_backup_function_joins_the_database_vpc_when_it_records_baselines(tmp_pa
            "security_group_ids": ["sg-0123456789abcdef0"]}
     churnguard = json.loads(json.dumps(cdk_json_context()["churnguard"]))
     churnguard["drill"].update(vpc=vpc, db_secrets={"churnguard-prod": CONFIGURED_SECRET})
-    template = synth_backup_stack_without_bundling(tmp_path, churnguard).to_json()
+    template = synth_without_bundling(tmp_path, churnguard)["ChurnGuardOpsBackup"].to_json()
     (fn,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::Lambda::Function"]
     assert fn["Properties"]["VpcConfig"] == {"SubnetIds": vpc["subnet_ids"],
                                              "SecurityGroupIds": vpc["security_group_ids"]}

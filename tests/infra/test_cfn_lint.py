@@ -16,9 +16,10 @@ def test_cfn_lint_finds_no_errors_in_any_template(synth):
         name: artifact for name, artifact in manifest["artifacts"].items()
         if artifact["type"] == "aws:cloudformation:stack"
     }
-    assert set(stacks) == {"ChurnGuardOpsBackup", "ChurnGuardOpsBackupDr", "ChurnGuardOpsDrill"}
+    assert set(stacks) == {"ChurnGuardOpsFoundation", "ChurnGuardOpsBackup", "ChurnGuardOpsBackupDr",
+                           "ChurnGuardOpsDrill"}
     problems: dict[str, list[str]] = {}
-    for name, artifact in stacks.items():
+    for artifact in stacks.values():
         region = artifact["environment"].rsplit("/", 1)[1]
         template = synth.outdir / artifact["properties"]["templateFile"]
         matches = lint_file(template, config=ManualArgs(regions=[region]))

@@ -8,9 +8,8 @@ from typing import Any
 
 import pytest
 
-from .infra_helpers import as_list, flat, of_type, only, policy_statements
-
 from .conftest import CONFIGURED_SECRET  # noqa: E402
+from .infra_helpers import as_list, flat, of_type, only, policy_statements, state_machine_definition
 
 pytestmark = pytest.mark.infra
 
@@ -69,22 +68,6 @@ def functions(resources) -> dict[str, tuple[str, dict[str, Any]]]:
     return found
 
 
-def _definition_from_template(definition_string: Any) -> dict[str, Any]:
-    """Parse DefinitionString: each Fn::GetAtt [X, Arn] becomes the placeholder 'arn:X'."""
-    if isinstance(definition_string, str):
-        return json.loads(definition_string)
-    delimiter, parts = definition_string["Fn::Join"]
-    text = []
-    for part in parts:
-        if isinstance(part, str):
-            text.append(part)
-        elif "Fn::GetAtt" in part and part["Fn::GetAtt"][1] == "Arn":
-            text.append(f"arn:{part['Fn::GetAtt'][0]}")
-        else:
-            text.append(f"<{flat(part)}>")
-    return json.loads(delimiter.join(text))
-
-
 @pytest.fixture(scope="module")
 def state_machine(resources) -> tuple[str, dict[str, Any]]:
     return only(resources, "AWS::StepFunctions::StateMachine")
@@ -92,7 +75,7 @@ def state_machine(resources) -> tuple[str, dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def definition(state_machine) -> dict[str, Any]:
-    return _definition_from_template(state_machine[1]["Properties"]["DefinitionString"])
+    return state_machine_definition(state_machine[1]["Properties"]["DefinitionString"])
 
 
 @pytest.fixture(scope="module")
@@ -124,15 +107,23 @@ def _next_states(state: dict[str, Any]) -> list[str]:
     return nxt
 
 
-def synth_drill_template(tmp_path: Path, drill_context: dict[str, Any]) -> dict[str, Any]:
-    """The drill template for other ``drill`` context values (no layer bundling, no cdk-nag)."""
+def synth_drill_template(tmp_path: Path, drill_context: dict[str, Any], *, nag: bool = False) -> dict[str, Any]:
+    """The drill template for other ``drill`` context values (no layer bundling; cdk-nag only if asked,
+    and then an unsuppressed AwsSolutions error in the drill stack fails)."""
+    from aws_cdk import Stack
+    from aws_cdk.assertions import Annotations, Match
+
     from infra_cdk.app import DRILL_STACK_ID, build_app, cdk_json_context
 
     churnguard = {**cdk_json_context()["churnguard"], "drill": drill_context}
     app = build_app(outdir=tmp_path, region=PRIMARY,
-                    context={"churnguard": churnguard, "aws:cdk:bundling-stacks": []}, nag=False)
+                    context={"churnguard": churnguard, "aws:cdk:bundling-stacks": []}, nag=nag)
     assembly = app.synth()
-    return assembly.get_stack_artifact(app.node.find_child(DRILL_STACK_ID).artifact_id).template
+    stack = Stack.of(app.node.find_child(DRILL_STACK_ID))
+    if nag:
+        errors = Annotations.from_stack(stack).find_error("*", Match.string_like_regexp("AwsSolutions-.*"))
+        assert [f"{e.id}: {e.entry.data}" for e in errors] == []
+    return assembly.get_stack_artifact(stack.artifact_id).template
 
 
 # --- stack ------------------------------------------------------------------------------------
@@ -141,20 +132,20 @@ def test_drill_stack_runs_in_the_primary_region_next_to_the_backup_stack(synth):
     manifest = json.loads((synth.outdir / "manifest.json").read_text())
     artifact = manifest["artifacts"]["ChurnGuardOpsDrill"]
     assert artifact["environment"].endswith(f"/{PRIMARY}")
+    assert artifact["environment"] == manifest["artifacts"]["ChurnGuardOpsBackup"]["environment"]
     assert artifact["properties"]["stackName"] == "churnguard-ops-drill"
-    assert {"ChurnGuardOpsBackup", "ChurnGuardOpsBackupDr"} <= set(artifact["dependencies"])
+    # What it uses: the foundation (bucket, key, topic, layer) and the DR key alias; not the backup stack.
+    assert {"ChurnGuardOpsFoundation", "ChurnGuardOpsBackupDr"} <= set(artifact["dependencies"])
 
 
-def test_drill_stack_uses_the_backup_bucket_key_topic_and_layer_by_reference(synth):
+def test_drill_stack_uses_the_foundation_bucket_key_topic_and_layer_by_reference(synth):
     template = synth.template_json(synth.drill)
-    outputs = {
-        ref["Fn::GetStackOutput"]["OutputName"]
-        for ref in _find_all(template, "Fn::GetStackOutput")
-        if ref["Fn::GetStackOutput"]["StackName"] == "churnguard-ops-backup"
-    }
-    backup_outputs = synth.template_json(synth.backup)["Outputs"]
-    assert outputs and outputs <= set(backup_outputs)
-    referenced = {flat(backup_outputs[o]["Value"]) for o in outputs}
+    stacks = {ref["Fn::GetStackOutput"]["StackName"] for ref in _find_all(template, "Fn::GetStackOutput")}
+    assert stacks == {"churnguard-ops-foundation"}
+    outputs = {ref["Fn::GetStackOutput"]["OutputName"] for ref in _find_all(template, "Fn::GetStackOutput")}
+    foundation_outputs = synth.template_json(synth.foundation)["Outputs"]
+    assert outputs and outputs <= set(foundation_outputs)
+    referenced = {flat(foundation_outputs[o]["Value"]) for o in outputs}
     assert {"<BackupBucket26B8E51C>", "<OpsTopic1B68409C>"} <= referenced
     assert any(r.startswith("<OpsLayer") for r in referenced)
     assert any(r.startswith("<BackupKey") and r.endswith(".Arn>") for r in referenced)
@@ -538,7 +529,7 @@ def test_configured_secrets_are_the_only_ones_validate_and_measure_can_read(tmp_
     secret = "arn:aws:secretsmanager:us-east-1:123456789012:secret:churnguard/prod-db-AbCdEf"
     template = synth_drill_template(tmp_path, {"db_secrets": {"churnguard-prod": secret}})
     resources = template["Resources"]
-    for logical_id, res in of_type(resources, "AWS::Lambda::Function").items():
+    for res in of_type(resources, "AWS::Lambda::Function").values():
         props = res["Properties"]
         assert json.loads(props["Environment"]["Variables"]["DRILL_DB_SECRETS"]) == {"churnguard-prod": secret}
         role_id = props["Role"]["Fn::GetAtt"][0]
@@ -551,7 +542,7 @@ def test_configured_secrets_are_the_only_ones_validate_and_measure_can_read(tmp_
 
 
 def test_checks_and_performance_queries_from_context_reach_the_functions(tmp_path):
-    checks = [{"check": "row_counts", "params": {"tolerance": 0.01}}]
+    checks = [{"check": "row_counts_vs_baseline", "params": {"tolerance_pct": 0.5}}]
     queries = [{"name": "q1", "sql": "SELECT 1", "max_ms": 100.0}]
     template = synth_drill_template(tmp_path, {"checks": checks, "performance_queries": queries})
     for res in template["Resources"].values():
@@ -559,6 +550,55 @@ def test_checks_and_performance_queries_from_context_reach_the_functions(tmp_pat
             env = res["Properties"]["Environment"]["Variables"]
             assert json.loads(env["DRILL_CHECKS"]) == checks
             assert json.loads(env["DRILL_PERFORMANCE_QUERIES"]) == queries
+
+
+def _allowed_actions(resources, role_id: str) -> set[str]:
+    return {a for s in policy_statements(resources, role_id) if s["Effect"] == "Allow" for a in as_list(s["Action"])}
+
+
+def _check_runners() -> list[str]:
+    from infra_cdk.stacks.drill_spec import FUNCTION_SPECS
+
+    runners = [spec.key for spec in FUNCTION_SPECS if spec.runs_checks]
+    assert runners == ["validate"]
+    return runners
+
+
+def test_functions_that_run_checks_may_call_what_the_default_checks_declare(resources, functions):
+    from churnguard_ops.drill.checks import CHECKS, DEFAULT_CHECKS
+
+    declared = CHECKS.permissions(spec.check for spec in DEFAULT_CHECKS)
+    for key in _check_runners():
+        assert declared <= _allowed_actions(resources, _role_id(functions, key)), key
+
+
+def test_a_configured_checks_permissions_are_granted_to_the_functions_that_run_checks(tmp_path, monkeypatch):
+    from churnguard_ops.drill.checks import CHECKS, IntegrityCheck
+
+    class DescribesClusters(IntegrityCheck):
+        """Test-only check that calls an AWS API.
+
+        Example: ``{"check": "test_describes_clusters"}``
+        """
+
+        name = "test_describes_clusters"
+        permissions = ("rds:DescribeDBClusters",)
+
+        def run(self, conn, params, context):  # pragma: no cover - never run at synth
+            return self.result("passed", "")
+
+    monkeypatch.setitem(CHECKS, DescribesClusters.name, DescribesClusters)
+    template = synth_drill_template(tmp_path, {"checks": [{"check": "amcheck"}, {"check": DescribesClusters.name}]},
+                                    nag=True)
+    resources = template["Resources"]
+    runners = _check_runners()
+    for res in of_type(resources, "AWS::Lambda::Function").values():
+        key = res["Properties"]["FunctionName"].removeprefix("churnguard-ops-drill-")
+        allowed = _allowed_actions(resources, res["Properties"]["Role"]["Fn::GetAtt"][0])
+        if key in runners:
+            assert set(DescribesClusters.permissions) <= allowed, key
+        else:
+            assert not set(DescribesClusters.permissions) & allowed, key
 
 
 # --- alarms, outputs --------------------------------------------------------------------------

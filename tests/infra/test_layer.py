@@ -16,7 +16,7 @@ pytestmark = pytest.mark.infra
 
 
 def _layer_asset_dir(synth) -> Path:
-    resources = synth.template_json(synth.backup)["Resources"]
+    resources = synth.template_json(synth.foundation)["Resources"]
     _, layer = only(resources, "AWS::Lambda::LayerVersion")
     asset_hash = layer["Properties"]["Content"]["S3Key"].removesuffix(".zip")
     return synth.outdir / f"asset.{asset_hash}"
@@ -41,7 +41,7 @@ def test_layer_bundle_holds_the_library_and_arm64_cpython_wheels(synth):
 
 
 def test_layer_asset_is_never_built_with_docker(synth):
-    assets = json.loads((synth.outdir / "ChurnGuardOpsBackup.assets.json").read_text())
+    assets = json.loads((synth.outdir / "ChurnGuardOpsFoundation.assets.json").read_text())
     assert assets.get("dockerImages", {}) == {}
 
 

@@ -27,7 +27,8 @@ CONTRACT = {
         "rpo_minutes": 15,
         "policies": {
             "database": {"schedule_minutes": 60, "retention_days": 30, "encrypted": True, "cross_region": True},
-            "application_data": {"schedule_minutes": 1440, "retention_days": 90, "encrypted": True, "cross_region": False},
+            "application_data": {"schedule_minutes": 1440, "retention_days": 90, "encrypted": True,
+                                 "cross_region": False},
             "configuration": {"schedule_minutes": 1440, "retention_days": 365, "encrypted": True, "cross_region": True},
         },
     },
@@ -108,7 +109,7 @@ def test_context_given_as_json_string_is_accepted():
     {"drill": {"vpc": {"vpc_id": "vpc-01234567", "subnet_ids": ["subnet-01234567"], "security_group_ids": []}}},
     {"drill": {"vpc": {"vpc_id": "my-vpc", "subnet_ids": ["subnet-01234567"], "security_group_ids": ["sg-01234567"]}}},
     {"drill": {"checks": []}},
-    {"drill": {"checks": [{"check": "row_counts", "unknown": 1}]}},
+    {"drill": {"checks": [{"check": "row_counts_vs_baseline", "unknown": 1}]}},
     {"drill": {"performance_queries": [{"name": "q", "sql": "SELECT 1", "max_ms": 0}]}},
     {"drill": {"performance_queries": [{"name": "q", "sql": "SELECT 1", "max_ms": 1},
                                        {"name": "q", "sql": "SELECT 2", "max_ms": 1}]}},
@@ -135,12 +136,13 @@ def test_drill_environment_carries_the_contract_variables():
 
 def test_drill_checks_and_queries_are_passed_when_given():
     ctx = ChurnGuardContext.model_validate({"drill": {
-        "checks": [{"check": "amcheck", "statement_timeout_ms": 60000}, {"check": "row_counts"}],
+        "checks": [{"check": "amcheck", "statement_timeout_ms": 60000}, {"check": "row_counts_vs_baseline"}],
         "performance_queries": [{"name": "q", "sql": "SELECT 1", "max_ms": 50}],
     }})
     env = ctx.drill.lambda_environment(ctx.backup)
     assert json.loads(env["DRILL_CHECKS"]) == [
-        {"check": "amcheck", "params": {}, "statement_timeout_ms": 60000}, {"check": "row_counts", "params": {}}]
+        {"check": "amcheck", "params": {}, "statement_timeout_ms": 60000},
+        {"check": "row_counts_vs_baseline", "params": {}}]
     assert json.loads(env["DRILL_PERFORMANCE_QUERIES"]) == [{"name": "q", "sql": "SELECT 1", "max_ms": 50.0}]
 
 
@@ -148,3 +150,38 @@ def test_drill_checks_and_queries_are_passed_when_given():
                                       "rate(1 day)"])
 def test_drill_schedule_accepts_eventbridge_expressions(schedule):
     assert ChurnGuardContext.model_validate({"drill": {"schedule": schedule}}).drill.schedule == schedule
+
+
+# --- drill checks are validated against the check registry at synth ---------------------------
+
+def test_a_misspelt_check_fails_naming_the_check_and_the_known_ones():
+    with pytest.raises(ValidationError, match=r"checks\[1\] \(row_count_vs_baseline\): unknown check "
+                                              r"'row_count_vs_baseline'; known checks: .*row_counts_vs_baseline"):
+        ChurnGuardContext.model_validate({"drill": {"checks": [{"check": "amcheck"},
+                                                               {"check": "row_count_vs_baseline"}]}})
+
+
+@pytest.mark.parametrize(("params", "field"), [
+    ({"tolerance_pct": -1}, "tolerance_pct"),  # out of bounds
+    ({"tolerance_percent": 1}, "tolerance_percent"),  # not a parameter of this check
+])
+def test_bad_check_params_fail_naming_the_check_and_the_field(params, field):
+    with pytest.raises(ValidationError, match=rf"checks\[0\] \(row_counts_vs_baseline\): invalid params for "
+                                              rf"row_counts_vs_baseline: {field}: "):
+        ChurnGuardContext.model_validate({"drill": {"checks": [{"check": "row_counts_vs_baseline",
+                                                                "params": params}]}})
+
+
+def test_the_seed_checks_pass_as_configuration():
+    from churnguard_ops.drill.checks import DEFAULT_CHECKS
+
+    seed = [spec.model_dump(exclude_none=True) for spec in DEFAULT_CHECKS]
+    ctx = ChurnGuardContext.model_validate({"drill": {"checks": seed}})
+    assert json.loads(ctx.drill.lambda_environment(ctx.backup)["DRILL_CHECKS"]) == seed
+
+
+def test_drill_checks_are_the_runtime_spec_model():
+    from churnguard_ops.drill.checks import CheckSpec
+
+    ctx = ChurnGuardContext.model_validate({"drill": {"checks": [{"check": "amcheck"}]}})
+    assert ctx.drill.checks is not None and all(isinstance(c, CheckSpec) for c in ctx.drill.checks)

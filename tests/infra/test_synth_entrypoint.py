@@ -23,6 +23,7 @@ def test_app_script_synthesizes_every_stack_from_another_cwd(tmp_path):
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300, check=False,
     )
     assert result.returncode == 0, result.stderr[-3000:]
+    assert (outdir / "ChurnGuardOpsFoundation.template.json").is_file()
     assert (outdir / "ChurnGuardOpsBackup.template.json").is_file()
     assert (outdir / "ChurnGuardOpsBackupDr.template.json").is_file()
     assert (outdir / "ChurnGuardOpsDrill.template.json").is_file()
