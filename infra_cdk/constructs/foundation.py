@@ -43,34 +43,30 @@ class Foundation:
         """A CloudWatch alarm whose ALARM state notifies the ops topic."""
         return ops_alarm(scope, construct_id, self.topic, **kwargs)
 
-    def errors_alarm(self, scope: Construct, construct_id: str, fn: lambda_.IFunction, *, alarm_name: str,
-                     description: str) -> cw.Alarm:
-        """Any error of ``fn`` in five minutes notifies the ops topic."""
+    def any_alarm(self, scope: Construct, construct_id: str, metric: cw.IMetric, *, alarm_name: str,
+                  description: str) -> cw.Alarm:
+        """Notifies the ops topic when ``metric`` is above zero in one period (no data: nothing happened)."""
         return self.alarm(
             scope,
             construct_id,
             alarm_name=alarm_name,
             alarm_description=description,
-            metric=fn.metric_errors(period=Duration.minutes(5), statistic="Sum"),
+            metric=metric,
             threshold=0,
             comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
             evaluation_periods=1,
             treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
         )
 
+    def errors_alarm(self, scope: Construct, construct_id: str, fn: lambda_.IFunction, *, alarm_name: str,
+                     description: str) -> cw.Alarm:
+        """Any error of ``fn`` in five minutes notifies the ops topic."""
+        return self.any_alarm(scope, construct_id, fn.metric_errors(period=Duration.minutes(5), statistic="Sum"),
+                              alarm_name=alarm_name, description=description)
+
     def dlq_alarm(self, scope: Construct, construct_id: str, queue: sqs.IQueue, *, alarm_name: str,
                   what: str) -> cw.Alarm:
         """Any message in a dead-letter queue notifies the ops topic."""
-        return self.alarm(
-            scope,
-            construct_id,
-            alarm_name=alarm_name,
-            alarm_description=f"{what} ended in the DLQ (EventBridge delivery or Lambda async failure).",
-            metric=queue.metric_approximate_number_of_messages_visible(
-                period=Duration.minutes(5), statistic="Maximum"
-            ),
-            threshold=0,
-            comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
-            evaluation_periods=1,
-            treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
-        )
+        metric = queue.metric_approximate_number_of_messages_visible(period=Duration.minutes(5), statistic="Maximum")
+        return self.any_alarm(scope, construct_id, metric, alarm_name=alarm_name,
+                              description=f"{what} ended in the DLQ (EventBridge delivery or Lambda async failure).")

@@ -50,31 +50,15 @@ def create_drill_alarms(stack: Stack, *, config: ChurnGuardContext, foundation: 
             datapoints_to_alarm=NO_SUCCESS_EVALUATION_PERIODS,
             treat_missing_data=cw.TreatMissingData.BREACHING,
         ),
-        foundation.alarm(
-            stack,
-            "ExecutionsFailedAlarm",
+        foundation.any_alarm(
+            stack, "ExecutionsFailedAlarm", state_machine.metric_failed(period=five_minutes, statistic="Sum"),
             alarm_name=f"{prefix}-drill-executions-failed",
-            alarm_description=f"A restore drill ({state_machine_name}) failed: see its report in S3/SNS.",
-            metric=state_machine.metric_failed(period=five_minutes, statistic="Sum"),
-            threshold=0,
-            comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
-            evaluation_periods=1,
-            treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
-        ),
-        foundation.alarm(
-            stack,
-            "ExecutionsTimedOutAlarm",
+            description=f"A restore drill ({state_machine_name}) failed: see its report in S3/SNS."),
+        foundation.any_alarm(
+            stack, "ExecutionsTimedOutAlarm", state_machine.metric_timed_out(period=five_minutes, statistic="Sum"),
             alarm_name=f"{prefix}-drill-executions-timed-out",
-            alarm_description=(
-                f"A restore drill ran into the {DRILL_STATE_MACHINE_TIMEOUT_HOURS} h state machine timeout: "
-                "Cleanup did not run, the sweeper deletes its resources after they expire."
-            ),
-            metric=state_machine.metric_timed_out(period=five_minutes, statistic="Sum"),
-            threshold=0,
-            comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
-            evaluation_periods=1,
-            treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
-        ),
+            description=(f"A restore drill ran into the {DRILL_STATE_MACHINE_TIMEOUT_HOURS} h state machine timeout: "
+                         "Cleanup did not run, the sweeper deletes its resources after they expire.")),
         foundation.errors_alarm(
             stack, "SweeperErrorsAlarm", sweeper, alarm_name=f"{prefix}-drill-sweeper-errors",
             description="The drill sweeper failed or could not delete an expired drill resource."),

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from churnguard_ops.core import aws
 from opsctl.local.lambda_runtime import LambdaRegistry
@@ -23,37 +22,30 @@ class _ThrottleResponse:
 
 
 @pytest.fixture
-def account(monkeypatch):
-    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                       "AWS_DEFAULT_REGION": PRIMARY}.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    aws.reset_clients()
-    with mock_aws():
-        rds = boto3.client("rds", PRIMARY)
-        for db in INSTANCES:
-            rds.create_db_instance(DBInstanceIdentifier=db, Engine="postgres", DBInstanceClass="db.t3.micro",
-                                   AllocatedStorage=20, MasterUsername="admin", MasterUserPassword="not-a-secret-1",
-                                   StorageEncrypted=True, BackupRetentionPeriod=30, MultiAZ=True)
-        backup_key = boto3.client("kms", PRIMARY).create_key()["KeyMetadata"]["Arn"]
-        dr_kms = boto3.client("kms", DR)
-        dr_key_id = dr_kms.create_key()["KeyMetadata"]["KeyId"]
-        dr_kms.create_alias(AliasName="alias/churnguard-ops-dr", TargetKeyId=dr_key_id)
-        boto3.client("s3", PRIMARY).create_bucket(Bucket="backups")
-        boto3.client("s3", DR).create_bucket(Bucket="backups-dr", CreateBucketConfiguration={"LocationConstraint": DR})
-        boto3.client("s3", PRIMARY).create_bucket(Bucket="churnguard-app-data")
-        ssm = boto3.client("ssm", PRIMARY)
-        ssm.put_parameter(Name="/churnguard/api/base-url", Value="https://api.churnguard.example", Type="String")
-        ssm.put_parameter(Name="/churnguard/db/password", Value="pg-super-secret", Type="SecureString")
-        registry = LambdaRegistry(default_region=PRIMARY)
-        registry.register("churnguard-ops-backup", "app.handler", code_dir=ROOT / "functions" / "backup", environment={
-            "POWERTOOLS_SERVICE_NAME": "backup", "POWERTOOLS_METRICS_NAMESPACE": "ChurnGuardOps",
-            "BACKUP_DB_INSTANCE_IDS": json.dumps(INSTANCES), "BACKUP_DR_REGION": DR,
-            "BACKUP_DR_KMS_KEY_ID": "alias/churnguard-ops-dr", "BACKUP_BUCKET": "backups",
-            "BACKUP_KMS_KEY_ARN": backup_key, "BACKUP_DR_BUCKET": "backups-dr",
-            "BACKUP_SSM_PATHS": '["/churnguard/"]', "BACKUP_APP_DATA_BUCKETS": '["churnguard-app-data"]'})
-        yield registry
-    aws.reset_clients()
+def account(moto_aws):
+    rds = boto3.client("rds", PRIMARY)
+    for db in INSTANCES:
+        rds.create_db_instance(DBInstanceIdentifier=db, Engine="postgres", DBInstanceClass="db.t3.micro",
+                               AllocatedStorage=20, MasterUsername="admin", MasterUserPassword="not-a-secret-1",
+                               StorageEncrypted=True, BackupRetentionPeriod=30, MultiAZ=True)
+    backup_key = boto3.client("kms", PRIMARY).create_key()["KeyMetadata"]["Arn"]
+    dr_kms = boto3.client("kms", DR)
+    dr_key_id = dr_kms.create_key()["KeyMetadata"]["KeyId"]
+    dr_kms.create_alias(AliasName="alias/churnguard-ops-dr", TargetKeyId=dr_key_id)
+    boto3.client("s3", PRIMARY).create_bucket(Bucket="backups")
+    boto3.client("s3", DR).create_bucket(Bucket="backups-dr", CreateBucketConfiguration={"LocationConstraint": DR})
+    boto3.client("s3", PRIMARY).create_bucket(Bucket="churnguard-app-data")
+    ssm = boto3.client("ssm", PRIMARY)
+    ssm.put_parameter(Name="/churnguard/api/base-url", Value="https://api.churnguard.example", Type="String")
+    ssm.put_parameter(Name="/churnguard/db/password", Value="pg-super-secret", Type="SecureString")
+    registry = LambdaRegistry(default_region=PRIMARY)
+    registry.register("churnguard-ops-backup", "app.handler", code_dir=ROOT / "functions" / "backup", environment={
+        "POWERTOOLS_SERVICE_NAME": "backup", "POWERTOOLS_METRICS_NAMESPACE": "ChurnGuardOps",
+        "BACKUP_DB_INSTANCE_IDS": json.dumps(INSTANCES), "BACKUP_DR_REGION": DR,
+        "BACKUP_DR_KMS_KEY_ID": "alias/churnguard-ops-dr", "BACKUP_BUCKET": "backups",
+        "BACKUP_KMS_KEY_ARN": backup_key, "BACKUP_DR_BUCKET": "backups-dr",
+        "BACKUP_SSM_PATHS": '["/churnguard/"]', "BACKUP_APP_DATA_BUCKETS": '["churnguard-app-data"]'})
+    yield registry
 
 
 def _invoke(registry, name="backup/scheduled-tick-database.json", **overrides):

@@ -5,27 +5,14 @@ import json
 
 import boto3
 import pytest
-from moto import mock_aws
 
-from churnguard_ops.core import aws, contracts
+from churnguard_ops.core import contracts
 from churnguard_ops.core.errors import NotFound, OpsError, RefusedDeletion
 from churnguard_ops.core.rds import RdsGateway
 from churnguard_ops.core.stores import DynamoRecords, EventBridgePublisher, S3Documents, SnsNotifier
 
 REGION = "us-east-1"
 OURS = {contracts.MARKER_TAG: contracts.MARKER_VALUE}
-
-
-@pytest.fixture
-def moto_aws(monkeypatch):
-    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                       "AWS_DEFAULT_REGION": REGION}.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    aws.reset_clients()
-    with mock_aws():
-        yield
-    aws.reset_clients()
 
 
 def _instance(identifier: str, **extra) -> None:

@@ -33,7 +33,7 @@ class FakeDrillRds(MemoryRds):
                                           created_at=created_at, encrypted=True, tags=all_tags))
 
 
-if TYPE_CHECKING:  # mypy proves the fake satisfies the drill's port
-    from churnguard_ops.drill.ports import DrillRds
+if TYPE_CHECKING:  # mypy proves the fake satisfies the port the drill uses
+    from churnguard_ops.core.ports import RdsRegion
 
-    _rds: DrillRds = FakeDrillRds()
+    _rds: RdsRegion = FakeDrillRds()

@@ -1,6 +1,6 @@
 """The small interfaces every capability may depend on. Adapters (this package) and fakes
 (:mod:`churnguard_ops.core.fakes`) implement them; capabilities declare narrower Protocols of
-their own where they need only part of one (see ``backup.ports`` and ``drill.ports``)."""
+their own where they need only part of one (see ``backup.ports.SnapshotStore``)."""
 from __future__ import annotations
 
 from datetime import datetime

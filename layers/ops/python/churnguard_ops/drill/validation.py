@@ -6,15 +6,14 @@ from typing import Any
 
 from churnguard_ops.core import contracts
 from churnguard_ops.core.clock import Clock, utcnow
-from churnguard_ops.core.ports import Credentials, Documents
+from churnguard_ops.core.ports import Credentials, Documents, RdsRegion
 from churnguard_ops.drill import guard
 from churnguard_ops.drill.model import DrillState
-from churnguard_ops.drill.ports import DrillRds
 from churnguard_ops.drill.settings import DrillSettings
 
 
 class DrillValidator:
-    def __init__(self, settings: DrillSettings, rds: Callable[[str], DrillRds], primary_region: str,
+    def __init__(self, settings: DrillSettings, rds: Callable[[str], RdsRegion], primary_region: str,
                  credentials: Credentials, documents: Documents | None,
                  clock: Clock = utcnow) -> None:
         self.settings = settings

@@ -14,14 +14,14 @@ from churnguard_ops.core import contracts
 from churnguard_ops.core.clock import Clock, parse_time, utcnow
 from churnguard_ops.core.contracts import DRILL_INSTANCE_PREFIX, DRILL_SNAPSHOT_PREFIX
 from churnguard_ops.core.errors import AlreadyExists, NotFound
+from churnguard_ops.core.ports import RdsRegion
 from churnguard_ops.core.rds_model import Snapshot
 from churnguard_ops.drill import guard, polling
 from churnguard_ops.drill.errors import GuardViolation, NoRecoveryPoint
 from churnguard_ops.drill.model import DrillPlan, DrillState, PollRequest, RecoveryPoint, RestoreInfo, WaitStatus
-from churnguard_ops.drill.ports import DrillRds
 from churnguard_ops.drill.settings import DrillSettings
 
-RdsFactory = Callable[[str], DrillRds]
+RdsFactory = Callable[[str], RdsRegion]
 
 
 class DrillWorkflow:
@@ -76,14 +76,14 @@ class DrillWorkflow:
             requested_at=now, drill_snapshot_id=drill_snapshot_id, poll_seconds=state.poll_seconds,
             max_wait_seconds=state.max_wait_seconds, wait=polling.first_wait(status, state.poll_seconds, now))
 
-    def _latest(self, rds: DrillRds, source: str) -> RecoveryPoint:
+    def _latest(self, rds: RdsRegion, source: str) -> RecoveryPoint:
         ours = [s for s in rds.snapshots() if s.source_instance == source and s.status == "available"
                 and s.tags.get(contracts.MARKER_TAG) == contracts.MARKER_VALUE and not guard.is_drill_resource(s.tags)]
         if not ours:
             raise NoRecoveryPoint(f"no available backup snapshot of {source} in {rds.region}")
         return _snapshot_point(max(ours, key=_recency))
 
-    def _named(self, rds: DrillRds, source: str, snapshot_id: str) -> RecoveryPoint:
+    def _named(self, rds: RdsRegion, source: str, snapshot_id: str) -> RecoveryPoint:
         try:
             snapshot = rds.snapshot(snapshot_id)
         except NotFound as exc:
@@ -92,7 +92,7 @@ class DrillWorkflow:
             raise NoRecoveryPoint(f"snapshot {snapshot_id} is of {snapshot.source_instance}, not {source}")
         return _snapshot_point(snapshot)
 
-    def _point_in_time(self, rds: DrillRds, source: str, when: datetime | None, target: str) -> RecoveryPoint:
+    def _point_in_time(self, rds: RdsRegion, source: str, when: datetime | None, target: str) -> RecoveryPoint:
         if target == "dr":
             raise NoRecoveryPoint("point-in-time drills run in the primary region (no replicated automated backups)")
         latest = rds.instance(source).latest_restorable_time
@@ -169,7 +169,7 @@ class DrillWorkflow:
         result["cleaned_at"] = self.clock().isoformat()
         return result
 
-    def _delete_owned_instance(self, rds: DrillRds, instance_id: str, drill_id: str | None) -> bool:
+    def _delete_owned_instance(self, rds: RdsRegion, instance_id: str, drill_id: str | None) -> bool:
         try:
             instance = rds.instance(instance_id)
         except NotFound:
@@ -180,7 +180,7 @@ class DrillWorkflow:
         rds.delete_instance(instance_id, required_tags=contracts.DRILL_TAGS)
         return True
 
-    def _delete_owned_snapshot(self, rds: DrillRds, snapshot_id: str, drill_id: str | None) -> bool:
+    def _delete_owned_snapshot(self, rds: RdsRegion, snapshot_id: str, drill_id: str | None) -> bool:
         try:
             snapshot = rds.snapshot(snapshot_id)
         except NotFound:
