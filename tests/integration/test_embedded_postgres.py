@@ -128,8 +128,11 @@ def test_state_dir_the_postgres_account_cannot_enter_is_a_clear_error(tmp_path: 
 
 _CHILD = textwrap.dedent(
     """
-    import sys, time
+    import signal, sys, time
     from opsctl.local.postgres import EmbeddedPostgres
+    # As in a terminal: a shell that runs the test suite in the background starts it with SIGINT
+    # ignored, and the child would inherit that; Ctrl-C in a terminal raises KeyboardInterrupt.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     pg = EmbeddedPostgres().start()
     pid = open(pg.data_dir / "postmaster.pid").read().split()[0]
     print(pid, pg.state_dir, flush=True)
