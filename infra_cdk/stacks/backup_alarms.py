@@ -63,6 +63,21 @@ def create_backup_alarms(stack: Stack, *, config: ChurnGuardContext, foundation:
             datapoints_to_alarm=2,
             treat_missing_data=cw.TreatMissingData.BREACHING,
         )
+        if database.cross_region:
+            alarm(
+                f"DrFreshnessAlarm-{db}", age_period, ("DrRecoveryPointAgeSeconds", dims, "Maximum"),
+                alarm_name=f"{prefix}-backup-dr-freshness-{db}",
+                alarm_description=(
+                    f"The newest recovery point of {db} restorable in {backup.dr_region} is older than "
+                    f"{backup.dr_rpo_threshold_minutes} min (what a regional outage would lose). Missing data is "
+                    "breaching: no restorable copy in the DR region at all."
+                ),
+                threshold=backup.dr_rpo_threshold_minutes * 60,
+                comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                evaluation_periods=2,
+                datapoints_to_alarm=2,
+                treat_missing_data=cw.TreatMissingData.BREACHING,
+            )
         alarm(
             f"RestorableLagAlarm-{db}", age_period, ("RestorableLagSeconds", dims, "Maximum"),
             alarm_name=f"{prefix}-backup-restorable-lag-{db}",

@@ -91,7 +91,7 @@ def test_backup_function_environment_is_exactly_the_contract(synth, backup_resou
         "BACKUP_DB_INSTANCE_IDS", "BACKUP_DR_REGION", "BACKUP_DR_KMS_KEY_ID", "BACKUP_BUCKET",
         "BACKUP_KMS_KEY_ARN", "BACKUP_DR_BUCKET", "BACKUP_SSM_PATHS", "BACKUP_APP_DATA_BUCKETS",
         "BACKUP_KEEP_LATEST", "BACKUP_MANUAL_SNAPSHOT_QUOTA", "BACKUP_MAX_COPIES_IN_FLIGHT",
-        "BACKUP_POLICIES", "BACKUP_DB_SECRETS",
+        "BACKUP_POLICIES", "BACKUP_DB_SECRETS", "BACKUP_MAX_EVENT_AGE_MINUTES", "BACKUP_MAX_CLOCK_SKEW_MINUTES",
     }
     assert env["POWERTOOLS_SERVICE_NAME"] == "backup"
     assert env["POWERTOOLS_METRICS_NAMESPACE"] == "ChurnGuardOps"
@@ -107,6 +107,7 @@ def test_backup_function_environment_is_exactly_the_contract(synth, backup_resou
     assert (env["BACKUP_KEEP_LATEST"], env["BACKUP_MANUAL_SNAPSHOT_QUOTA"],
             env["BACKUP_MAX_COPIES_IN_FLIGHT"]) == ("3", "100", "5")
     assert json.loads(env["BACKUP_POLICIES"]) == CONTRACT_POLICIES
+    assert (env["BACKUP_MAX_EVENT_AGE_MINUTES"], env["BACKUP_MAX_CLOCK_SKEW_MINUTES"]) == ("180", "5")
 
 
 def test_backup_stack_uses_the_foundation_layer_bucket_key_and_topic_by_reference(synth, backup_resources):
@@ -244,8 +245,9 @@ def test_alarms_have_contract_thresholds(backup_resources):
         "AWS/SQS", "ApproximateNumberOfMessagesVisible", 0)
     errors = alarms["churnguard-ops-backup-errors"]
     assert (errors["Namespace"], errors["MetricName"], errors["Threshold"]) == ("AWS/Lambda", "Errors", 0)
-    # per instance: snapshot age + restorable lag (2 instances); per region: quota; per policy; DLQ; errors
-    assert len(alarms) == 2 * 2 + 2 + 3 + 1 + 1
+    # per instance: snapshot age + DR freshness + restorable lag (2 instances); per region: quota; per policy;
+    # DLQ; errors
+    assert len(alarms) == 2 * 3 + 2 + 3 + 1 + 1
 
 
 def test_alarm_dimensions_match_what_powertools_emits(monkeypatch):
@@ -406,3 +408,15 @@ def test_backup_function_joins_the_database_vpc_when_it_records_baselines(tmp_pa
     (fn,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::Lambda::Function"]
     assert fn["Properties"]["VpcConfig"] == {"SubnetIds": vpc["subnet_ids"],
                                              "SecurityGroupIds": vpc["security_group_ids"]}
+
+
+def test_dr_freshness_alarm_per_instance_breaches_without_any_restorable_copy(backup_resources):
+    alarms = {a["Properties"]["AlarmName"]: a["Properties"] for a in backup_resources.values()
+              if a["Type"] == "AWS::CloudWatch::Alarm"}
+    for db in ("churnguard-prod", "churnguard-analytics"):
+        alarm = alarms[f"churnguard-ops-backup-dr-freshness-{db}"]
+        assert alarm["MetricName"] == "DrRecoveryPointAgeSeconds"
+        assert {d["Name"]: d["Value"] for d in alarm["Dimensions"]} == {"DBInstanceIdentifier": db,
+                                                                          "service": "backup"}
+        assert alarm["Threshold"] == (2 * 60 + 15) * 60  # two database schedules + RPO
+        assert alarm["TreatMissingData"] == "breaching"

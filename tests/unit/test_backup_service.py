@@ -138,7 +138,7 @@ def test_freshness_restorable_lag_and_posture_are_published_per_instance():
 
 def test_manual_event_naming_an_unconfigured_instance_is_refused():
     world = World()
-    event = load_event("backup/manual-run-database.json")
+    event = load_event("backup/manual-run-database.json", time=NOW.isoformat())
     event["detail"]["db_instance_ids"] = ["someone-elses-db"]
     with pytest.raises(UnknownTarget, match="someone-elses-db"):
         world.service.run(BackupTick.model_validate(event))

@@ -11,7 +11,7 @@ from churnguard_ops.drill.model import DrillInput, DrillState
 from churnguard_ops.drill.settings import DrillSettings
 from churnguard_ops.drill.validation import DrillValidator
 from churnguard_ops.drill.workflow import DrillWorkflow
-from tests.events import event_files
+from tests.events import EVENTS_DIR, event_files
 from tests.unit.drill_fakes import T0, FakeDrillRds, source_instance
 
 
@@ -62,6 +62,18 @@ def test_validation_refuses_an_instance_without_this_drills_tags():
     assert credentials.reads == 0  # refused before any secret was read
 
 
-@pytest.mark.parametrize("path", [p for p in event_files("drill") if "sweeper" not in p.name], ids=lambda p: p.name)
+EXECUTION_INPUTS = [p for p in event_files("drill") if "sweeper" not in p.name and not p.name.startswith("task-")]
+
+
+@pytest.mark.parametrize("path", EXECUTION_INPUTS, ids=lambda p: p.name)
 def test_sample_drill_inputs_are_valid_execution_inputs(path):
     DrillInput.model_validate(json.loads(path.read_text()))
+
+
+def test_sample_task_payloads_are_what_the_state_machine_passes_its_tasks():
+    from churnguard_ops.drill.model import PollRequest
+
+    state = DrillState.model_validate(json.loads((EVENTS_DIR / "drill/task-state-after-restore.json").read_text()))
+    assert state.plan is not None and state.restore is not None and state.restore.wait.ready
+    poll = PollRequest.model_validate(json.loads((EVENTS_DIR / "drill/task-poll-instance.json").read_text()))
+    assert poll.target == "instance" and poll.drill == state

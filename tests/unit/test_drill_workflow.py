@@ -4,6 +4,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from pydantic import ValidationError
 
 from churnguard_ops.drill.errors import GuardViolation, NoRecoveryPoint, RestoreFailed, RestoreTimedOut
 from churnguard_ops.drill.model import DrillState, PollRequest
@@ -160,19 +161,33 @@ def test_sweeper_deletes_only_expired_drill_resources_in_every_region(world):
     assert "snap" in regions["us-east-1"].snapshots_by_id and "churnguard-prod" in regions["us-east-1"].instances_by_id
 
 
-def test_latest_mode_orders_backups_by_their_schedule_slot_not_create_time(world):
+def test_latest_mode_is_the_newest_by_creation_time_not_by_a_future_dated_slot(world):
     workflow, regions, _ = world
     rds = regions["us-east-1"]
+    # A tick dated a year ahead (a typo'd year) made this one first; the real hourly backups came after.
+    rds.add_snapshot("typo-year", "churnguard-prod", T0 - timedelta(hours=2),
+                     Slot=(T0 + timedelta(days=365)).isoformat())
     rds.add_snapshot("this-hour", "churnguard-prod", T0, Slot=T0.isoformat())
-    # Same create time (a copy, a re-tagged import...) but a slot 40 days old:
-    rds.add_snapshot("old-slot", "churnguard-prod", T0 + timedelta(seconds=5),
-                     Slot=(T0 - timedelta(days=40)).isoformat())
     assert _planned(workflow).plan.recovery_point.snapshot_id == "this-hour"
+
+
+def test_snapshots_created_in_the_same_second_are_ordered_by_their_slot(world):
+    workflow, regions, _ = world
+    rds = regions["us-east-1"]
+    rds.add_snapshot("earlier-slot", "churnguard-prod", T0, Slot=(T0 - timedelta(hours=1)).isoformat())
+    rds.add_snapshot("later-slot", "churnguard-prod", T0, Slot=T0.isoformat())
+    assert _planned(workflow).plan.recovery_point.snapshot_id == "later-slot"
 
 
 def test_a_naive_restore_time_is_read_as_utc():
     state = DrillState.model_validate({"mode": "point_in_time", "restore_time": "2026-11-28T09:00:00"})
     assert state.restore_time.utcoffset() == timedelta(0)
+
+
+@pytest.mark.parametrize("restore_time", [12345, 1.7e9, True])
+def test_a_numeric_restore_time_is_refused_not_read_as_a_unix_time(restore_time):
+    with pytest.raises(ValidationError, match="restore_time"):
+        DrillState.model_validate({"mode": "point_in_time", "restore_time": restore_time})
 
 
 def test_a_retried_fresh_plan_reuses_its_own_drill_snapshot(world):

@@ -35,6 +35,7 @@ class PostureFinding(BaseModel):
 class BackupReport(BaseModel):
     policy: str
     slot: datetime
+    on_demand: bool = False
     outcomes: list[TargetOutcome] = []
     posture: list[PostureFinding] = []
 

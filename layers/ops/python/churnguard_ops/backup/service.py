@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta, timezone
 
 from churnguard_ops.backup.events import BackupTick
 from churnguard_ops.backup.flows.application_data import ApplicationDataProtection
@@ -21,7 +22,7 @@ from churnguard_ops.backup.model import BackupReport
 from churnguard_ops.backup.ports import BaselineRecorder, BucketGuard, Encryptor, ParameterSource, SnapshotStore
 from churnguard_ops.backup.settings import BackupSettings
 from churnguard_ops.core.clock import Clock, utcnow
-from churnguard_ops.core.errors import OpsError
+from churnguard_ops.core.errors import InvalidEvent, OpsError
 from churnguard_ops.core.ports import MetricsSink, ObjectWriter
 
 __all__ = ["BUSY_STATES", "FLOWS", "BackupService", "InstanceBusy", "UnknownPolicy", "UnknownTarget"]
@@ -69,6 +70,10 @@ FLOWS: dict[str, Callable[[BackupDependencies], PolicyFlow]] = {
 }
 
 
+def _minutes(delta: timedelta) -> str:
+    return f"{delta.total_seconds() / 60:.0f} min"
+
+
 class BackupService:
     def __init__(self, settings: BackupSettings, *, primary: SnapshotStore, dr: SnapshotStore | None,
                  metrics: MetricsSink, parameters: ParameterSource, encryptor: Encryptor,
@@ -89,13 +94,31 @@ class BackupService:
         return BackupDependencies(self.settings, self.primary, self.dr, self.metrics, self.parameters,
                                   self.encryptor, self.objects, self.buckets, self.baselines, self.clock)
 
+    def _refuse_stale_or_future(self, tick: BackupTick) -> None:
+        """Before any AWS call: a replayed old event would make a backup expired at birth, a future one a
+        snapshot that stays "newest" until that date."""
+        age = self.clock() - tick.time
+        limit = timedelta(minutes=self.settings.max_event_age_minutes)
+        if age > limit:
+            raise InvalidEvent(f"time: {tick.time.isoformat()} is {_minutes(age)} old, more than the "
+                               f"{self.settings.max_event_age_minutes} min an EventBridge or Lambda retry can "
+                               "take; refusing a replayed event (take a fresh backup with an on-demand run)")
+        skew = timedelta(minutes=self.settings.max_clock_skew_minutes)
+        if -age > skew:
+            raise InvalidEvent(f"time: {tick.time.isoformat()} is {_minutes(-age)} in the future (allowed clock "
+                               f"skew {self.settings.max_clock_skew_minutes} min); check the sender's clock")
+
     def run(self, tick: BackupTick) -> BackupReport:
         name = tick.detail.policy
         build_flow = FLOWS.get(name)
         policy = self.settings.policies.get(name)
         if build_flow is None or policy is None:
             raise UnknownPolicy(f"no backup flow for policy {name!r}; known: {sorted(FLOWS)}")
-        report = BackupReport(policy=name, slot=policy.slot_of(tick.time))
+        self._refuse_stale_or_future(tick)
+        # A schedule's tick belongs to its period (retries map to one backup); an on-demand run is its instant.
+        slot = tick.time.astimezone(timezone.utc).replace(microsecond=0) if tick.detail.on_demand \
+            else policy.slot_of(tick.time)
+        report = BackupReport(policy=name, slot=slot, on_demand=tick.detail.on_demand)
         build_flow(self._dependencies()).run(report, policy, tick)
         failed = len(report.failures)
         self.metrics.put("BackupTargetsFailed", failed, "Count", {"Policy": name})

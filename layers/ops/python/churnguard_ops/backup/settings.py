@@ -25,6 +25,10 @@ class BackupSettings(BaseSettings):
     db_secrets: dict[str, str] = Field(default_factory=dict,
                                        description="instance id -> Secrets Manager id; enables row-count baselines")
     policies: dict[PolicyName, BackupPolicy] = Field(default_factory=lambda: dict(DEFAULT_POLICIES))
+    # EventBridge retries a delivery for up to 2 h and Lambda's async queue for up to 1 h more: an older
+    # event is a replay, whose backup would be expired at birth or stay "newest" for ever.
+    max_event_age_minutes: int = Field(180, ge=1, description="Older events are refused")
+    max_clock_skew_minutes: int = Field(5, ge=0, description="Events further in the future are refused")
 
     @field_validator("policies")
     @classmethod

@@ -20,6 +20,8 @@ RETENTION_DATE_TAG = "RetentionDate"
 COPIED_FROM_TAG = "CopiedFrom"
 DRILL_ID_TAG = "DrillId"
 EXPIRY_TAG = "Expiry"
+#: ``true`` on a snapshot an operator asked for (``opsctl backup run``), not a schedule.
+ON_DEMAND_TAG = "OnDemand"
 
 #: ``Purpose`` of a scheduled backup snapshot (and its DR copy).
 PURPOSE_BACKUP = "DisasterRecovery"

@@ -32,6 +32,10 @@ class Unavailable(OpsError):
     """The endpoint could not be reached or did not answer in time (after botocore's retries)."""
 
 
+class InvalidEvent(OpsError, ValueError):
+    """An event that parsed but must not be acted on (stale, from the future); the message names the field."""
+
+
 class RefusedDeletion(OpsError):
     """A guarded delete found the resource is not ours (its live tags do not prove it)."""
 

@@ -154,7 +154,8 @@ class MemoryRds:
         if source.snapshot_id in self.snapshots_by_id:
             raise AlreadyExists(source.snapshot_id)
         return self.put_snapshot(replace(source, region=self.region, status=self.copy_status, tags=dict(tags),
-                                         arn=source.arn.replace(source.region, self.region)))
+                                         arn=source.arn.replace(source.region, self.region), created_at=self.clock(),
+                                         original_created_at=source.recovery_point_time))
 
     def _restored(self, instance_id: str, tags: dict[str, str], **call: Any) -> DbInstance:
         if instance_id in self.instances_by_id:

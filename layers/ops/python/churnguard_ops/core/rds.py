@@ -76,6 +76,7 @@ class RdsGateway:
             snapshot_type=raw.get("SnapshotType", "manual"),
             encrypted=bool(raw.get("Encrypted")),
             tags=tags,
+            original_created_at=raw.get("OriginalSnapshotCreateTime"),
         )
 
     # -- reads ------------------------------------------------------------------------------------

@@ -40,6 +40,13 @@ class Snapshot:
     snapshot_type: str = "manual"  # "manual" | "automated" | ...
     encrypted: bool = False
     tags: dict[str, str] = field(default_factory=dict)
+    #: When the data was captured: a cross-region copy keeps its source's time here (its own
+    #: ``created_at`` is when the copy was made).
+    original_created_at: datetime | None = None
+
+    @property
+    def recovery_point_time(self) -> datetime | None:
+        return self.original_created_at or self.created_at
 
     @property
     def ours(self) -> bool:

@@ -18,12 +18,16 @@ def is_drill_resource(tags: dict[str, str]) -> bool:
     return tags_match(tags, contracts.DRILL_TAGS)
 
 
-def require_drill_instance(instance_id: str, source_instance: str, configured: list[str]) -> None:
-    """The temporary instance must be named as a drill instance and never be a configured source."""
+def require_drill_instance(instance_id: str, source_instance: str, configured: list[str], *,
+                           field: str = "restore.instance_id") -> None:
+    """The temporary instance must be named as a drill instance and never be a configured source.
+
+    ``field`` names where the id came from in the execution state, so a refusal says what to fix.
+    """
     if not instance_id.startswith(DRILL_INSTANCE_PREFIX):
-        raise GuardViolation(f"{instance_id} is not a drill instance (prefix {DRILL_INSTANCE_PREFIX})")
+        raise GuardViolation(f"{field}: {instance_id} is not a drill instance (prefix {DRILL_INSTANCE_PREFIX})")
     if instance_id == source_instance or instance_id in configured:
-        raise GuardViolation(f"refusing to use source instance {instance_id} as a drill target")
+        raise GuardViolation(f"{field}: refusing to use source instance {instance_id} as a drill target")
 
 
 def require_drill_owned(kind: str, resource_id: str, tags: dict[str, str], drill_id: str | None = None) -> None:

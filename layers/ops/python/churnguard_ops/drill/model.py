@@ -5,10 +5,12 @@ task's ResultPath ($.plan, $.restore, ...). Unknown keys are ignored so the stat
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from churnguard_ops.core.clock import IsoTime
 
 
 class _State(BaseModel):
@@ -58,17 +60,12 @@ class DrillInput(_State):
     source_instance: str | None = None
     mode: Literal["latest", "snapshot", "fresh", "point_in_time"] = "latest"
     snapshot_id: str | None = None
-    restore_time: datetime | None = None
+    restore_time: IsoTime | None = None  # ISO text only: a number would be read as a Unix time
     target_region: Literal["primary", "dr"] = "primary"
     poll_seconds: int = Field(30, ge=1, le=3600)
     max_wait_seconds: int = Field(3600, ge=1, le=4 * 3600)
     # Becomes part of RDS identifiers: lowercase, no "--", no trailing "-".
     drill_id: str | None = Field(None, pattern=r"^[a-z0-9](?:-?[a-z0-9])*$", max_length=31)
-
-    @field_validator("restore_time")
-    @classmethod
-    def _utc_if_naive(cls, value: datetime | None) -> datetime | None:
-        return value.replace(tzinfo=timezone.utc) if value is not None and value.tzinfo is None else value
 
     @model_validator(mode="after")
     def _mode_arguments(self) -> DrillInput:

@@ -44,7 +44,8 @@ class DrillWorkflow:
         configured = self.settings.db_instance_ids
         source = state.source_instance or (configured[0] if configured else None)
         if source is None or source not in configured:
-            raise GuardViolation(f"{source!r} is not a configured drill source; configured: {configured}")
+            raise GuardViolation(f"source_instance: {source!r} is not a configured drill source; "
+                                 f"configured: {configured}")
         now = self.clock()
         drill_id = state.drill_id or f"{now:%Y%m%dt%H%M%S}-{secrets.token_hex(2)}"
         region = self._region(state.target_region)
@@ -106,7 +107,8 @@ class DrillWorkflow:
     # -- restore and wait ---------------------------------------------------------------------
     def restore(self, state: DrillState) -> RestoreInfo:
         plan = _require_plan(state)
-        guard.require_drill_instance(plan.temp_instance_id, plan.source_instance, self.settings.db_instance_ids)
+        guard.require_drill_instance(plan.temp_instance_id, plan.source_instance, self.settings.db_instance_ids,
+                                     field="plan.temp_instance_id")
         rds = self.rds(plan.region)
         source = self.rds(self.primary_region).instance(plan.source_instance)
         subnet_group, security_groups = (source.subnet_group, source.security_group_ids)
@@ -220,9 +222,11 @@ def _expired(tags: dict[str, str], now: datetime) -> bool:
     return expiry is not None and expiry <= now
 
 
-def _recency(snapshot: Snapshot) -> datetime:
-    """Our backups carry their schedule slot; it orders them even where create times tie or lie."""
-    return snapshot.slot or datetime.min.replace(tzinfo=timezone.utc)
+def _recency(snapshot: Snapshot) -> tuple[datetime, datetime]:
+    """Newest by when RDS created it (a future-dated slot tag must not keep an old backup "latest");
+    the slot only breaks ties between snapshots created in the same second."""
+    oldest = datetime.min.replace(tzinfo=timezone.utc)
+    return snapshot.created_at or oldest, snapshot.slot or oldest
 
 
 def _snapshot_point(snapshot: Snapshot) -> RecoveryPoint:

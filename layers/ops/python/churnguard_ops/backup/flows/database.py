@@ -1,6 +1,8 @@
 """Database backups: prune, quota, snapshot every configured instance, copy to the DR region."""
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
+
 from churnguard_ops.backup import naming, posture
 from churnguard_ops.backup.events import BackupTick
 from churnguard_ops.backup.model import BackupReport, TargetOutcome
@@ -10,11 +12,12 @@ from churnguard_ops.backup.retention import expired_snapshots
 from churnguard_ops.backup.settings import BackupSettings
 from churnguard_ops.core import contracts
 from churnguard_ops.core.clock import Clock
-from churnguard_ops.core.errors import AlreadyExists, OpsError
+from churnguard_ops.core.errors import AlreadyExists, InvalidEvent, OpsError
 from churnguard_ops.core.ports import MetricsSink
+from churnguard_ops.core.rds_model import Snapshot
 
 
-class UnknownTarget(OpsError):
+class UnknownTarget(InvalidEvent):
     """A manual run named an instance that is not in the configured backup targets."""
 
 
@@ -26,6 +29,14 @@ class InstanceBusy(OpsError):
 BUSY_STATES = frozenset({"backing-up", "modifying", "upgrading", "storage-optimization", "maintenance",
                          "configuring-enhanced-monitoring", "configuring-log-exports", "rebooting", "renaming",
                          "resetting-master-credentials", "starting", "creating"})
+
+
+_EPOCH = datetime.fromtimestamp(0, tz=timezone.utc)
+
+
+def _creation_order(snapshot: Snapshot) -> tuple[datetime, datetime]:
+    """When RDS created it; the slot only breaks ties (snapshots of one tick share a create second)."""
+    return snapshot.created_at or _EPOCH, snapshot.slot or _EPOCH
 
 
 class DatabaseBackups:
@@ -40,10 +51,12 @@ class DatabaseBackups:
 
     def run(self, report: BackupReport, policy: BackupPolicy, tick: BackupTick) -> None:
         targets = self._targets(tick)
+        retention_date = (report.slot + timedelta(days=tick.detail.retention_days) if tick.detail.retention_days
+                          else policy.retention_date(report.slot))
         headroom = {store.region: self._prune_and_measure(report, store) for store in self._stores(policy)}
         room = headroom.get(self.primary.region)
         for instance_id in targets:
-            if self._snapshot_instance(report, policy, instance_id, room) and room is not None:
+            if self._snapshot_instance(report, retention_date, instance_id, room) and room is not None:
                 room -= 1
         if policy.cross_region and self.dr:
             self._copy_to_dr(report, targets)
@@ -53,7 +66,8 @@ class DatabaseBackups:
         wanted = tick.detail.db_instance_ids or configured
         unknown = sorted(set(wanted) - set(configured))
         if unknown:  # guard: a manual event must not snapshot or prune arbitrary instances
-            raise UnknownTarget(f"not configured for backups: {unknown}; configured: {configured}")
+            raise UnknownTarget(f"detail.db_instance_ids: not configured for backups: {unknown}; "
+                                f"configured: {configured}")
         return list(wanted)
 
     def _stores(self, policy: BackupPolicy) -> list[SnapshotStore]:
@@ -93,7 +107,7 @@ class DatabaseBackups:
                 detail=f"manual snapshots {used}/{quota}: close to the RDS quota"))
         return max(quota - used, 0)
 
-    def _snapshot_instance(self, report: BackupReport, policy: BackupPolicy, instance_id: str,
+    def _snapshot_instance(self, report: BackupReport, retention_date: datetime, instance_id: str,
                            headroom: int | None) -> bool:
         """Returns True when a new snapshot was created (it uses up one unit of headroom)."""
         now = self.clock()
@@ -111,8 +125,9 @@ class DatabaseBackups:
             lag = (now - instance.latest_restorable_time).total_seconds()
             self.metrics.put("RestorableLagSeconds", max(lag, 0.0), "Seconds", dims)
 
-        snapshot_id = naming.snapshot_id(instance_id, report.policy, report.slot)
-        tags = naming.snapshot_tags(instance_id, report.policy, report.slot, policy.retention_date(report.slot))
+        snapshot_id = naming.snapshot_id(instance_id, report.policy, report.slot, on_demand=report.on_demand)
+        tags = naming.snapshot_tags(instance_id, report.policy, report.slot, retention_date,
+                                    on_demand=report.on_demand)
         outcome = TargetOutcome(target=instance_id, action="snapshot", status="succeeded",
                                 data={"snapshot_id": snapshot_id, "region": self.primary.region})
         try:
@@ -182,7 +197,9 @@ class DatabaseBackups:
                       and (s.retention_date is None or s.retention_date > now)]
             if not family:
                 continue
-            newest = max(family, key=lambda s: s.slot or now)
+            # Newest by when RDS made it, not by a slot in its name or tags: a future-dated slot must not
+            # stay "newest" and stop every later backup from reaching the DR region.
+            newest = max(family, key=_creation_order)
             if newest.snapshot_id in present:
                 continue
             outcome = TargetOutcome(target=instance_id, action="copy", status="succeeded",
@@ -202,3 +219,17 @@ class DatabaseBackups:
                 except OpsError as exc:
                     outcome.status, outcome.detail = "failed", str(exc)
             report.outcomes.append(outcome)
+        self._publish_dr_freshness(in_dr, targets, now)
+
+    def _publish_dr_freshness(self, in_dr: list[Snapshot], targets: list[str], now: datetime) -> None:
+        """Age of the newest recovery point restorable in the DR region, per instance (what DR would lose).
+
+        No datapoint when there is none at all: the alarm treats missing data as breaching.
+        """
+        for instance_id in targets:
+            restorable = [s.recovery_point_time for s in in_dr if s.is_backup and s.available
+                          and s.source_instance == instance_id and s.recovery_point_time is not None]
+            if restorable:
+                age = (now - max(t for t in restorable if t is not None)).total_seconds()
+                self.metrics.put("DrRecoveryPointAgeSeconds", max(age, 0.0), "Seconds",
+                                 {"DBInstanceIdentifier": instance_id})
