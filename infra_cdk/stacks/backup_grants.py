@@ -8,19 +8,30 @@ from aws_cdk import aws_iam as iam
 from churnguard_ops.core.contracts import (
     BASELINES_PREFIX,
     CONFIGURATION_PREFIX,
+    COPIED_FROM_TAG,
     MARKER_TAG,
     MARKER_VALUE,
+    ON_DEMAND_TAG,
+    POLICY_TAG,
+    PURPOSE_BACKUP,
+    PURPOSE_TAG,
+    RETENTION_DATE_TAG,
+    SLOT_TAG,
     SNAPSHOT_PREFIX,
+    SOURCE_INSTANCE_TAG,
 )
 from infra_cdk.constructs import Foundation
 from infra_cdk.constructs.grants import RoleGrants, cross_stack_arn_rendering
 from infra_cdk.settings import ChurnGuardContext, secret_policy_resources
 
 WHY_OWN_SNAPSHOTS = (
-    f"RDS snapshot ARNs are limited to our own name prefix '{SNAPSHOT_PREFIX}*' in the primary "
-    "and DR region (snapshot names are generated per tick); DeleteDBSnapshot is additionally "
-    "conditioned on the CreatedBy tag."
+    f"RDS snapshot ARNs are limited to the names backups generate, '{SNAPSHOT_PREFIX}<configured instance>-*', "
+    "in the primary and DR region (names are generated per tick); drill snapshots never match. "
+    "DeleteDBSnapshot is additionally conditioned on the CreatedBy and Purpose tags."
 )
+#: Every tag a backup sets on a snapshot or its copy; tagging calls may set nothing else.
+BACKUP_TAG_KEYS = sorted({PURPOSE_TAG, MARKER_TAG, POLICY_TAG, SOURCE_INSTANCE_TAG, SLOT_TAG, RETENTION_DATE_TAG,
+                          ON_DEMAND_TAG, COPIED_FROM_TAG})
 WHY_DR_KEY = (
     "The DR CMK lives in another region/stack and is addressed by alias only: key/* is "
     "narrowed to that one key by the kms:ResourceAliases condition."
@@ -53,25 +64,33 @@ def grant_backup_permissions(stack: Stack, role: iam.IRole, *, config: ChurnGuar
 
     g = RoleGrants(stack, role)
     db_arns = [rds_arn(primary, "db", i) for i in backup.db_instance_ids]
-    # Our snapshots (and their DR copies) are named "<prefix>-..." -- nothing else is touched.
-    own_snapshots = [rds_arn(r, "snapshot", f"{SNAPSHOT_PREFIX}*") for r in (primary, backup.dr_region)]
-    primary_snapshots = own_snapshots[0]
+    # Our snapshots (and their DR copies) are named "<prefix>-<configured instance>-...": nothing else,
+    # not a drill's "<prefix>-dr-test-..." snapshot, is created, tagged, copied or deleted.
+    own_snapshots = [rds_arn(r, "snapshot", f"{SNAPSHOT_PREFIX}{i}-*")
+                     for r in (primary, backup.dr_region) for i in backup.db_instance_ids]
+    primary_snapshots = [a for a in own_snapshots if f":{primary}:" in a]
+    only_backup_tags = {"ForAllValues:StringEquals": {"aws:TagKeys": BACKUP_TAG_KEYS}}
 
     g.add("RdsDescribeConfiguredInstances", ["rds:DescribeDBInstances"], db_arns)
-    g.add("RdsSnapshotConfiguredInstances", ["rds:CreateDBSnapshot"], [*db_arns, primary_snapshots],
+    g.add("RdsSnapshotConfiguredInstances", ["rds:CreateDBSnapshot"], [*db_arns, *primary_snapshots],
           why_wildcard=WHY_OWN_SNAPSHOTS)
     # Tags are read back with DescribeDBSnapshots (TagList), so no rds:ListTagsForResource.
-    g.add("RdsCopyAndTagOwnSnapshots", ["rds:CopyDBSnapshot", "rds:AddTagsToResource"], own_snapshots,
-          why_wildcard=WHY_OWN_SNAPSHOTS)
+    g.add("RdsCopyOwnSnapshots", ["rds:CopyDBSnapshot"], own_snapshots, why_wildcard=WHY_OWN_SNAPSHOTS)
+    g.add("RdsTagOwnSnapshotsWithBackupTagsOnly", ["rds:AddTagsToResource"], own_snapshots,
+          conditions=only_backup_tags, why_wildcard=WHY_OWN_SNAPSHOTS)
     g.add("RdsDeleteOnlySnapshotsWeCreated", ["rds:DeleteDBSnapshot"], own_snapshots,
-          conditions={"StringEquals": {f"rds:snapshot-tag/{MARKER_TAG}": MARKER_VALUE}},
+          conditions={"StringEquals": {f"rds:snapshot-tag/{MARKER_TAG}": MARKER_VALUE,
+                                       f"rds:snapshot-tag/{PURPOSE_TAG}": PURPOSE_BACKUP}},
           why_wildcard=WHY_OWN_SNAPSHOTS)
 
     # DR CMK: addressed by alias only (it lives in another stack/region).
     dr_keys = f"arn:{Aws.PARTITION}:kms:{backup.dr_region}:{account}:key/*"
     by_alias = {"ForAnyValue:StringEquals": {"kms:ResourceAliases": [backup.dr_kms_key_alias]}}
+    # Only on RDS's (snapshot copies) and S3's (DR configuration exports) behalf, never directly.
+    dr_services = {"StringEquals": {"kms:ViaService": [f"rds.{backup.dr_region}.amazonaws.com",
+                                                       f"s3.{backup.dr_region}.amazonaws.com"]}}
     g.add("DrKeyUseViaAlias", ["kms:DescribeKey", "kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey"], [dr_keys],
-          conditions=by_alias, why_wildcard=WHY_DR_KEY)
+          conditions={**by_alias, **dr_services}, why_wildcard=WHY_DR_KEY)
     g.add("DrKeyGrantsForRdsCopies", ["kms:CreateGrant"], [dr_keys],
           conditions={**by_alias, "Bool": {"kms:GrantIsForAWSResource": "true"}}, why_wildcard=WHY_DR_KEY)
     g.add("BackupKeyUse", ["kms:DescribeKey", "kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey"],
@@ -111,12 +130,12 @@ def grant_backup_permissions(stack: Stack, role: iam.IRole, *, config: ChurnGuar
           why_wildcard=WHY_OBJECT_KEYS,
           also_rendered_as=[cross_stack_arn_rendering(producer, bucket, f"/{p}")
                             for p in (configuration_objects, baseline_objects)])
-    # Application-data buckets: versioning/lifecycle/replication only (bucket-level ARNs).
+    # Application-data buckets: versioning and lifecycle; replication is only read (bucket-level ARNs).
     if backup.app_data_buckets:
         g.add("S3ProtectAppDataBuckets",
               ["s3:GetBucketVersioning", "s3:PutBucketVersioning",
                "s3:GetLifecycleConfiguration", "s3:PutLifecycleConfiguration",
-               "s3:GetReplicationConfiguration", "s3:PutReplicationConfiguration"],
+               "s3:GetReplicationConfiguration"],
               [f"arn:{Aws.PARTITION}:s3:::{b}" for b in backup.app_data_buckets])
 
     secret_arns = sorted(set(config.drill.db_secrets.values()))

@@ -82,13 +82,18 @@ def grant_drill_permissions(stack: Stack, functions: dict[str, OpsFunction], *, 
     g.add("RdsReadRecoveryPoint", ["rds:DescribeDBSnapshots"], any_snapshot, why_wildcard=why_list_snapshots)
     # Recovery points a drill may restore: our backups and drill snapshots ("<prefix>-*"), and the
     # automated snapshots of the configured instances ("rds:<instance>-*"), in both regions.
-    recovery_points = [rds_arn(r, "snapshot", f"{SNAPSHOT_PREFIX}*") for r in regions] + [
+    # Recovery points of the configured instances only: our backups of them and their DR copies,
+    # this system's drill snapshots, and their automated snapshots.
+    recovery_points = [rds_arn(r, "snapshot", f"{SNAPSHOT_PREFIX}{i}-*") for r in regions
+                       for i in backup.db_instance_ids] + [rds_arn(r, "snapshot", f"{DRILL_SNAPSHOT_PREFIX}*")
+                                                           for r in regions] + [
         rds_arn(r, "snapshot", f"rds:{i}-*") for r in regions for i in backup.db_instance_ids]
     g.add("RdsRestoreFromSnapshot", ["rds:RestoreDBInstanceFromDBSnapshot"],
           [*drill_instances, *recovery_points, *restore_dependencies],
           why_wildcard=(
               "RestoreDBInstanceFromDBSnapshot authorizes on the new instance (only "
-              f"'{DRILL_INSTANCE_PREFIX}*'), the source snapshot (our backups '{SNAPSHOT_PREFIX}*' and the "
+              f"'{DRILL_INSTANCE_PREFIX}*'), the source snapshot (our backups '{SNAPSHOT_PREFIX}<instance>-*', "
+              f"drill snapshots '{DRILL_SNAPSHOT_PREFIX}*' and the "
               "configured instances' automated 'rds:<instance>-*', names generated per tick) and the "
               "subnet/option/parameter group the copy inherits from its source."
           ))

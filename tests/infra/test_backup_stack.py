@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import datetime, timezone
 
 import pytest
 from aws_cdk import aws_lambda as lambda_
@@ -28,10 +29,14 @@ CONTRACT_POLICIES = {
     "application_data": {"schedule_minutes": 1440, "retention_days": 90, "encrypted": True, "cross_region": False},
     "configuration": {"schedule_minutes": 1440, "retention_days": 365, "encrypted": True, "cross_region": True},
 }
+# The names backups generate: churnguard-ops-<configured instance>-... (never a drill's churnguard-ops-dr-test-...)
 SNAPSHOTS = {
-    "us-east-1": "arn:<AWS::Partition>:rds:us-east-1:<AWS::AccountId>:snapshot:churnguard-ops-*",
-    "us-west-2": "arn:<AWS::Partition>:rds:us-west-2:<AWS::AccountId>:snapshot:churnguard-ops-*",
+    region: sorted(f"arn:<AWS::Partition>:rds:{region}:<AWS::AccountId>:snapshot:churnguard-ops-{db}-*"
+                   for db in ("churnguard-prod", "churnguard-analytics"))
+    for region in ("us-east-1", "us-west-2")
 }
+ALL_SNAPSHOTS = sorted(arn for arns in SNAPSHOTS.values() for arn in arns)
+NOW = datetime(2026, 11, 28, tzinfo=timezone.utc)
 PROD_DB = "arn:<AWS::Partition>:rds:us-east-1:<AWS::AccountId>:db:churnguard-prod"
 ANALYTICS_DB = "arn:<AWS::Partition>:rds:us-east-1:<AWS::AccountId>:db:churnguard-analytics"
 
@@ -299,8 +304,10 @@ def test_backup_role_has_no_managed_policies(backup_resources):
 
 def test_snapshot_delete_is_limited_to_our_tagged_snapshots_in_both_regions(backup_resources):
     (stmt,) = statements_with_action(backup_resources, _role_id(backup_resources), "rds:DeleteDBSnapshot")
-    assert stmt["Condition"] == {"StringEquals": {"rds:snapshot-tag/CreatedBy": "churnguard-ops"}}
-    assert sorted(flat(r) for r in as_list(stmt["Resource"])) == sorted(SNAPSHOTS.values())
+    assert stmt["Condition"] == {"StringEquals": {"rds:snapshot-tag/CreatedBy": "churnguard-ops",
+                                                  "rds:snapshot-tag/Purpose": "DisasterRecovery"}}
+    assert sorted(flat(r) for r in as_list(stmt["Resource"])) == ALL_SNAPSHOTS
+    assert not any("dr-test" in r or r.endswith(":snapshot:churnguard-ops-*") for r in ALL_SNAPSHOTS)
 
 
 def test_rds_actions_are_scoped_to_configured_instances_and_our_snapshots(backup_resources):
@@ -309,9 +316,9 @@ def test_rds_actions_are_scoped_to_configured_instances_and_our_snapshots(backup
         flat(r) for s in statements_with_action(backup_resources, role_id, action) for r in as_list(s["Resource"])
     )
     assert resources_of("rds:DescribeDBInstances") == sorted([PROD_DB, ANALYTICS_DB])
-    assert resources_of("rds:CreateDBSnapshot") == sorted([PROD_DB, ANALYTICS_DB, SNAPSHOTS["us-east-1"]])
-    assert resources_of("rds:CopyDBSnapshot") == sorted(SNAPSHOTS.values())
-    assert resources_of("rds:AddTagsToResource") == sorted(SNAPSHOTS.values())
+    assert resources_of("rds:CreateDBSnapshot") == sorted([PROD_DB, ANALYTICS_DB, *SNAPSHOTS["us-east-1"]])
+    assert resources_of("rds:CopyDBSnapshot") == ALL_SNAPSHOTS
+    assert resources_of("rds:AddTagsToResource") == ALL_SNAPSHOTS
     assert resources_of("rds:DescribeDBSnapshots") == ["*"]
     assert resources_of("rds:ListTagsForResource") == [], "tags are read back with DescribeDBSnapshots"
 
@@ -325,6 +332,24 @@ def test_dr_key_is_usable_only_through_its_alias(backup_resources):
     for s in kms:
         assert flat(s["Resource"]) == "arn:<AWS::Partition>:kms:us-west-2:<AWS::AccountId>:key/*"
         assert s["Condition"]["ForAnyValue:StringEquals"] == {"kms:ResourceAliases": ["alias/churnguard-ops-dr"]}
+    (use,) = [s for s in kms if "kms:Decrypt" in as_list(s["Action"])]
+    assert use["Condition"]["StringEquals"] == {"kms:ViaService": ["rds.us-west-2.amazonaws.com",
+                                                                   "s3.us-west-2.amazonaws.com"]}
+
+
+def test_tagging_may_set_only_the_tags_backups_write():
+    from churnguard_ops.backup.naming import snapshot_tags
+    from churnguard_ops.core.contracts import COPIED_FROM_TAG
+    from infra_cdk.stacks.backup_grants import BACKUP_TAG_KEYS
+
+    written = set(snapshot_tags("db", "database", NOW, NOW, on_demand=True)) | {COPIED_FROM_TAG}
+    assert set(BACKUP_TAG_KEYS) == written
+
+
+def test_backup_tagging_is_limited_to_the_backup_tag_keys(backup_resources):
+    (stmt,) = statements_with_action(backup_resources, _role_id(backup_resources), "rds:AddTagsToResource")
+    assert stmt["Condition"] == {"ForAllValues:StringEquals": {"aws:TagKeys": sorted(
+        ["Purpose", "CreatedBy", "Policy", "SourceDBInstance", "Slot", "RetentionDate", "OnDemand", "CopiedFrom"])}}
 
 
 def test_ssm_reads_are_scoped_to_the_configured_paths(backup_resources):
@@ -344,6 +369,8 @@ def test_s3_rights_are_per_bucket(synth, backup_resources, foundation_resources)
         "arn:<AWS::Partition>:s3:::churnguard-ops-dr-<AWS::AccountId>-us-west-2/configuration/*"])
     (versioning,) = statements_with_action(backup_resources, role_id, "s3:PutBucketVersioning")
     assert [flat(r) for r in as_list(versioning["Resource"])] == ["arn:<AWS::Partition>:s3:::churnguard-app-data"]
+    assert not statements_with_action(backup_resources, role_id, "s3:PutReplicationConfiguration"), \
+        "replication is only read: a backup tick never changes it"
 
 
 def test_only_unscopable_actions_use_resource_star(backup_resources):
