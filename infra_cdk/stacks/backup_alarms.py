@@ -81,11 +81,26 @@ def create_backup_alarms(stack: Stack, *, config: ChurnGuardContext, foundation:
         alarm(
             f"RestorableLagAlarm-{db}", age_period, ("RestorableLagSeconds", dims, "Maximum"),
             alarm_name=f"{prefix}-backup-restorable-lag-{db}",
-            alarm_description=f"Latest restorable time of {db} lags more than the RPO ({backup.rpo_minutes} min).",
+            alarm_description=(
+                f"Latest restorable time of {db} lags more than the RPO ({backup.rpo_minutes} min). Missing "
+                "data is breaching: RDS reports no restorable time when automated backups are off, and then "
+                "the RPO cannot be met at all."
+            ),
             threshold=backup.rpo_minutes * 60,
             comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
             evaluation_periods=1,
-            # Missed ticks are the snapshot-age alarm's job.
+            treat_missing_data=cw.TreatMissingData.BREACHING,
+        )
+        alarm(
+            f"PostureAlarm-{db}", age_period, ("PostureViolations", dims, "Maximum"),
+            alarm_name=f"{prefix}-backup-posture-{db}",
+            alarm_description=(
+                f"{db} breaks the backup posture (storage encryption, Multi-AZ, automated backups kept >= 30 days, "
+                "deletion protection, Performance Insights): see the backup result's posture findings."
+            ),
+            threshold=0,
+            comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            evaluation_periods=1,
             treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
         )
     for region in [stack.region, backup.dr_region]:

@@ -231,6 +231,10 @@ def test_alarms_have_contract_thresholds(backup_resources):
     assert (lag["MetricName"], lag["Statistic"], lag["Threshold"]) == ("RestorableLagSeconds", "Maximum", 15 * 60)
     assert sorted(lag["Dimensions"], key=lambda d: d["Name"]) == _dims(DBInstanceIdentifier="churnguard-prod")
     assert lag["ComparisonOperator"] == "GreaterThanThreshold"
+    assert lag["TreatMissingData"] == "breaching", "no LatestRestorableTime: automated backups are off"
+    posture = alarms["churnguard-ops-backup-posture-churnguard-prod"]
+    assert (posture["MetricName"], posture["Threshold"], posture["ComparisonOperator"]) == (
+        "PostureViolations", 0, "GreaterThanThreshold")
 
     for region in ("us-east-1", "us-west-2"):
         quota = alarms[f"churnguard-ops-backup-snapshot-quota-{region}"]
@@ -250,9 +254,9 @@ def test_alarms_have_contract_thresholds(backup_resources):
         "AWS/SQS", "ApproximateNumberOfMessagesVisible", 0)
     errors = alarms["churnguard-ops-backup-errors"]
     assert (errors["Namespace"], errors["MetricName"], errors["Threshold"]) == ("AWS/Lambda", "Errors", 0)
-    # per instance: snapshot age + DR freshness + restorable lag (2 instances); per region: quota; per policy;
-    # DLQ; errors
-    assert len(alarms) == 2 * 3 + 2 + 3 + 1 + 1
+    # per instance: snapshot age + DR freshness + restorable lag + posture (2 instances); per region: quota;
+    # per policy; DLQ; errors
+    assert len(alarms) == 2 * 4 + 2 + 3 + 1 + 1
 
 
 def test_alarm_dimensions_match_what_powertools_emits(monkeypatch):
