@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 
 from churnguard_ops.backup.policy import DEFAULT_POLICIES, POLICY_NAMES, BackupPolicy, PolicyName  # noqa: F401
 from churnguard_ops.core.contracts import NAME_PREFIX
+from churnguard_ops.core.postgres import SslMode
 from churnguard_ops.core.registry import PluginSpecError
 from churnguard_ops.drill.checks import CHECKS, DEFAULT_CHECKS, CheckSpec
 
@@ -173,6 +174,10 @@ class DrillContext(_Strict):
     # None: the functions' built-in defaults (the seed's checks and queries); the env var is not set.
     checks: list[DrillCheck] | None = Field(default=None, min_length=1)
     performance_queries: list[DrillPerformanceQuery] | None = Field(default=None, min_length=1)
+    # TLS to the restored copies: verify the RDS certificate against the CA bundle shipped in the layer
+    # (db_sslrootcert None), another CA file, or "system" (a publicly trusted server certificate).
+    db_sslmode: SslMode = "verify-full"
+    db_sslrootcert: Annotated[str, StringConstraints(min_length=1)] | None = None
 
     @field_validator("checks")
     @classmethod
@@ -207,7 +212,10 @@ class DrillContext(_Strict):
             "DRILL_RTO_MINUTES": str(self.rto_minutes),
             "DRILL_RPO_MINUTES": str(self.rpo_minutes),
             "DRILL_EXPIRY_HOURS": str(self.expiry_hours),
+            "DRILL_DB_SSLMODE": self.db_sslmode,
         }
+        if self.db_sslrootcert:
+            env["DRILL_DB_SSLROOTCERT"] = self.db_sslrootcert
         if self.dr_subnet_group:
             env["DRILL_DR_SUBNET_GROUP"] = self.dr_subnet_group
         if self.dr_security_group_ids:

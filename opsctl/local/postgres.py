@@ -12,6 +12,7 @@ import glob
 import importlib.util
 import os
 import pwd
+import re
 import shutil
 import signal
 import socket
@@ -19,10 +20,11 @@ import subprocess
 import tempfile
 import threading
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-__all__ = ["EmbeddedPostgres", "PostgresNotFoundError", "find_bin_dir"]
+__all__ = ["DatabaseCopyError", "EmbeddedPostgres", "PostgresNotFoundError", "find_bin_dir"]
 
 INSTALL_HINT = (
     "PostgreSQL server binaries (initdb, pg_ctl) were not found. Install them with "
@@ -45,6 +47,29 @@ _MAX_SOCKET_DIR_LEN = 90  # unix socket paths are limited to ~107 bytes includin
 
 class PostgresNotFoundError(RuntimeError):
     """No usable PostgreSQL server binaries on this machine."""
+
+
+class DatabaseCopyError(RuntimeError):
+    """A database could not be copied. The message is one line: the step and PostgreSQL's own error."""
+
+
+# A foreign-key entry of `pg_restore --list`: "<dump id>; <catalog oid> <object oid> FK CONSTRAINT <schema> ..."
+_FK_TOC_ENTRY = re.compile(r"^\s*\d+;\s+\d+\s+\d+\s+FK CONSTRAINT\s")
+
+# What pg_dump dumps as FK CONSTRAINT entries: top-level foreign keys (a partition's clones come with its
+# parent's) of tables that are not extension members. Run with an empty search_path so that
+# pg_get_constraintdef qualifies every referenced table, as pg_dump does.
+_SOURCE_FOREIGN_KEYS = """
+SELECT n.nspname, t.relname, c.conname, pg_get_constraintdef(c.oid)
+FROM pg_constraint c
+JOIN pg_class t ON t.oid = c.conrelid
+JOIN pg_namespace n ON n.oid = t.relnamespace
+WHERE c.contype = 'f' AND c.conparentid = 0
+  AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'
+  AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = t.oid
+                  AND d.deptype = 'e')
+ORDER BY n.nspname, t.relname, c.conname
+"""
 
 
 def _is_server_bin_dir(path: Path) -> bool:
@@ -222,6 +247,86 @@ class EmbeddedPostgres:
             conn.close()
         return self.dsn(name)
 
+    def restore_from(self, source_dsn: str, database: str, *, keep_owners: bool = False,
+                     env: Mapping[str, str] | None = None) -> tuple[str, ...]:
+        """Copy the database at ``source_dsn`` into the existing, empty ``database`` of this cluster.
+
+        A copy keeps what the source holds, as an RDS snapshot (a block copy) does, including rows that
+        violate a foreign key (loaded with session_replication_role = replica, or under a NOT VALID
+        constraint): pg_restore would re-validate such a constraint and stop. So everything but the
+        foreign keys is restored first; the foreign keys follow in one transaction, and if the data
+        violates any of them, each is added from the source's catalog and the violated ones NOT VALID.
+        Returns those (``schema.table.constraint``); the drill's FK check covers NOT VALID keys.
+
+        ``keep_owners``: restore owners and grants (a copy inside this cluster, where the roles exist).
+        Raises DatabaseCopyError with a one-line message.
+        """
+        env = {**(os.environ if env is None else env)}
+        env.setdefault("PGCONNECT_TIMEOUT", "10")
+        target = f"--dbname={self.dsn(database)}"
+        ownership = [] if keep_owners else ["--no-owner", "--no-privileges"]
+        with tempfile.TemporaryDirectory(prefix="churnguard-copy-") as work:
+            dump, rest, keys = (Path(work) / name for name in ("source.dump", "rest.list", "fk.list"))
+            self._tool("pg_dump", ["--format=custom", f"--file={dump}", f"--dbname={source_dsn}"], env)
+            toc = self._tool("pg_restore", ["--list", str(dump)], env).splitlines()
+            foreign_keys = [line for line in toc if _FK_TOC_ENTRY.match(line)]
+            rest.write_text("\n".join(line for line in toc if not _FK_TOC_ENTRY.match(line)) + "\n")
+            self._tool("pg_restore", ["--exit-on-error", f"--use-list={rest}", *ownership, target, str(dump)], env,
+                       step="pg_restore")
+            if not foreign_keys:
+                return ()
+            keys.write_text("\n".join(foreign_keys) + "\n")
+            try:
+                self._tool("pg_restore", ["--exit-on-error", "--single-transaction", f"--use-list={keys}", target,
+                                          str(dump)], env, step="pg_restore (foreign keys)")
+                return ()
+            except DatabaseCopyError:
+                pass  # rolled back as a whole: add them one by one, keeping what the data violates
+        return self._add_foreign_keys(source_dsn, database)
+
+    def _add_foreign_keys(self, source_dsn: str, database: str) -> tuple[str, ...]:
+        import psycopg2
+        from psycopg2 import errors, sql
+
+        try:
+            source = psycopg2.connect(source_dsn)
+        except psycopg2.Error as exc:
+            raise DatabaseCopyError(f"reading the source's foreign keys failed: {_one_line(str(exc))}") from None
+        try:
+            with source.cursor() as cur:
+                cur.execute("SELECT set_config('search_path', '', false)")
+                cur.execute(_SOURCE_FOREIGN_KEYS)
+                foreign_keys = cur.fetchall()
+        finally:
+            source.close()
+        not_valid: list[str] = []
+        conn = psycopg2.connect(self.dsn(database))
+        try:
+            for schema, table, name, definition in foreign_keys:
+                # The definition is pg_get_constraintdef's text from the source catalog, not user input.
+                add = sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} {}").format(
+                    sql.Identifier(schema, table), sql.Identifier(name), sql.SQL(definition))
+                try:
+                    try:
+                        with conn, conn.cursor() as cur:
+                            cur.execute(add)
+                    except errors.ForeignKeyViolation:
+                        with conn, conn.cursor() as cur:
+                            cur.execute(add + sql.SQL(" NOT VALID"))
+                        not_valid.append(f"{schema}.{table}.{name}")
+                except psycopg2.Error as exc:
+                    raise DatabaseCopyError(f"adding foreign key {name} of {schema}.{table} failed: "
+                                            f"{_one_line(str(exc))}") from None
+        finally:
+            conn.close()
+        return tuple(not_valid)
+
+    def _tool(self, name: str, args: list[str], env: Mapping[str, str], *, step: str | None = None) -> str:
+        proc = subprocess.run([str(self.tool(name)), *args], env=env, capture_output=True, text=True, check=False)
+        if proc.returncode != 0:
+            raise DatabaseCopyError(f"{step or name} failed: {_one_line(proc.stderr, tool=name)}")
+        return proc.stdout
+
     # -- internals ---------------------------------------------------------------------
     def _prepare_state_dir(self) -> None:
         if self._given_state_dir is None:
@@ -324,6 +429,17 @@ class EmbeddedPostgres:
             os.kill(pid, signal.SIGKILL)
         except (OSError, ValueError, IndexError):
             pass
+
+
+def _one_line(message: str, tool: str | None = None) -> str:
+    """PostgreSQL's error (and its DETAIL) from a multi-line message, as one line."""
+    lines = [line.strip() for line in message.strip().splitlines() if line.strip()]
+    errors = [line for line in lines if "error:" in line.lower() or "fatal:" in line.lower()] or lines[:1]
+    chosen = errors[:1] + [line for line in lines if line.startswith("DETAIL:")][:1]
+    text = " ".join(chosen) if chosen else "no error message"
+    if tool:
+        text = text.removeprefix(f"{tool}: error: ")
+    return " ".join(text.split())
 
 
 def _require_traversable(directory: Path, user: pwd.struct_passwd) -> None:

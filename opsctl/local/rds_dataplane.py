@@ -8,7 +8,9 @@ their data-plane effect after moto has accepted them, and points the responses a
 ======================================  ===================================================
 CreateDBSnapshot (bound instance)       a new database ``snap_<sha1[:12]>``: a point-in-time copy
                                         (``CREATE DATABASE .. TEMPLATE``; while sessions are
-                                        connected to the source, ``pg_dump -Fc | pg_restore``)
+                                        connected to the source, ``pg_dump -Fc | pg_restore``,
+                                        which keeps rows that violate a foreign key, as a block
+                                        copy does: the key is then added NOT VALID)
 CopyDBSnapshot (any region)             the copy refers to the *same* snapshot database
 RestoreDBInstanceFromDBSnapshot         ``CREATE DATABASE rds_<sha1[:12]> TEMPLATE <snapshot db>``;
                                         the new instance is bound to it
@@ -48,7 +50,6 @@ import io
 import logging
 import os
 import re
-import subprocess
 import threading
 import time
 import uuid
@@ -108,6 +109,9 @@ class Materialization:
     method: str  # "template" | "dump_restore" | "rename"
     seconds: float  # wall time of the whole materialization
     template_error: str | None = None  # why TEMPLATE was not usable, when the dump path ran
+    # Foreign keys the source's rows violate: the dump path keeps those rows (as a block copy would) and
+    # can only add these keys NOT VALID. TEMPLATE copies keep them exactly as they are.
+    not_valid_foreign_keys: tuple[str, ...] = ()
 
 
 @dataclass
@@ -407,33 +411,28 @@ class RdsDataPlane:
                 template_error = str(exc).strip().splitlines()[0]
         self._execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(sql.Identifier(target)))
         try:
-            self._dump_restore(source, target)
+            not_valid = self._dump_restore(source, target)
         except BaseException:
             self._drop(target)
             raise
         return Materialization(kind, region, resource_id, source, target, "dump_restore",
-                               time.monotonic() - t0, template_error)
+                               time.monotonic() - t0, template_error, not_valid)
 
-    def _dump_restore(self, source: str, target: str) -> None:
-        pg = self.postgres
-        conn = ["-h", pg.host, "-p", str(pg.port), "-U", pg.superuser]
+    def _dump_restore(self, source: str, target: str) -> tuple[str, ...]:
+        """pg_dump | pg_restore inside the cluster, keeping rows that violate a foreign key (see restore_from)."""
+        from .postgres import DatabaseCopyError
+
         env = {**os.environ, "PGCONNECT_TIMEOUT": "10"}
         for key in ("PGPASSWORD", "PGSERVICE", "PGOPTIONS"):
             env.pop(key, None)
-        dump = subprocess.Popen([str(pg.tool("pg_dump")), *conn, "-Fc", "-d", source],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
-        assert dump.stdout is not None
-        restore = subprocess.run([str(pg.tool("pg_restore")), *conn, "--exit-on-error", "-d", target],
-                                 stdin=dump.stdout, capture_output=True, env=env, check=False)
-        dump.stdout.close()
-        dump_err = dump.stderr.read() if dump.stderr else b""
-        if dump.stderr:
-            dump.stderr.close()
-        dump_rc = dump.wait()
-        if dump_rc != 0 or restore.returncode != 0:
-            raise _DataPlaneError(
-                f"pg_dump {source} (rc {dump_rc}) | pg_restore {target} (rc {restore.returncode}): "
-                f"{(dump_err or restore.stderr).decode(errors='replace').strip()}")
+        try:
+            not_valid = self.postgres.restore_from(self.postgres.dsn(source), target, keep_owners=True, env=env)
+        except DatabaseCopyError as exc:
+            raise _DataPlaneError(f"copying {source} to {target}: {exc}") from None
+        if not_valid:
+            log.warning("RDS data plane: %s holds rows violating %s; copied with them, the keys NOT VALID",
+                        source, ", ".join(not_valid))
+        return not_valid
 
     # -- SQL -------------------------------------------------------------------------
     def _execute(self, statement: Any, args: tuple[Any, ...] | None = None) -> None:

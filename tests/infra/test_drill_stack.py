@@ -198,6 +198,7 @@ def test_function_environment_is_exactly_the_contract(functions):
         "POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "LOG_LEVEL",
         "DRILL_DB_INSTANCE_IDS", "DRILL_DR_REGION", "DRILL_INSTANCE_CLASS", "DRILL_DB_SECRETS", "DRILL_BUCKET",
         "DRILL_HISTORY_TABLE", "DRILL_TOPIC_ARN", "DRILL_RTO_MINUTES", "DRILL_RPO_MINUTES", "DRILL_EXPIRY_HOURS",
+        "DRILL_DB_SSLMODE",
     }
     for key, (_, props) in functions.items():
         env = props["Environment"]["Variables"]
@@ -210,6 +211,7 @@ def test_function_environment_is_exactly_the_contract(functions):
         assert env["DRILL_INSTANCE_CLASS"] == "db.t3.micro"
         assert json.loads(env["DRILL_DB_SECRETS"]) == {"churnguard-prod": CONFIGURED_SECRET}
         assert (env["DRILL_RTO_MINUTES"], env["DRILL_RPO_MINUTES"], env["DRILL_EXPIRY_HOURS"]) == ("30", "15", "6")
+        assert env["DRILL_DB_SSLMODE"] == "verify-full"  # TLS verified against the RDS CA bundle in the layer
         assert env["DRILL_BUCKET"]["Fn::GetStackOutput"]["OutputName"].startswith("PublishOutputRefBackupBucket")
         assert env["DRILL_TOPIC_ARN"]["Fn::GetStackOutput"]["OutputName"].startswith("PublishOutputRefOpsTopic")
         # DRILL_HISTORY_TABLE: see test_history_table_is_the_contract_table_with_kms_and_pitr

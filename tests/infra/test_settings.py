@@ -44,6 +44,8 @@ CONTRACT = {
         "dr_security_group_ids": [],
         "checks": None,  # None: the functions' seed checks / queries
         "performance_queries": None,
+        "db_sslmode": "verify-full",
+        "db_sslrootcert": None,  # None: the RDS CA bundle shipped in the layer
     },
 }
 # cdk.json drills (and backs up) both ChurnGuard databases; everything else is the default.
@@ -131,7 +133,17 @@ def test_drill_environment_carries_the_contract_variables():
         "DRILL_RTO_MINUTES": "30",
         "DRILL_RPO_MINUTES": "15",
         "DRILL_EXPIRY_HOURS": "6",
+        "DRILL_DB_SSLMODE": "verify-full",  # against the RDS CA bundle in the layer (DRILL_DB_SSLROOTCERT unset)
     }
+
+
+def test_drill_database_tls_settings_are_passed_when_given():
+    ctx = ChurnGuardContext.model_validate({"drill": {"db_sslmode": "verify-ca",
+                                                      "db_sslrootcert": "/opt/python/corp-ca.pem"}})
+    env = ctx.drill.lambda_environment(ctx.backup)
+    assert (env["DRILL_DB_SSLMODE"], env["DRILL_DB_SSLROOTCERT"]) == ("verify-ca", "/opt/python/corp-ca.pem")
+    with pytest.raises(ValidationError):
+        ChurnGuardContext.model_validate({"drill": {"db_sslmode": "verify_full"}})
 
 
 def test_drill_checks_and_queries_are_passed_when_given():

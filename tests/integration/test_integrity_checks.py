@@ -171,7 +171,7 @@ def test_amcheck_reports_skipped_when_the_extension_is_not_available(copy: Copy)
 
     assert result.status == "skipped"
     assert result.detail == SKIPPED_UNAVAILABLE == "skipped: extension unavailable"
-    assert result.passed
+    assert not result.passed and not result.failing  # shown as not run; does not fail data_integrity
 
 
 def test_amcheck_limits_the_number_of_indexes_checked(copy: Copy) -> None:
@@ -274,7 +274,7 @@ def test_checks_discover_foreign_keys_and_sequences_in_a_schema_they_have_never_
     assert len(fk_billing_only.findings[0]["examples"]) == 1
     (seq,) = seqs.findings
     assert seq == {"table": "billing.invoices", "column": "number", "sequence": "billing.invoices_number_seq",
-                   "last_value": 3, "is_called": True, "max": 13}
+                   "last_value": 3, "is_called": True, "max": 13, "linked_by": ["default", "owned"]}
 
 
 def test_identity_column_sequence_behind_is_found(copy: Copy) -> None:
@@ -354,10 +354,10 @@ def test_critical_tables_missing_and_empty_are_both_named(copy: Copy) -> None:
     assert "public.invoices is missing" in result.detail and "public.audit_log is empty" in result.detail
 
 
-def test_row_counts_without_baseline_are_skipped_with_a_reason(copy: Copy) -> None:
+def test_row_counts_without_baseline_are_not_applicable_with_a_reason(copy: Copy) -> None:
     (result,) = run_checks(copy.connect(), [CheckSpec(check="row_counts_vs_baseline")], CheckContext())
 
-    assert result.status == "skipped" and "no baseline" in result.detail
+    assert result.status == "not_applicable" and "no baseline" in result.detail
 
 
 def test_row_counts_report_both_numbers_and_treat_new_tables_as_information(copy: Copy, seeded: Seeded) -> None:
@@ -425,4 +425,111 @@ def test_critical_tables_default_to_the_tables_the_baseline_saw_with_rows(copy: 
     (emptied,) = run_checks(copy.connect(), critical, CheckContext(baseline=baseline))
     assert emptied.status == "failed" and emptied.findings == [{"table": "public.ledger", "problem": "empty"}]
     (unknown,) = run_checks(copy.connect(), [CheckSpec(check="critical_tables_non_empty")], CheckContext())
-    assert unknown.status == "skipped"
+    assert unknown.status == "not_applicable" and not unknown.passed
+
+
+# -- schemas as they exist in the wild --------------------------------------------------------------------
+
+_DEFAULT_ONLY_SEQUENCE = """
+CREATE SCHEMA legacy;
+-- A sequence that no column OWNS: the only link is the column default (pre-serial schemas, ORM migrations).
+CREATE SEQUENCE legacy.ticket_ids;
+CREATE TABLE legacy.tickets (id bigint PRIMARY KEY DEFAULT nextval('legacy.ticket_ids'), subject text);
+INSERT INTO legacy.tickets (subject) SELECT 'ticket ' || g FROM generate_series(1, 40) g;
+-- Two tables sharing one sequence: it must be ahead of both columns.
+CREATE TABLE legacy.archived_tickets (id bigint PRIMARY KEY DEFAULT nextval('legacy.ticket_ids'), subject text);
+INSERT INTO legacy.archived_tickets (id, subject) VALUES (500, 'imported');
+-- A partitioned table whose partitions inherit the default: checked once, through the parent.
+CREATE SEQUENCE legacy.event_ids;
+CREATE TABLE legacy.events (id bigint NOT NULL DEFAULT nextval('legacy.event_ids'), at date NOT NULL)
+    PARTITION BY RANGE (at);
+CREATE TABLE legacy.events_2026 PARTITION OF legacy.events FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
+INSERT INTO legacy.events (at) SELECT '2026-06-01' FROM generate_series(1, 30);
+SELECT setval('legacy.event_ids', 5);
+"""
+
+
+def test_sequence_linked_only_by_a_column_default_is_found_when_behind(copy: Copy) -> None:
+    _execute(copy.dsn, _DEFAULT_ONLY_SEQUENCE)
+
+    (result,) = run_checks(copy.connect(), [CheckSpec(check="sequences_not_behind")])
+
+    assert result.status == "failed", result.detail
+    behind = {(f["table"], f["sequence"]): f for f in result.findings if not f.get("info")}
+    # ticket_ids is at 40: behind the shared archive table's 500, ahead of legacy.tickets' own 40.
+    assert set(behind) == {("legacy.archived_tickets", "legacy.ticket_ids"), ("legacy.events", "legacy.event_ids")}
+    assert behind[("legacy.archived_tickets", "legacy.ticket_ids")]["max"] == 500
+    assert behind[("legacy.events", "legacy.event_ids")]["linked_by"] == ["default"]
+    assert "legacy.archived_tickets" in result.detail and "legacy.events_2026" not in result.detail
+
+
+def test_serial_columns_linked_by_ownership_and_default_are_checked_once(copy: Copy) -> None:
+    corrupt(copy.dsn, "sequence_behind")  # users.id is bigserial: OWNED BY and DEFAULT nextval(...)
+
+    (result,) = run_checks(copy.connect(), [CheckSpec(check="sequences_not_behind")])
+
+    (finding,) = result.findings
+    assert finding["table"] == "public.users" and finding["linked_by"] == ["default", "owned"]
+    # 2 identity columns + 3 bigserial columns, each counted once.
+    assert "5 sequences" in result.detail
+
+
+def test_not_valid_foreign_keys_are_checked_and_reported_as_not_validated(copy: Copy) -> None:
+    _execute(copy.dsn, "CREATE TABLE public.notes (id int PRIMARY KEY, customer_id bigint); "
+                       "INSERT INTO public.notes VALUES (1, 1), (2, 987654321); "
+                       "ALTER TABLE public.notes ADD CONSTRAINT notes_customer_fkey FOREIGN KEY (customer_id) "
+                       "REFERENCES public.customers (id) NOT VALID")
+
+    (result,) = run_checks(copy.connect(), [CheckSpec(check="foreign_key_orphans")])
+
+    assert result.status == "failed" and "public.notes" in result.detail
+    (finding,) = result.findings
+    assert finding["constraint"] == "notes_customer_fkey" and finding["validated"] is False
+    assert finding["examples"] == [{"customer_id": 987654321}]
+
+
+# -- nothing to check is not a pass -----------------------------------------------------------------------
+
+@pytest.fixture
+def empty_db(pg: EmbeddedPostgres):
+    name = f"empty_{uuid.uuid4().hex[:10]}"
+    dsn = pg.create_database(name)
+    conn = psycopg2.connect(dsn)
+    yield Copy(dsn, lambda: conn)
+    conn.close()
+    admin = psycopg2.connect(pg.dsn())
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+    admin.close()
+
+
+def test_a_database_with_nothing_to_check_gets_not_applicable_with_reasons(empty_db: Copy) -> None:
+    _execute(empty_db.dsn, "CREATE TABLE public.scratch (note text)")  # no key, no sequence, no index
+    results = _by_name(run_checks(empty_db.connect(), [
+        CheckSpec(check="critical_tables_non_empty"), CheckSpec(check="foreign_key_orphans"),
+        CheckSpec(check="sequences_not_behind"), CheckSpec(check="row_counts_vs_baseline"),
+        CheckSpec(check="amcheck")], CheckContext()))
+
+    assert {n: r.status for n, r in results.items()} == {n: "not_applicable" for n in results}
+    assert "no foreign keys" in results["foreign_key_orphans"].detail
+    assert "no sequences" in results["sequences_not_behind"].detail
+    assert "no baseline" in results["row_counts_vs_baseline"].detail
+    assert "no btree indexes" in results["amcheck"].detail
+    assert "no baseline" in results["critical_tables_non_empty"].detail
+    assert not any(r.passed or r.failing for r in results.values())
+
+
+def test_critical_tables_derived_from_a_baseline_without_rows_is_not_applicable(empty_db: Copy) -> None:
+    _execute(empty_db.dsn, "CREATE TABLE public.scratch (note text)")
+
+    (result,) = run_checks(empty_db.connect(), [CheckSpec(check="critical_tables_non_empty")],
+                           CheckContext(baseline={"public.scratch": 0}))
+
+    assert result.status == "not_applicable" and "no table with rows" in result.detail
+
+
+def test_foreign_keys_of_a_schema_filter_that_matches_nothing_are_not_applicable(copy: Copy) -> None:
+    (result,) = run_checks(copy.connect(), [CheckSpec(check="foreign_key_orphans", params={"schemas": ["nope"]})])
+
+    assert result.status == "not_applicable" and "nope" in result.detail

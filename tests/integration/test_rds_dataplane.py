@@ -196,6 +196,36 @@ def test_snapshot_of_a_source_with_connected_sessions_falls_back_to_pg_dump_and_
     conn.close()
 
 
+def test_dump_fallback_keeps_rows_that_violate_a_foreign_key_as_a_block_copy_would(
+    aws: EmbeddedAws, plane: RdsDataPlane, pg: EmbeddedPostgres, source_db: str
+) -> None:
+    with psycopg2.connect(pg.dsn(source_db)) as conn, conn.cursor() as cur:
+        cur.execute("CREATE TABLE churn_events (id int PRIMARY KEY, customer_id int REFERENCES customers (id)); "
+                    "INSERT INTO churn_events VALUES (1, 1); SET session_replication_role = replica; "
+                    "INSERT INTO churn_events VALUES (2, 987654)")  # an orphan behind a validated FK
+    conn.close()
+    rds = aws.client("rds")
+    _create_instance(rds, "prod")
+    plane.bind("prod", source_db)
+    app_session = psycopg2.connect(pg.dsn(source_db))  # connected: TEMPLATE is refused, the dump path runs
+    try:
+        rds.create_db_snapshot(DBInstanceIdentifier="prod", DBSnapshotIdentifier="with-orphans")
+    finally:
+        app_session.close()
+    snapshot = plane.materializations[-1]
+    assert snapshot.method == "dump_restore"
+    assert snapshot.not_valid_foreign_keys == ("public.churn_events.churn_events_customer_id_fkey",)
+
+    rds.restore_db_instance_from_db_snapshot(DBInstanceIdentifier="drill-orphans", DBSnapshotIdentifier="with-orphans")
+    with _connect_like_the_runtime(rds, "drill-orphans") as conn, conn.cursor() as cur:
+        cur.execute("SELECT customer_id FROM churn_events ch WHERE NOT EXISTS "
+                    "(SELECT 1 FROM customers c WHERE c.id = ch.customer_id)")
+        assert cur.fetchall() == [(987654,)]
+        cur.execute("SELECT conname FROM pg_constraint WHERE contype = 'f'")
+        assert cur.fetchall() == [("churn_events_customer_id_fkey",)]
+    conn.close()
+
+
 def test_snapshot_databases_refuse_connections_so_they_stay_immutable(
     aws: EmbeddedAws, plane: RdsDataPlane, pg: EmbeddedPostgres, source_db: str
 ) -> None:

@@ -118,10 +118,15 @@ def test_critical_tables_accepts_the_schema_key() -> None:
     assert params.schema_ == "billing"
 
 
-def test_result_passed_counts_skipped_as_passing() -> None:
-    statuses = {s: CheckResult(name="x", status=s, detail="").passed
-                for s in ("passed", "skipped", "failed", "error")}
-    assert statuses == {"passed": True, "skipped": True, "failed": False, "error": False}
+def test_only_a_check_that_ran_passes_and_only_failed_or_error_fail_data_integrity() -> None:
+    statuses = ("passed", "failed", "not_applicable", "skipped", "error")
+    results = {s: CheckResult(name="x", status=s, detail="") for s in statuses}
+    assert {s: r.passed for s, r in results.items()} == {
+        "passed": True, "failed": False, "not_applicable": False, "skipped": False, "error": False}
+    assert {s: r.failing for s, r in results.items()} == {
+        "passed": False, "failed": True, "not_applicable": False, "skipped": False, "error": True}
+    assert {s: r.ran for s, r in results.items()} == {
+        "passed": True, "failed": True, "not_applicable": False, "skipped": False, "error": False}
     with pytest.raises(ValidationError):
         CheckResult(name="x", status="ok", detail="")
 

@@ -105,3 +105,88 @@ def test_slow_query_line_names_the_threshold_not_the_slowest_run():
         {"name": "q", "median_ms": 120.0, "max_ms": 180.0, "threshold_ms": 100.0, "passed": False}]}
     report = build_report(_state(performance=performance), SETTINGS, T0)
     assert report["slow_queries"] == ["q: 120.0 ms (threshold 100.0 ms)"]
+
+
+# -- which checks actually ran ----------------------------------------------------------------------------
+
+def _checks(*pairs: tuple[str, str, str]) -> list[dict]:
+    return [{"name": n, "status": s, "detail": d} for n, s, d in pairs]
+
+
+def test_report_lists_which_checks_ran_were_not_applicable_or_skipped_and_the_summary_names_them():
+    checks = _checks(("critical_tables_non_empty", "passed", "4 critical tables exist and are non-empty"),
+                     ("foreign_key_orphans", "not_applicable", "not applicable: no foreign keys to check"),
+                     ("row_counts_vs_baseline", "not_applicable", "not applicable: no baseline row counts"),
+                     ("amcheck", "skipped", "skipped: extension unavailable"))
+    validation = {"data_integrity": True, "validated_at": (T0 + timedelta(minutes=24)).isoformat(),
+                  "checks": checks, "baseline": {"present": True, "required": True}}
+    report = build_report(_state(validation=validation), SETTINGS, T0)
+
+    assert report["checks_ran"] == ["critical_tables_non_empty"]
+    assert report["checks_not_applicable"] == ["foreign_key_orphans", "row_counts_vs_baseline"]
+    assert report["checks_skipped"] == ["amcheck"]
+    assert report["passed"] is True  # not applicable / skipped do not fail the drill by themselves
+    line = summary_line(report)
+    assert "checks ran: critical_tables_non_empty" in line
+    assert "not applicable: foreign_key_orphans (no foreign keys to check)" in line
+    assert "skipped: amcheck (extension unavailable)" in line
+
+
+def test_a_drill_where_no_check_ran_has_no_data_integrity():
+    checks = _checks(("foreign_key_orphans", "not_applicable", "not applicable: no foreign keys to check"),
+                     ("amcheck", "skipped", "skipped: extension unavailable"))
+    # Validation results written before the lists existed are still read from the checks themselves.
+    validation = {"data_integrity": True, "validated_at": (T0 + timedelta(minutes=24)).isoformat(), "checks": checks}
+    report = build_report(_state(validation=validation), SETTINGS, T0)
+
+    assert report["verdicts"]["data_integrity"] is False and report["passed"] is False
+    assert report["checks_ran"] == []
+    assert "no integrity check ran" in summary_line(report)
+
+
+def test_a_missing_baseline_is_its_own_verdict_and_fails_a_drill_of_a_scheduled_backup():
+    checks = _checks(("foreign_key_orphans", "passed", "5 foreign keys checked, no orphan rows"),
+                     ("row_counts_vs_baseline", "not_applicable", "not applicable: no baseline row counts"))
+    validation = {"data_integrity": True, "validated_at": (T0 + timedelta(minutes=24)).isoformat(), "checks": checks,
+                  "baseline": {"present": False, "required": True,
+                               "reason": "no baseline recorded for snapshot s1 (baselines/churnguard-prod/s1.json)"}}
+    report = build_report(_state(validation=validation), SETTINGS, T0)
+
+    assert report["verdicts"]["baseline_present"] is False and report["passed"] is False
+    assert report["baseline"]["reason"].startswith("no baseline recorded for snapshot s1")
+    assert "baseline missing" in summary_line(report)
+
+
+def test_a_fresh_drill_shows_the_missing_baseline_without_failing_on_it():
+    checks = _checks(("foreign_key_orphans", "passed", "5 foreign keys checked, no orphan rows"),
+                     ("row_counts_vs_baseline", "not_applicable", "not applicable: no baseline row counts"))
+    validation = {"data_integrity": True, "validated_at": (T0 + timedelta(minutes=24)).isoformat(), "checks": checks,
+                  "baseline": {"present": False, "required": False,
+                               "reason": "a fresh drill snapshot has no baseline (baselines are recorded by backups)"}}
+    report = build_report(_state(mode="fresh", validation=validation), SETTINGS, T0)
+
+    assert report["verdicts"]["baseline_present"] is False and report["passed"] is True
+    assert "baseline missing (not required: a fresh drill snapshot has no baseline" in summary_line(report)
+
+
+# -- RPO ----------------------------------------------------------------------------------------------------
+
+def test_a_fresh_drill_reports_rpo_zero_with_the_reason_never_negative():
+    requested = T0 + timedelta(minutes=10)
+    state = _state(mode="fresh")
+    # The fresh snapshot is created after the drill was requested: its time is later than requested_at.
+    state.plan.recovery_point.time = requested + timedelta(seconds=42)
+    report = build_report(state, SETTINGS, T0 + timedelta(hours=1))
+
+    assert report["rpo"]["seconds"] == 0 and report["rpo"]["met"] is True
+    assert "fresh" in report["rpo"]["reason"]
+    line = summary_line(report)
+    assert "RPO 0s" in line and "-42" not in line
+
+
+def test_a_recovery_point_later_than_the_request_is_never_a_negative_rpo():
+    state = _state()
+    state.plan.recovery_point.time = state.plan.requested_at + timedelta(seconds=5)  # clocks disagree
+    report = build_report(state, SETTINGS, T0)
+
+    assert report["rpo"]["seconds"] == 0 and "later than the drill request" in report["rpo"]["reason"]

@@ -31,8 +31,42 @@ def failure_reason(error: dict[str, Any] | None) -> str | None:
     return f"{error.get('Error', 'Error')}: {cause}"
 
 
+def _checks_by_outcome(validation: dict[str, Any]) -> dict[str, list[str]]:
+    """Which checks ran (passed or failed), found nothing to check, or could not run here."""
+    checks = validation.get("checks", [])
+    derived = {"checks_ran": [c["name"] for c in checks if c.get("status") in ("passed", "failed")],
+               "checks_not_applicable": [c["name"] for c in checks if c.get("status") == "not_applicable"],
+               "checks_skipped": [c["name"] for c in checks if c.get("status") == "skipped"]}
+    return {key: list(validation.get(key, names)) for key, names in derived.items()}
+
+
+def _baseline(validation: dict[str, Any]) -> dict[str, Any]:
+    info = validation.get("baseline")
+    if isinstance(info, dict):
+        return info
+    if info == "present":  # a validation result written before the baseline became a verdict
+        return {"present": True, "required": False}
+    return {"present": False, "required": False, "reason": "not validated" if not validation else "missing"}
+
+
+def _rpo(state: DrillState, requested: datetime | None) -> tuple[float | None, str | None]:
+    """Drill requested - recovery point time; never negative, and a reason wherever it is not that."""
+    plan = state.plan
+    if plan is not None and (state.mode == "fresh" or plan.drill_snapshot_id):
+        return 0, "fresh snapshot taken for this drill: nothing older than the drill is at risk"
+    seconds = _seconds(plan.recovery_point.time if plan else None, requested)
+    if seconds is not None and seconds < 0:
+        return 0, f"recovery point is {-seconds:g}s later than the drill request (clocks disagree)"
+    return seconds, None
+
+
 def build_report(state: DrillState, settings: DrillSettings, now: datetime) -> dict[str, Any]:
-    """Also for a drill that failed before Plan: it still needs an id, a source and an alert."""
+    """Also for a drill that failed before Plan: it still needs an id, a source and an alert.
+
+    Verdicts: data_integrity needs no failed or errored check and at least one check that ran; checks
+    that were not applicable or skipped are listed but do not fail it. baseline_present is always shown
+    and fails the drill only where a baseline is required (the latest scheduled backup; see validation).
+    """
     plan, restore = state.plan, state.restore
     validation, performance, cleanup = state.validation or {}, state.performance or {}, state.cleanup
     requested = plan.requested_at if plan else None
@@ -41,20 +75,23 @@ def build_report(state: DrillState, settings: DrillSettings, now: datetime) -> d
     validated = _when(validation.get("validated_at"))
     cleaned = _when(cleanup.get("cleaned_at")) if cleanup else None
     rto = _seconds(restore_requested, validated)
-    point_time = plan.recovery_point.time if plan else None
-    rpo = _seconds(point_time, requested)
+    rpo, rpo_reason = _rpo(state, requested)
+    outcomes = _checks_by_outcome(validation)
+    baseline = _baseline(validation)
     verdicts = {
         "snapshot_exists": plan is not None,
         "can_restore": available is not None,
-        "data_integrity": bool(validation.get("data_integrity")),
+        "data_integrity": bool(validation.get("data_integrity")) and bool(outcomes["checks_ran"]),
         "performance_acceptable": bool(performance.get("performance_acceptable")),
         "rto_met": rto is not None and rto <= settings.rto_minutes * 60,
         "rpo_met": rpo is not None and rpo <= settings.rpo_minutes * 60,
         "cleaned_up": cleanup is not None and state.cleanup_error is None,
+        "baseline_present": bool(baseline.get("present")),
     }
     # RPO is measured and reported but does not fail the drill: a snapshot drill's recovery point is as
     # old as the backup schedule makes it; the backup freshness alarms are what police RPO.
-    passed = all(v for k, v in verdicts.items() if k != "rpo_met")
+    passed = (all(v for k, v in verdicts.items() if k not in ("rpo_met", "baseline_present"))
+              and (verdicts["baseline_present"] or not baseline.get("required")))
     failed_checks = [c for c in validation.get("checks", []) if c.get("status") in ("failed", "error")]
     slow = [q for q in performance.get("queries", []) if not q.get("passed")]
     return {
@@ -72,12 +109,15 @@ def build_report(state: DrillState, settings: DrillSettings, now: datetime) -> d
         "failure": failure_reason(state.error),
         "cleanup_failure": failure_reason(state.cleanup_error),
         "failed_checks": [f"{c['name']}: {c.get('detail', '')}" for c in failed_checks],
+        **outcomes,
+        "baseline": baseline,
         "slow_queries": [f"{q['name']}: {q.get('error') or str(q.get('median_ms')) + ' ms'} "
                          f"(threshold {q.get('threshold_ms')} ms)" for q in slow],
         "rto": {"seconds": rto, "target_seconds": settings.rto_minutes * 60, "met": verdicts["rto_met"],
                 "measured_as": "restore requested -> data validated"},
         "rpo": {"seconds": rpo, "target_seconds": settings.rpo_minutes * 60, "met": verdicts["rpo_met"],
-                "measured_as": "drill requested - recovery point time"},
+                "measured_as": "drill requested - recovery point time",
+                **({"reason": rpo_reason} if rpo_reason else {})},
         "timings": {
             "requested_at": requested.isoformat() if requested else None,
             "restore_requested_at": restore_requested.isoformat() if restore_requested else None,
@@ -95,14 +135,37 @@ def build_report(state: DrillState, settings: DrillSettings, now: datetime) -> d
     }
 
 
+def _reason(check: dict[str, Any]) -> str:
+    detail = str(check.get("detail", ""))
+    for prefix in ("not applicable: ", "skipped: "):
+        detail = detail.removeprefix(prefix)
+    return detail
+
+
 def summary_line(report: dict[str, Any]) -> str:
     verdict = "PASSED" if report["passed"] else "FAILED"
     rto, rpo = report["rto"]["seconds"], report["rpo"]["seconds"]
+    rpo_reason = report["rpo"].get("reason")
     parts = [f"Restore drill {report['drill_id']} of {report['source_instance']} {verdict}",
-             f"RTO {rto if rto is not None else '-'}s/{report['rto']['target_seconds']:.0f}s",
-             f"RPO {rpo if rpo is not None else '-'}s/{report['rpo']['target_seconds']:.0f}s"]
+             f"RTO {'-' if rto is None else f'{rto:g}'}s/{report['rto']['target_seconds']:.0f}s",
+             f"RPO {'-' if rpo is None else f'{rpo:g}'}s/{report['rpo']['target_seconds']:.0f}s"
+             + (f" ({rpo_reason})" if rpo_reason else "")]
     if report["failure"]:
         parts.append(report["failure"])
     if report["failed_checks"]:
         parts.append("failed checks: " + "; ".join(report["failed_checks"]))
+    checks = {c["name"]: c for c in report.get("checks", [])}
+    validated = bool(report.get("timings", {}).get("validated_at"))
+    if report.get("checks_ran"):
+        parts.append("checks ran: " + ", ".join(report["checks_ran"]))
+    elif validated:
+        parts.append("no integrity check ran")
+    for key, label in (("checks_not_applicable", "not applicable"), ("checks_skipped", "skipped")):
+        if report.get(key):
+            parts.append(f"{label}: " + "; ".join(f"{name} ({_reason(checks.get(name, {}))})"
+                                                 for name in report[key]))
+    baseline = report.get("baseline") or {}
+    if not baseline.get("present") and validated:
+        required = "required" if baseline.get("required") else "not required"
+        parts.append(f"baseline missing ({required}: {baseline.get('reason', 'unknown')})")
     return " | ".join(parts)

@@ -26,8 +26,11 @@ class DrillReporter:
                                            report)
         dims = {"SourceDBInstance": report["source_instance"]}
         self.metrics.put("DrillSucceeded", 1.0 if report["passed"] else 0.0, "Count", dims)
+        # An RPO with a reason (a fresh drill snapshot, disagreeing clocks) is not a measurement of the
+        # backups' recovery point: reported, but kept out of the RPOSeconds metric.
+        rpo = None if report["rpo"].get("reason") else report["rpo"]["seconds"]
         for name, value in (("RestoreSeconds", report["timings"]["restore_seconds"]),
-                            ("RTOSeconds", report["rto"]["seconds"]), ("RPOSeconds", report["rpo"]["seconds"])):
+                            ("RTOSeconds", report["rto"]["seconds"]), ("RPOSeconds", rpo)):
             if value is not None:
                 self.metrics.put(name, value, "Seconds", dims)
         summary = summary_line(report)

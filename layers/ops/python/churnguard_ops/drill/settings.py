@@ -4,6 +4,8 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from churnguard_ops.core.postgres import RDS_CA_BUNDLE, SslMode
+
 
 class DrillSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="DRILL_", extra="ignore")
@@ -23,3 +25,7 @@ class DrillSettings(BaseSettings):
     dr_subnet_group: str | None = None
     dr_security_group_ids: list[str] = Field(default_factory=list)
     statement_timeout_ms: int = Field(30_000, gt=0)
+    # TLS to the restored copy (DRILL_DB_SSLMODE, DRILL_DB_SSLROOTCERT): verify the RDS certificate by
+    # default. sslrootcert: a CA file, "system" (publicly trusted servers), or None for libpq's default.
+    db_sslmode: SslMode = "verify-full"
+    db_sslrootcert: str | None = Field(RDS_CA_BUNDLE, description="default: the RDS CA bundle in the layer")

@@ -44,30 +44,61 @@ class DrillValidator:
         guard.require_distinct_endpoint((restored.address, int(restored.port), dbname),
                                         (source.address or "", int(source.port or 0), source_db))
         return connect(host=restored.address, port=int(restored.port), user=creds["username"],
-                       password=creds.get("password", ""), dbname=dbname), f"{restored.address}:{restored.port}"
+                       password=creds.get("password", ""), dbname=dbname, sslmode=self.settings.db_sslmode,
+                       sslrootcert=self.settings.db_sslrootcert), f"{restored.address}:{restored.port}"
 
-    def _baseline(self, state: DrillState) -> dict[str, int] | None:
+    def _baseline(self, state: DrillState) -> tuple[dict[str, int] | None, dict[str, Any]]:
+        """The backup-time row counts of the recovery point, and what the report says about them.
+
+        Required only when drilling the latest scheduled backup: every such backup records one (the
+        drill's credentials are the ones the backup counts rows with), so a missing one is a backup
+        problem the drill must surface. A fresh drill snapshot, a named snapshot (perhaps a DBA's) and a
+        point in time never had one: shown, not failed on.
+        """
         plan = state.plan
-        if self.documents is None or plan is None or not plan.recovery_point.snapshot_id:
-            return None
-        document = self.documents.load(contracts.baseline_key(plan.source_instance, plan.recovery_point.snapshot_id))
-        return document.get("tables") if document else None
+        info: dict[str, Any] = {"present": False, "required": state.mode == "latest"}
+        snapshot_id = plan.recovery_point.snapshot_id if plan else None
+        if plan is None:
+            info["reason"] = "the drill has no plan"
+        elif not snapshot_id:
+            info["reason"] = "a point-in-time recovery point has no baseline (backups record one per snapshot)"
+        elif plan.drill_snapshot_id:
+            info["reason"] = "a fresh drill snapshot has no baseline (baselines are recorded by backups)"
+        elif self.documents is None:
+            info["reason"] = "no backup bucket configured (DRILL_BUCKET) to read baselines from"
+        else:
+            key = contracts.baseline_key(plan.source_instance, snapshot_id)
+            document = self.documents.load(key)
+            tables = document.get("tables") if document else None
+            if tables is not None:
+                return tables, {**info, "present": True, "tables": len(tables), "key": key}
+            info["reason"] = f"no baseline recorded for snapshot {snapshot_id} ({key})"
+        return None, info
 
     def validate(self, state: DrillState) -> dict[str, Any]:
+        """Run the checks. data_integrity: nothing failed or errored, and at least one check ran.
+
+        not_applicable (nothing to check) and skipped (cannot run here) do not fail it by themselves, but
+        a drill where no check ran proved nothing; the lists below say which checks did what.
+        """
         from churnguard_ops.drill.checks import DEFAULT_CHECKS, CheckContext, run_checks
 
         # Raw dicts on purpose: run_checks turns a bad entry into an "error" result and runs the rest.
         specs = self.settings.checks or DEFAULT_CHECKS
-        baseline = self._baseline(state)
+        baseline, baseline_info = self._baseline(state)
         conn, endpoint = self._connect(state)
         try:
             results = run_checks(conn, specs, CheckContext(baseline=baseline,
                                                            statement_timeout_ms=self.settings.statement_timeout_ms))
         finally:
             conn.close()
-        return {"data_integrity": all(r.passed for r in results), "snapshot_exists": True, "can_restore": True,
+        return {"data_integrity": not any(r.failing for r in results) and any(r.ran for r in results),
+                "snapshot_exists": True, "can_restore": True,
                 "validated_at": self.clock().isoformat(), "endpoint": endpoint,
-                "baseline": "present" if baseline else "missing",
+                "baseline": baseline_info,
+                "checks_ran": [r.name for r in results if r.ran],
+                "checks_not_applicable": [r.name for r in results if r.status == "not_applicable"],
+                "checks_skipped": [r.name for r in results if r.status == "skipped"],
                 "checks": [r.model_dump(mode="json") for r in results]}
 
     def measure(self, state: DrillState) -> dict[str, Any]:

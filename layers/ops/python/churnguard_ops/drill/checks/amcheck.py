@@ -58,6 +58,8 @@ class Amcheck(IntegrityCheck[AmcheckParams]):
                 return self.result("skipped", SKIPPED_UNAVAILABLE)
             cur.execute(_BTREE_INDEXES)
             indexes = cur.fetchall()
+            if not indexes:
+                return self.not_applicable("no btree indexes to verify")
             findings = []
             check_fn = sql.Identifier(ext_schema, "bt_index_check")
             for schema, index, table, oid in indexes[: params.max_indexes]:

@@ -30,7 +30,8 @@ class CriticalTablesNonEmpty(IntegrityCheck[CriticalTablesParams]):
         {"check": "critical_tables_non_empty",
          "params": {"tables": ["customers", "users"], "schema": "public"}}
 
-    Without ``tables``, the critical tables are those the baseline recorded as non-empty.
+    Without ``tables``, the critical tables are those the baseline recorded as non-empty; with no baseline
+    (or one that saw no rows) there is nothing to check and the result is not_applicable.
     """
 
     name = "critical_tables_non_empty"
@@ -39,11 +40,14 @@ class CriticalTablesNonEmpty(IntegrityCheck[CriticalTablesParams]):
     def run(self, conn: Any, params: CriticalTablesParams, context: CheckContext) -> CheckResult:
         if params.tables is not None:
             tables = [(params.schema_, t) for t in params.tables]
-        elif context.baseline:
+        elif context.baseline is None:
+            return self.not_applicable("no critical tables configured and no baseline to derive them from")
+        else:
             tables = [(key.partition(".")[0], key.partition(".")[2])
                       for key, rows in sorted(context.baseline.items()) if rows > 0]
-        else:
-            return self.result("skipped", "skipped: no critical tables configured and no baseline to derive them")
+            if not tables:
+                return self.not_applicable(f"no critical tables configured, and the baseline saw no table with rows "
+                                           f"({len(context.baseline)} table(s), all empty)")
         findings = []
         with conn.cursor() as cur:
             for schema, table in tables:

@@ -3,7 +3,9 @@
 Why the catalog: the copy may have tables this code has never heard of; pg_constraint is the truth.
 Why check at all: constraints are not re-validated on restore, and a copy made with
 session_replication_role=replica, a bad pg_restore --disable-triggers or storage corruption can hold
-rows that violate a constraint that still exists.
+rows that violate a constraint that still exists. Constraints added NOT VALID (convalidated = false)
+are checked like the others: PostgreSQL never checked the rows that predate them, so they are where
+orphans live in real schemas; findings say which constraints are not validated.
 """
 from __future__ import annotations
 
@@ -18,9 +20,10 @@ from .base import CheckContext, CheckParams, CheckResult, IntegrityCheck
 from .registry import register
 
 # conparentid = 0: a FK on a partitioned table is cloned onto every partition (and onto every partition
-# of a partitioned parent); checking the top-level constraint covers all of them once.
+# of a partitioned parent); checking the top-level constraint covers all of them once. No filter on
+# convalidated: NOT VALID constraints are checked too.
 _FOREIGN_KEYS = f"""
-SELECT c.conname, cn.nspname, cc.relname, pn.nspname, pc.relname,
+SELECT c.conname, c.convalidated, cn.nspname, cc.relname, pn.nspname, pc.relname,
        ARRAY(SELECT a.attname FROM unnest(c.conkey) WITH ORDINALITY k(attnum, ord)
              JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.attnum ORDER BY k.ord)::text[],
        ARRAY(SELECT a.attname FROM unnest(c.confkey) WITH ORDINALITY k(attnum, ord)
@@ -69,7 +72,10 @@ class ForeignKeyOrphans(IntegrityCheck[ForeignKeyOrphansParams]):
             cur.execute(_FOREIGN_KEYS, {"schemas": params.schemas})
             fks = cur.fetchall()
             findings = []
-            for conname, cschema, ctable, pschema, ptable, ccols, pcols in fks:
+            if not fks:
+                scope = f" in schema(s) {', '.join(params.schemas)}" if params.schemas is not None else ""
+                return self.not_applicable(f"no foreign keys to check{scope}")
+            for conname, validated, cschema, ctable, pschema, ptable, ccols, pcols in fks:
                 child = sql.Identifier(cschema, ctable)
                 where = _orphan_filter(sql.Identifier(pschema, ptable), ccols, pcols)
                 cur.execute(sql.SQL("SELECT count(*) FROM {} ch WHERE {}").format(child, where))
@@ -83,15 +89,17 @@ class ForeignKeyOrphans(IntegrityCheck[ForeignKeyOrphansParams]):
                         cols, child, where, sql.Literal(params.max_examples)))
                     examples = [{c: _jsonable(v) for c, v in zip(ccols, row, strict=True)} for row in cur.fetchall()]
                 findings.append({
-                    "table": qualified(cschema, ctable), "constraint": conname,
+                    "table": qualified(cschema, ctable), "constraint": conname, "validated": validated,
                     "columns": ccols, "references": qualified(pschema, ptable),
                     "orphans": orphans, "examples": examples,
                 })
+        not_valid = sum(1 for fk in fks if not fk[1])
+        scope = f"{len(fks)} foreign keys checked" + (f" ({not_valid} NOT VALID)" if not_valid else "")
         if findings:
-            detail = "; ".join(f"{f['table']}.{f['constraint']}: {f['orphans']} orphan row(s) "
-                               f"referencing {f['references']}" for f in findings)
-            return self.result("failed", detail, findings)
-        return self.result("passed", f"{len(fks)} foreign keys checked, no orphan rows")
+            detail = "; ".join(f"{f['table']}.{f['constraint']}{'' if f['validated'] else ' (NOT VALID)'}: "
+                               f"{f['orphans']} orphan row(s) referencing {f['references']}" for f in findings)
+            return self.result("failed", f"{detail} ({scope})", findings)
+        return self.result("passed", f"{scope}, no orphan rows")
 
 
 def _jsonable(value: Any) -> Any:

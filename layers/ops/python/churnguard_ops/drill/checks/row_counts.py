@@ -24,7 +24,8 @@ class RowCountsVsBaseline(IntegrityCheck[RowCountsParams]):
     """Compare per-table row counts with the baseline captured at backup time.
 
     A baseline table missing on the copy, or a count outside the tolerance, fails; tables that are new
-    on the copy are reported for information only; without a baseline the check is skipped. Example::
+    on the copy are reported for information only; without a baseline the check is not_applicable (the
+    drill report shows the missing baseline as its own verdict). Example::
 
         {"check": "row_counts_vs_baseline", "params": {"tolerance_pct": 1.0, "tolerance_rows": 10}}
     """
@@ -33,8 +34,10 @@ class RowCountsVsBaseline(IntegrityCheck[RowCountsParams]):
     Params = RowCountsParams
 
     def run(self, conn: Any, params: RowCountsParams, context: CheckContext) -> CheckResult:
+        if context.baseline is None:
+            return self.not_applicable("no baseline row counts for this recovery point")
         if not context.baseline:
-            return self.result("skipped", "skipped: no baseline row counts for this recovery point")
+            return self.not_applicable("the baseline recorded no tables")
         findings: list[dict[str, Any]] = []
         with conn.cursor() as cur:
             tables = {qualified(s, t): (s, t, est) for s, t, est in list_user_tables(cur)}
