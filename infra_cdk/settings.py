@@ -78,6 +78,13 @@ class BackupContext(_Strict):
     manual_snapshot_quota: int = Field(default=100, ge=1)
     max_copies_in_flight: int = Field(default=5, ge=1)
     rpo_minutes: int = Field(default=15, ge=1)
+    # The newest recovery point in the DR region may be this old before the DR-freshness alarm fires:
+    # a snapshot is copied on the tick after it is available, and the copy itself takes time.
+    dr_rpo_minutes: int | None = Field(default=None, ge=1, description="default: 2 database schedules + rpo")
+    # Events older than this (EventBridge retries 2 h + Lambda's async queue 1 h) or further ahead than the
+    # skew are refused: a replay would make a backup expired at birth, a future one a fake "newest".
+    max_event_age_minutes: int = Field(default=180, ge=1)
+    max_clock_skew_minutes: int = Field(default=5, ge=0)
     policies: dict[PolicyName, BackupPolicy] = Field(default_factory=dict)
 
     @field_validator("db_instance_ids", "app_data_buckets", "ssm_paths")
@@ -132,7 +139,13 @@ class BackupContext(_Strict):
             "BACKUP_MANUAL_SNAPSHOT_QUOTA": str(self.manual_snapshot_quota),
             "BACKUP_MAX_COPIES_IN_FLIGHT": str(self.max_copies_in_flight),
             "BACKUP_POLICIES": self.policies_json(),
+            "BACKUP_MAX_EVENT_AGE_MINUTES": str(self.max_event_age_minutes),
+            "BACKUP_MAX_CLOCK_SKEW_MINUTES": str(self.max_clock_skew_minutes),
         }
+
+    @property
+    def dr_rpo_threshold_minutes(self) -> int:
+        return self.dr_rpo_minutes or 2 * self.policies["database"].schedule_minutes + self.rpo_minutes
 
 
 class DrillVpc(_Strict):

@@ -661,4 +661,6 @@ def test_restores_only_read_our_backups_drill_snapshots_and_the_sources_automate
     snapshots = sorted(r for r in _resources_of([from_snapshot]) if ":snapshot:" in r)
     assert not any(r.endswith(":snapshot:*") for r in snapshots)
     names = {r.rsplit(":snapshot:", 1)[1] for r in snapshots}
-    assert names == {"churnguard-ops-*", "rds:churnguard-prod-*", "rds:churnguard-analytics-*"}
+    # Only the configured instances' recovery points: not any snapshot that happens to be named churnguard-ops-*.
+    assert names == {"churnguard-ops-churnguard-prod-*", "churnguard-ops-churnguard-analytics-*",
+                     "churnguard-ops-dr-test-*", "rds:churnguard-prod-*", "rds:churnguard-analytics-*"}

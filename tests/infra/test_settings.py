@@ -25,6 +25,9 @@ CONTRACT = {
         "manual_snapshot_quota": 100,
         "max_copies_in_flight": 5,
         "rpo_minutes": 15,
+        "dr_rpo_minutes": None,  # None: two database schedules + rpo_minutes
+        "max_event_age_minutes": 180,
+        "max_clock_skew_minutes": 5,
         "policies": {
             "database": {"schedule_minutes": 60, "retention_days": 30, "encrypted": True, "cross_region": True},
             "application_data": {"schedule_minutes": 1440, "retention_days": 90, "encrypted": True,
