@@ -15,7 +15,8 @@ from typing import Any
 import boto3
 
 from churnguard_ops.core.contracts import DRILL_INSTANCE_PREFIX, DRILL_SNAPSHOT_PREFIX
-from opsctl.console import progress
+from opsctl.console import HEARTBEAT_SECONDS, progress
+from opsctl.errors import UsageError
 
 DRILL_STATE_MACHINE_SUFFIX = "restore-drill"
 TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
@@ -37,7 +38,8 @@ def state_machine_arn(prefix: str, region: str | None = None) -> str:
         for machine in page["stateMachines"]:
             if machine["name"] == f"{prefix}-{DRILL_STATE_MACHINE_SUFFIX}":
                 return machine["stateMachineArn"]
-    raise SystemExit(f"no state machine named {prefix}-{DRILL_STATE_MACHINE_SUFFIX}; is the drill stack deployed?")
+    raise UsageError(f"no state machine named {prefix}-{DRILL_STATE_MACHINE_SUFFIX}: is the drill stack deployed, "
+                     "and is --prefix right?")
 
 
 def new_drill_id() -> str:
@@ -65,6 +67,7 @@ def run_drill(machine_arn: str, drill_input: dict[str, Any], *, on_start: Callab
     if on_start:
         on_start(arn)
     seen, states = 0, []
+    entered = last_line = time.monotonic()
     while True:
         status = sfn.describe_execution(executionArn=arn)["status"]
         events = _history(sfn, arn)
@@ -73,7 +76,12 @@ def run_drill(machine_arn: str, drill_input: dict[str, Any], *, on_start: Callab
                 name = event["stateEnteredEventDetails"]["name"]
                 states.append(name)
                 progress(f"  -> {name}")
+                entered = last_line = time.monotonic()
         seen = len(events)
+        if status not in TERMINAL and states and time.monotonic() - last_line >= HEARTBEAT_SECONDS:
+            # On AWS a restore sits in one wait state for minutes: say so rather than go quiet.
+            progress(f"  ... still in {states[-1]} ({time.monotonic() - entered:.0f} s)")
+            last_line = time.monotonic()
         if status in TERMINAL:
             break
         if time.monotonic() - started > timeout_seconds:
@@ -122,9 +130,7 @@ def report_summary(report: dict[str, Any]) -> str:
     lines.append(f"  RPO {rpo['seconds']}s (target {rpo['target_seconds']:.0f}s, {rpo['measured_as']})")
     for check in report.get("checks", []):
         lines.append(f"  [{check['status']:>7}] {check['name']}: {check['detail']}")
-    for query in report.get("queries", []):
-        verdict = "ok" if query.get("passed") else "SLOW"
-        lines.append(f"  [{verdict:>7}] query {query['name']}: {query.get('median_ms')} ms (max {query.get('max_ms')})")
+    lines.extend("  " + query_line(query) for query in report.get("queries", []))
     if report.get("failure"):
         lines.append(f"  failure: {report['failure']}")
     if report.get("cleanup_failure"):
@@ -133,3 +139,17 @@ def report_summary(report: dict[str, Any]) -> str:
     lines.append(f"  stages: restore {timings['restore_seconds']}s, validate {timings['validate_seconds']}s, "
                  f"cleanup {timings['cleanup_seconds']}s")
     return "\n".join(lines)
+
+
+def _ms(value: float) -> str:
+    return f"{value:g}"
+
+
+def query_line(query: dict[str, Any]) -> str:
+    """One timed query: the median against its limit (what passes or fails it), the slowest run labelled."""
+    limit = f"limit {_ms(query['threshold_ms'])} ms" if query.get("threshold_ms") is not None else "no limit"
+    if query.get("error") or query.get("median_ms") is None:
+        return f"[  error] query {query['name']}: {query.get('error') or 'not timed'} ({limit})"
+    verdict = "ok" if query.get("passed") else "SLOW"
+    slowest = f", slowest run {_ms(query['max_ms'])} ms" if query.get("max_ms") is not None else ""
+    return f"[{verdict:>7}] query {query['name']}: {_ms(query['median_ms'])} ms median ({limit}{slowest})"

@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from infra_cdk.settings import CONTEXT_KEY, ChurnGuardContext
-from opsctl.console import progress
+from opsctl.console import progress, still_running
+from opsctl.errors import UsageError
 from opsctl.local.aws import EmbeddedAws
 from opsctl.local.deploy import LocalDeployment, deploy_cloud_assembly
 from opsctl.local.postgres import EmbeddedPostgres
@@ -29,6 +30,12 @@ STATE_DIR = ROOT / ".opsctl"
 
 # The CDK app imports the layer's contracts, policies and plugin registries, so its code is an input too.
 SYNTH_INPUTS = ("cdk.json", "infra_cdk", "functions", "layers/ops/requirements.txt", "layers/ops/python")
+
+# Warnings that describe a real account, not the embedded one. Acknowledged for the local synth only;
+# `cdk synth` still reports them. no-database-vpc: locally the functions reach PostgreSQL without a VPC.
+LOCAL_ACKNOWLEDGED_WARNINGS = {
+    "churnguard:no-database-vpc": "the embedded default serves its databases without a VPC",
+}
 
 
 def _inputs_digest(extra: str) -> str:
@@ -77,16 +84,33 @@ def synthesize(outdir: Path, region: str, source_dsn: str | None = None) -> Chur
     """Synthesize the CDK app into ``outdir`` (or reuse it) and return its validated context."""
     context = local_context(region, source_dsn)
     stamp = outdir / ".inputs-sha256"
-    digest = _inputs_digest(json.dumps(context, sort_keys=True))
+    digest = _inputs_digest(json.dumps([context, sorted(LOCAL_ACKNOWLEDGED_WARNINGS)], sort_keys=True))
     if not (stamp.exists() and stamp.read_text() == digest):
+        from aws_cdk import Annotations
+
         from infra_cdk.app import build_app
 
         shutil.rmtree(outdir, ignore_errors=True)
-        build_app(outdir=outdir, context={**context, "aws:cdk:bundling-stacks": []}, nag=False).synth()
+        where = outdir.relative_to(ROOT) if outdir.is_relative_to(ROOT) else outdir
+        progress(f"synthesizing the CDK app into {where} (its inputs changed; takes ~15 s)")
+        with still_running("synthesizing the CDK app"):
+            app = build_app(outdir=outdir, context={**context, "aws:cdk:bundling-stacks": []}, nag=False)
+            for warning_id, reason in LOCAL_ACKNOWLEDGED_WARNINGS.items():
+                Annotations.of(app).acknowledge_warning(warning_id, reason)
+            app.synth()
         stamp.write_text(digest)
-    else:
-        progress("  templates unchanged since the last synth; reusing them")
     return ChurnGuardContext.model_validate(context[CONTEXT_KEY])
+
+
+def synthesized_functions(outdir: Path) -> list[str]:
+    """Physical names of the Lambda functions in the synthesized templates (what a deploy creates)."""
+    names = set()
+    for template in outdir.glob("*.template.json"):
+        for resource in json.loads(template.read_text()).get("Resources", {}).values():
+            name = resource.get("Properties", {}).get("FunctionName")
+            if resource.get("Type") == "AWS::Lambda::Function" and isinstance(name, str):
+                names.add(name)
+    return sorted(names)
 
 
 @dataclass
@@ -102,7 +126,25 @@ class LocalEnvironment:
     context: ChurnGuardContext = field(init=False)
     deployments: dict[str, LocalDeployment] = field(init=False, default_factory=dict)
     world: SeededWorld | None = field(init=False, default=None)
+    functions: list[str] = field(init=False, default_factory=list)  # from the templates, known before deploying
+    _synthesized: bool = field(init=False, default=False)
     _stack: contextlib.ExitStack = field(init=False, default_factory=contextlib.ExitStack)
+
+    @property
+    def cdk_out(self) -> Path:
+        return STATE_DIR / "cdk.out"
+
+    def synthesize(self) -> LocalEnvironment:
+        """Synthesize (or reuse) the CDK app without starting anything.
+
+        Commands call this first so that function and instance names are checked against what
+        would be deployed before the embedded AWS (several seconds) is started.
+        """
+        if not self._synthesized:
+            self.context = synthesize(self.cdk_out, self.region, self.source_dsn)
+            self.functions = synthesized_functions(self.cdk_out)
+            self._synthesized = True
+        return self
 
     def __enter__(self) -> LocalEnvironment:
         try:
@@ -117,6 +159,7 @@ class LocalEnvironment:
         self._stack.close()
 
     def _start(self) -> None:
+        self.synthesize()
         progress("starting embedded AWS (moto server)")
         self.aws = self._stack.enter_context(EmbeddedAws(region=self.region))
         self.aws.lambdas.log_dir = STATE_DIR / "logs"
@@ -129,14 +172,13 @@ class LocalEnvironment:
             progress("starting embedded PostgreSQL")
             self.postgres = self._stack.enter_context(EmbeddedPostgres())
             self.aws.attach_postgres(self.postgres)  # RDS instances bound below get real databases
-        cdk_out = STATE_DIR / "cdk.out"
-        progress(f"synthesizing the CDK app into {cdk_out.relative_to(ROOT)}")
-        self.context = synthesize(cdk_out, self.region, self.source_dsn)
         progress("deploying the synthesized stacks into the embedded AWS")
-        self.deployments = deploy_cloud_assembly(self.aws, cdk_out)
+        with still_running("deploying the stacks"):
+            self.deployments = deploy_cloud_assembly(self.aws, self.cdk_out)
         if self.seed:
             progress("seeding the local account (RDS instances, SSM parameters, app-data buckets, history)")
-            self.world = seed_world(self.context, self.region, bind=self._bind_database)
+            with still_running("seeding the local account"):  # a large --source-dsn copy takes a while
+                self.world = seed_world(self.context, self.region, bind=self._bind_database)
 
     def _bind_database(self, instance_id: str) -> str | None:
         """Give the instances that have credentials configured a real database behind them."""
@@ -151,9 +193,17 @@ class LocalEnvironment:
         return database
 
     def function_name(self, short_name: str) -> str:
-        """``backup`` -> ``churnguard-ops-backup``; full names pass through."""
+        """``backup`` -> ``churnguard-ops-backup``; full names and ARNs pass through; unknown names are refused."""
+        self.synthesize()
         prefix = f"{self.context.prefix}-"
-        return short_name if short_name.startswith(prefix) else prefix + short_name
+        if ":function:" in short_name:  # an ARN: check its name, keep the ARN
+            name, full = short_name, short_name.rsplit(":function:", 1)[-1].split(":", 1)[0]
+        else:
+            name = full = short_name if short_name.startswith(prefix) else prefix + short_name
+        if full not in self.functions:
+            known = ", ".join(f.removeprefix(prefix) for f in self.functions)
+            raise UsageError(f"no function named {short_name!r} in the synthesized app; known: {known}")
+        return name
 
     def output(self, key_fragment: str) -> Any:
         for deployment in self.deployments.values():

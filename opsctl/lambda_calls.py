@@ -9,6 +9,8 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+from opsctl.errors import UsageError
+
 
 @dataclass
 class Invocation:
@@ -24,8 +26,11 @@ class Invocation:
 def invoke(function_name: str, event: dict[str, Any], region: str | None = None) -> Invocation:
     client = boto3.client("lambda", region_name=region,
                           config=Config(read_timeout=900, retries={"mode": "standard", "max_attempts": 1}))
-    response = client.invoke(FunctionName=function_name, InvocationType="RequestResponse",
-                             Payload=json.dumps(event).encode())
+    try:
+        response = client.invoke(FunctionName=function_name, InvocationType="RequestResponse",
+                                 Payload=json.dumps(event).encode())
+    except client.exceptions.ResourceNotFoundException:
+        raise UsageError(f"no function named {function_name!r} is deployed (check the name and --prefix)") from None
     raw = response["Payload"].read()
     return Invocation(function_name, json.loads(raw) if raw else None, response.get("FunctionError"))
 

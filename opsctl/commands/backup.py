@@ -2,21 +2,30 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 
 from churnguard_ops.backup.policy import POLICY_NAMES
-from opsctl.commands.common import add_target_options, function_name, target, wants_local
-from opsctl.console import backup_summary, progress, write_json
+from opsctl.commands.common import UsageError, add_target_options, check_out_dir, function_name, local_target, running
+from opsctl.console import backup_summary, progress, still_running, write_json
 from opsctl.lambda_calls import Invocation, backup_tick, invoke
 
+if TYPE_CHECKING:
+    from opsctl.local.faults import Fault
+
 POLICIES = POLICY_NAMES
+#: Said before an injected fault: the functions' clients retry throttling (adaptive mode, 6 attempts,
+#: exponential back-off), so a throttled call takes about half a minute to fail.
+RETRY_NOTE = "botocore retries a throttled call up to 6 times, so expect ~30-40 s before the tick reports"
 
 
 def register(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser("backup", help="backups")
     actions = parser.add_subparsers(dest="action", required=True)
     run_parser = actions.add_parser("run", help="run backup policies now")
-    run_parser.add_argument("--policy", choices=(*POLICIES, "all"), default="all")
+    run_parser.add_argument("--policy", choices=(*POLICIES, "all"), default="all",
+                            help="which policy's tick to run (default: all, one after another)")
     run_parser.add_argument("--instance", action="append", dest="instances",
                             help="limit the database policy to these configured instances")
     run_parser.add_argument("--inject-fault", action="append", default=[], metavar="SPEC",
@@ -26,10 +35,12 @@ def register(commands: argparse._SubParsersAction) -> None:
     run_parser.set_defaults(run=run)
 
 
-def run_policy(name: str, policy: str, *, when: datetime | None = None,
-               instances: list[str] | None = None) -> Invocation:
+def run_policy(name: str, policy: str, *, when: datetime | None = None, instances: list[str] | None = None,
+               waiting: Callable[[], str] | None = None) -> Invocation:
+    """One tick; ``waiting`` adds a detail to the lines printed while the invocation runs long."""
     progress(f"backup tick: policy={policy} -> {name}")
-    result = invoke(name, backup_tick(policy, when=when, instances=instances))
+    with still_running(f"waiting for the {policy} tick", detail=waiting):
+        result = invoke(name, backup_tick(policy, when=when, instances=instances))
     if result.ok:
         print(backup_summary(result.payload))
     else:
@@ -37,21 +48,47 @@ def run_policy(name: str, policy: str, *, when: datetime | None = None,
     return result
 
 
+def _faults(specs: list[str]) -> list[Fault]:
+    from opsctl.local.faults import Fault
+
+    faults = []
+    for spec in specs:
+        try:
+            faults.append(Fault.parse(spec))
+        except ValueError as exc:
+            raise UsageError(f"--inject-fault {spec!r}: {exc}") from None
+    return faults
+
+
 def run(args: argparse.Namespace) -> int:
-    if args.inject_fault and not wants_local(args):
-        raise SystemExit("--inject-fault only works on the embedded default (--local)")
+    # Explicit --local: without credentials the embedded default is implied, but a fault meant for it
+    # must never be silently dropped once credentials appear.
+    if args.inject_fault and not args.local:
+        raise UsageError("--inject-fault only works on the embedded default: add --local")
+    faults = _faults(args.inject_fault)
+    check_out_dir(args.out)
     policies = POLICIES if args.policy == "all" else (args.policy,)
+    env = local_target(args)
+    name = function_name(env, args, "backup")
+    if env is not None:
+        unknown = sorted(set(args.instances or []) - set(env.context.backup.db_instance_ids))
+        if unknown:
+            raise UsageError(f"--instance {', '.join(unknown)}: not configured for backups; configured: "
+                             f"{', '.join(env.context.backup.db_instance_ids)}")
     now = datetime.now(timezone.utc)
     results = {}
-    with target(args) as env:
-        if env is not None and args.inject_fault:
-            from opsctl.local.faults import Fault
-
-            for spec in args.inject_fault:
-                env.aws.faults.add(Fault.parse(spec))  # type: ignore[attr-defined]
-        name = function_name(env, args, "backup")
+    with running(env):
+        injected: list = []
+        if env is not None and faults:
+            middleware = env.aws.faults
+            assert middleware is not None  # set once the embedded AWS runs
+            for fault in faults:
+                middleware.add(fault)
+            injected = middleware.injected
+            progress(f"injecting {len(faults)} fault(s); {RETRY_NOTE}")
+        waiting = (lambda: f"{len(injected)} injected error(s) answered so far") if faults else None
         for policy in policies:
-            results[policy] = run_policy(name, policy, when=now, instances=args.instances)
+            results[policy] = run_policy(name, policy, when=now, instances=args.instances, waiting=waiting)
     write_json(args.out, "backup-run.json", {p: {"ok": r.ok, "payload": r.payload} for p, r in results.items()})
     failed = [p for p, r in results.items() if not r.ok]
     progress(f"backup run finished: {len(results) - len(failed)} ok, {len(failed)} failed")

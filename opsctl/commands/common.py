@@ -1,15 +1,22 @@
-"""Options and target selection shared by commands."""
+"""Options, input checks and target selection shared by commands."""
 from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from opsctl.errors import UsageError
+
+if TYPE_CHECKING:
+    from opsctl.environment import LocalEnvironment
+
+__all__ = ["DEFAULT_PREFIX", "UsageError", "add_target_options", "check_out_dir", "function_name", "local_target",
+           "read_event", "running", "wants_local"]
 
 DEFAULT_PREFIX = "churnguard-ops"
-
-
-class UsageError(Exception):
-    """Bad input from the operator: opsctl prints the message as one line and exits 2."""
 
 
 def add_target_options(parser: argparse.ArgumentParser) -> None:
@@ -27,20 +34,50 @@ def wants_local(args: argparse.Namespace) -> bool:
     return boto3.session.Session().get_credentials() is None
 
 
-@contextlib.contextmanager
-def target(args: argparse.Namespace, *, source_dsn: str | None = None) -> Iterator[object | None]:
-    """The LocalEnvironment for local runs, else None (real AWS through the credential chain)."""
+def check_out_dir(out: str | None) -> None:
+    """Refuse an --out that cannot hold files now, not after the work is done."""
+    if out and Path(out).exists() and not Path(out).is_dir():
+        raise UsageError(f"--out {out}: exists and is not a directory")
+
+
+def read_event(path: Path) -> Any:
+    """An event file's JSON; a missing file or bad JSON is the operator's error, named with the file."""
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise UsageError(f"event file {path}: no such file") from None
+    except IsADirectoryError:
+        raise UsageError(f"event file {path}: is a directory, not a JSON file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"event file {path}: cannot read it ({exc})") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"event file {path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") \
+            from None
+
+
+def local_target(args: argparse.Namespace, *, source_dsn: str | None = None) -> LocalEnvironment | None:
+    """The embedded default, synthesized but not started (so names can be checked first), or None for AWS."""
     if not wants_local(args):
-        yield None
-        return
+        return None
     from opsctl.environment import LocalEnvironment
 
-    with LocalEnvironment(source_dsn=source_dsn) as env:
+    return LocalEnvironment(source_dsn=source_dsn).synthesize()
+
+
+@contextlib.contextmanager
+def running(env: LocalEnvironment | None) -> Iterator[LocalEnvironment | None]:
+    """Start the embedded default for the block (stopped afterwards, even on Ctrl-C); nothing on AWS."""
+    if env is None:
+        yield None
+        return
+    with env:
         yield env
 
 
-def function_name(env: object | None, args: argparse.Namespace, short: str) -> str:
-    """``backup`` -> ``<prefix>-backup``; a full name passes through, locally and on AWS alike."""
+def function_name(env: LocalEnvironment | None, args: argparse.Namespace, short: str) -> str:
+    """``backup`` -> ``<prefix>-backup``; a full name passes through. Locally an unknown name is refused."""
     if env is not None:
-        return env.function_name(short)  # type: ignore[attr-defined]
-    return short if short.startswith(f"{args.prefix}-") else f"{args.prefix}-{short}"
+        return env.function_name(short)
+    return short if short.startswith(f"{args.prefix}-") or ":" in short else f"{args.prefix}-{short}"

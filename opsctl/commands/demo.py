@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
+from opsctl.commands.common import check_out_dir
 from opsctl.commands.demo_backups import BACKUP_SCENARIOS
 from opsctl.commands.demo_drills import DRILL_SCENARIOS
 from opsctl.commands.demo_steps import Step
@@ -27,6 +28,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from opsctl.environment import LocalEnvironment
 
+    check_out_dir(args.out)
     steps: list[Step] = []
     with LocalEnvironment(with_postgres=True) as env:
         for scenario in SCENARIOS:

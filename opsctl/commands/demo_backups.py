@@ -6,7 +6,7 @@ from typing import Any
 
 import boto3
 
-from opsctl.commands.backup import POLICIES, run_policy
+from opsctl.commands.backup import POLICIES, RETRY_NOTE, run_policy
 from opsctl.commands.demo_steps import Step
 from opsctl.console import progress
 
@@ -75,9 +75,12 @@ def _throttled_instance(env: Any, out: str | None) -> Step:
     victim = instances[0]
     when = datetime.now(timezone.utc) + timedelta(hours=2)
     env.aws.faults.add(Fault(operation="rds:CreateDBSnapshot", parameter=f"DBInstanceIdentifier={victim}"))
-    progress(f"injecting Throttling on rds:CreateDBSnapshot for {victim} (botocore retries it first)")
+    progress(f"injecting Throttling on rds:CreateDBSnapshot for {victim}; {RETRY_NOTE}")
+    injected = env.aws.faults.injected
+    before = len(injected)
     try:
-        failed = run_policy(name, "database", when=when)
+        failed = run_policy(name, "database", when=when,
+                            waiting=lambda: f"{len(injected) - before} throttled attempt(s) so far")
     finally:
         env.aws.faults.clear()
     slot = when.replace(minute=0, second=0, microsecond=0)

@@ -1,6 +1,7 @@
 """opsctl invoke FUNCTION --event FILE: one handler with one event (``sam local invoke`` without Docker).
 
-``--event`` may be repeated: the events run one after another in the same environment.
+``--event`` may be repeated: the events run one after another in the same environment. Each prints
+a short summary; ``--json`` prints the full results, ``--out`` writes them to a file.
 """
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ import argparse
 import json
 from pathlib import Path
 
-from opsctl.commands.common import add_target_options, function_name, target
-from opsctl.console import progress, write_json
+from opsctl.commands.common import add_target_options, check_out_dir, function_name, local_target, read_event, running
+from opsctl.console import invocation_summary, progress, still_running, write_json
 from opsctl.lambda_calls import invoke as invoke_lambda
 
 
@@ -18,28 +19,31 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("function", help="short name (backup, drill-plan) or full function name")
     parser.add_argument("--event", required=True, type=Path, action="append",
                         help="event JSON, e.g. events/backup/scheduled-tick-database.json (repeatable)")
+    parser.add_argument("--json", action="store_true", help="print each full JSON result instead of a summary")
     add_target_options(parser)
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    events = [(path, json.loads(path.read_text())) for path in args.event]  # fail on bad JSON before starting
+    # Every input is checked before anything starts: the embedded AWS takes seconds to come up.
+    events = [(path, read_event(path)) for path in args.event]
+    check_out_dir(args.out)
+    env = local_target(args)
+    name = function_name(env, args, args.function)
     failures = 0
     records = []
-    with target(args) as env:
-        name = function_name(env, args, args.function)
+    with running(env):
         for path, event in events:
             progress(f"invoking {name} with {path}")
-            result = invoke_lambda(name, event)
-            print(json.dumps(result.payload, indent=2, default=str))
-            records.append({"event": str(path), "function": name, "error": result.error, "payload": result.payload})
-            if result.ok:
-                progress(f"{name} succeeded ({path.name})")
+            with still_running(f"waiting for {name}"):
+                result = invoke_lambda(name, event)
+            if args.json:
+                print(json.dumps(result.payload, indent=2, default=str))
             else:
-                failures += 1
-                payload = result.payload if isinstance(result.payload, dict) else {}
-                progress(f"{name} failed ({path.name}): {payload.get('errorType')}: {payload.get('errorMessage')}")
+                print(invocation_summary(name, str(path), result.ok, result.payload), flush=True)
+            records.append({"event": str(path), "function": name, "error": result.error, "payload": result.payload})
+            failures += not result.ok
         if env is not None:
-            progress(f"function logs: {env.aws.lambdas.log_path(name)}")  # type: ignore[attr-defined]
+            progress(f"function logs: {env.aws.lambdas.log_path(name)}")
     write_json(args.out, f"invoke-{args.function}.json", records)
     return 1 if failures else 0

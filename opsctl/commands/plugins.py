@@ -11,7 +11,7 @@ import importlib
 import json
 from typing import Any
 
-from opsctl.commands.common import UsageError
+from opsctl.commands.common import UsageError, check_out_dir
 from opsctl.console import write_json
 
 #: kind -> "module:registry attribute". A capability with plugins adds its registry here.
@@ -48,6 +48,7 @@ def plugin_infos(kind: str | None = None) -> list[dict[str, Any]]:
 
 
 def run_list(args: argparse.Namespace) -> int:
+    check_out_dir(args.out)
     infos = plugin_infos(args.kind)
     width = max((len(i["name"]) for i in infos), default=10)
     for info in infos:
@@ -58,6 +59,7 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def run_show(args: argparse.Namespace) -> int:
+    check_out_dir(args.out)
     matches = [i for i in plugin_infos(args.kind) if i["name"] == args.name]
     if not matches:
         known = ", ".join(sorted(i["name"] for i in plugin_infos(args.kind)))

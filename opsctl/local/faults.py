@@ -9,12 +9,17 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import threading
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
+
+_SERVICE = re.compile(r"[a-z][a-z0-9-]*")
+_ACTION = re.compile(r"[A-Z][A-Za-z0-9]*")
+_CODE = re.compile(r"[A-Za-z][A-Za-z0-9.]*")
 
 
 @dataclass(frozen=True)
@@ -27,11 +32,25 @@ class Fault:
 
     @classmethod
     def parse(cls, spec: str) -> Fault:
-        """``rds:CreateDBSnapshot[:Param=value][:Code]``, e.g. ``rds:CreateDBSnapshot:DBInstanceIdentifier=db1``."""
-        service, action, *rest = spec.split(":")
-        parameter = next((r for r in rest if "=" in r), None)
-        code = next((r for r in rest if "=" not in r), "Throttling")
-        return cls(operation=f"{service}:{action}", parameter=parameter, code=code)
+        """``rds:CreateDBSnapshot[:Param=value][:Code]``, e.g. ``rds:CreateDBSnapshot:DBInstanceIdentifier=db1``.
+
+        A spec that does not fit raises ValueError saying why: a typo must not become a rule that
+        silently never matches.
+        """
+        parts = spec.split(":")
+        service, action, rest = parts[0], parts[1] if len(parts) > 1 else "", parts[2:]
+        if not _SERVICE.fullmatch(service) or not _ACTION.fullmatch(action):
+            raise ValueError("needs service:Action first, e.g. rds:CreateDBSnapshot")
+        parameters = [r for r in rest if "=" in r]
+        codes = [r for r in rest if "=" not in r]
+        if len(parameters) > 1 or len(codes) > 1:
+            raise ValueError("takes at most one Param=value and one error code after service:Action")
+        if parameters and not all(parameters[0].partition("=")[::2]):
+            raise ValueError(f"{parameters[0]!r} needs both a parameter name and a value (Param=value)")
+        if codes and not _CODE.fullmatch(codes[0]):
+            raise ValueError(f"{codes[0]!r} is not an AWS error code such as Throttling")
+        return cls(operation=f"{service}:{action}", parameter=parameters[0] if parameters else None,
+                   code=codes[0] if codes else "Throttling")
 
 
 class FaultInjectionMiddleware:
