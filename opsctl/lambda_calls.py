@@ -36,14 +36,21 @@ def invoke(function_name: str, event: dict[str, Any], region: str | None = None)
 
 
 def backup_tick(policy: str, *, when: datetime | None = None, region: str = "us-east-1",
-                account: str = "123456789012", instances: list[str] | None = None) -> dict[str, Any]:
-    """The event a policy's EventBridge schedule delivers (see the rule's input transformer)."""
+                account: str = "123456789012", instances: list[str] | None = None, on_demand: bool = False,
+                retention_days: int | None = None) -> dict[str, Any]:
+    """The event a policy's EventBridge schedule delivers (see the rule's input transformer), or, with
+    ``on_demand``, an operator's request for a recovery point now."""
     when = (when or datetime.now(timezone.utc)).astimezone(timezone.utc)
     detail: dict[str, Any] = {"policy": policy}
     if instances:
         detail["db_instance_ids"] = instances
+    if on_demand:
+        detail["on_demand"] = True
+        if retention_days:
+            detail["retention_days"] = retention_days
+    kind, source = ("Manual Backup", "churnguard.opsctl") if on_demand else ("Scheduled Event", "aws.events")
     return {
-        "version": "0", "id": f"opsctl-{policy}-{when:%Y%m%dT%H%M%S}", "detail-type": "Scheduled Event",
-        "source": "aws.events", "account": account, "time": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "version": "0", "id": f"opsctl-{policy}-{when:%Y%m%dT%H%M%S}", "detail-type": kind,
+        "source": source, "account": account, "time": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "region": region, "resources": [], "detail": detail,
     }

@@ -28,6 +28,11 @@ def register(commands: argparse._SubParsersAction) -> None:
                             help="which policy's tick to run (default: all, one after another)")
     run_parser.add_argument("--instance", action="append", dest="instances",
                             help="limit the database policy to these configured instances")
+    run_parser.add_argument("--scheduled", action="store_true",
+                            help="run the database policy as its schedule would (the hour's snapshot, 'exists' if "
+                                 "already taken) instead of taking an on-demand recovery point now")
+    run_parser.add_argument("--retention-days", type=int, metavar="N",
+                            help="keep the on-demand database snapshot N days (default: the policy's retention)")
     run_parser.add_argument("--inject-fault", action="append", default=[], metavar="SPEC",
                             help="local only: make an AWS call fail, e.g. "
                                  "rds:CreateDBSnapshot:DBInstanceIdentifier=churnguard-prod[:Throttling]")
@@ -36,11 +41,13 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def run_policy(name: str, policy: str, *, when: datetime | None = None, instances: list[str] | None = None,
-               waiting: Callable[[], str] | None = None) -> Invocation:
+               waiting: Callable[[], str] | None = None, on_demand: bool = False,
+               retention_days: int | None = None) -> Invocation:
     """One tick; ``waiting`` adds a detail to the lines printed while the invocation runs long."""
-    progress(f"backup tick: policy={policy} -> {name}")
+    progress(f"backup {'on-demand run' if on_demand else 'tick'}: policy={policy} -> {name}")
+    event = backup_tick(policy, when=when, instances=instances, on_demand=on_demand, retention_days=retention_days)
     with still_running(f"waiting for the {policy} tick", detail=waiting):
-        result = invoke(name, backup_tick(policy, when=when, instances=instances))
+        result = invoke(name, event)
     if result.ok:
         print(backup_summary(result.payload))
     else:
@@ -65,6 +72,10 @@ def run(args: argparse.Namespace) -> int:
     # must never be silently dropped once credentials appear.
     if args.inject_fault and not args.local:
         raise UsageError("--inject-fault only works on the embedded default: add --local")
+    if args.retention_days is not None and not 1 <= args.retention_days <= 3650:
+        raise UsageError(f"--retention-days {args.retention_days}: must be 1 to 3650")
+    if args.retention_days is not None and args.scheduled:
+        raise UsageError("--retention-days applies to an on-demand run, not with --scheduled")
     faults = _faults(args.inject_fault)
     check_out_dir(args.out)
     policies = POLICIES if args.policy == "all" else (args.policy,)
@@ -88,7 +99,11 @@ def run(args: argparse.Namespace) -> int:
             progress(f"injecting {len(faults)} fault(s); {RETRY_NOTE}")
         waiting = (lambda: f"{len(injected)} injected error(s) answered so far") if faults else None
         for policy in policies:
-            results[policy] = run_policy(name, policy, when=now, instances=args.instances, waiting=waiting)
+            # The database policy takes a recovery point now (its own id), unless asked to act as the schedule.
+            on_demand = policy == "database" and not args.scheduled
+            results[policy] = run_policy(name, policy, when=now, instances=args.instances, waiting=waiting,
+                                         on_demand=on_demand,
+                                         retention_days=args.retention_days if on_demand else None)
     write_json(args.out, "backup-run.json", {p: {"ok": r.ok, "payload": r.payload} for p, r in results.items()})
     failed = [p for p, r in results.items() if not r.ok]
     progress(f"backup run finished: {len(results) - len(failed)} ok, {len(failed)} failed")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from datetime import datetime, timezone
 from pathlib import Path
 
 from opsctl.commands.common import add_target_options, check_out_dir, function_name, local_target, read_event, running
@@ -20,6 +21,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--event", required=True, type=Path, action="append",
                         help="event JSON, e.g. events/backup/scheduled-tick-database.json (repeatable)")
     parser.add_argument("--json", action="store_true", help="print each full JSON result instead of a summary")
+    parser.add_argument("--now", action="store_true",
+                        help="deliver each event now: set its top-level 'time' to the current time (the samples carry "
+                             "a fixed time, and a backup tick older than its retry window is refused as a replay)")
     add_target_options(parser)
     parser.set_defaults(run=run)
 
@@ -27,6 +31,10 @@ def register(commands: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     # Every input is checked before anything starts: the embedded AWS takes seconds to come up.
     events = [(path, read_event(path)) for path in args.event]
+    if args.now:
+        now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        events = [(path, {**event, "time": now} if isinstance(event, dict) and "time" in event else event)
+                  for path, event in events]
     check_out_dir(args.out)
     env = local_target(args)
     name = function_name(env, args, args.function)

@@ -33,7 +33,7 @@ def longest_silence(stderr: str) -> float:
 def test_invoke_backup_works_with_every_sample_event(tmp_path):
     files = event_files("backup")
     assert len(files) >= 4
-    args = ["invoke", "backup", "--local", "--out", str(tmp_path)]
+    args = ["invoke", "backup", "--local", "--now", "--out", str(tmp_path)]
     for path in files:
         args += ["--event", str(path.relative_to(ROOT))]
     done = opsctl(*args)
@@ -41,6 +41,27 @@ def test_invoke_backup_works_with_every_sample_event(tmp_path):
     records = json.loads((tmp_path / "invoke-backup.json").read_text())
     assert [r["error"] for r in records] == [None] * len(files)
     assert all(r["payload"]["outcomes"] for r in records)
+
+
+def test_a_replayed_backup_event_is_refused_naming_its_time(tmp_path):
+    done = opsctl("invoke", "backup", "--local", "--json", "--out", str(tmp_path),
+                  "--event", "events/backup/scheduled-tick-database.json")
+    assert done.returncode == 1
+    (record,) = json.loads((tmp_path / "invoke-backup.json").read_text())
+    assert record["payload"]["errorType"] == "InvalidEvent"
+    assert record["payload"]["errorMessage"].startswith("time: 2026-11-28T10:00:00+00:00 is ")
+    assert "refusing a replayed event" in record["payload"]["errorMessage"]
+
+
+def test_backup_run_takes_an_on_demand_recovery_point_even_when_the_hours_snapshot_exists(tmp_path):
+    done = opsctl("backup", "run", "--local", "--policy", "database", "--instance", "churnguard-prod",
+                  "--retention-days", "7", "--out", str(tmp_path))
+    assert done.returncode == 0, done.stderr[-3000:]
+    payload = json.loads((tmp_path / "backup-run.json").read_text())["database"]["payload"]
+    (snapshot,) = [o for o in payload["outcomes"] if o["action"] == "snapshot"]
+    assert snapshot["status"] == "succeeded" and "-database-od-" in snapshot["data"]["snapshot_id"]
+    (copy,) = [o for o in payload["outcomes"] if o["action"] == "copy"]
+    assert copy["data"]["snapshot_id"] == snapshot["data"]["snapshot_id"]  # the newest goes to DR at once
 
 
 def test_backup_run_with_a_throttled_instance_exits_non_zero_and_names_it(tmp_path):
