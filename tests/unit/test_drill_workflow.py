@@ -204,3 +204,14 @@ def test_restore_and_snapshot_waits_share_one_budget(world):
     state.plan.wait = state.plan.wait.model_copy(update={"waited_seconds": 55})
     info = workflow.restore(state)
     assert info.wait.next_wait_seconds == 5  # not the full poll interval past the budget
+
+
+def test_a_dr_copy_is_a_recovery_point_of_its_source_snapshots_time_not_of_the_copy(world):
+    from dataclasses import replace
+
+    workflow, regions, _ = world
+    dr = regions["us-west-2"]
+    copy = dr.add_snapshot("copy", "churnguard-prod", T0)  # copied at T0 ...
+    dr.put_snapshot(replace(copy, original_created_at=T0 - timedelta(minutes=50)))  # ... of data 50 min older
+    plan = _planned(workflow, target_region="dr").plan
+    assert plan.recovery_point.time == T0 - timedelta(minutes=50)

@@ -230,8 +230,9 @@ def _recency(snapshot: Snapshot) -> tuple[datetime, datetime]:
 
 
 def _snapshot_point(snapshot: Snapshot) -> RecoveryPoint:
+    # The data's time: a DR-region copy's own create time is when it was copied, which flatters the RPO.
     return RecoveryPoint(kind="snapshot", snapshot_id=snapshot.snapshot_id, snapshot_arn=snapshot.arn,
-                         time=snapshot.created_at, encrypted=snapshot.encrypted)
+                         time=snapshot.recovery_point_time, encrypted=snapshot.encrypted)
 
 
 def _require_plan(state: DrillState) -> DrillPlan:
