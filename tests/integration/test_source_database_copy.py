@@ -2,21 +2,23 @@
 block copy would, and the drill's FK check finds them. What cannot be copied fails with one clear line."""
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import psycopg2
 import pytest
 from psycopg2 import sql
 
 from churnguard_ops.drill.checks import CheckSpec, run_checks
-from opsctl.drill_runner import new_drill_id, run_drill, state_machine_arn
-from opsctl.environment import LocalEnvironment
-from opsctl.lambda_calls import backup_tick, invoke
 from opsctl.local.postgres import DatabaseCopyError, EmbeddedPostgres
 from opsctl.world import load_source_database
 
 pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parents[2]
 
 # A warehouse whose data predates its constraints: one FK added NOT VALID over orphan rows, one FK
 # validated long ago whose orphans were bulk-loaded with session_replication_role = replica.
@@ -124,19 +126,19 @@ def test_a_copy_that_cannot_be_made_fails_with_one_clear_line(pg: EmbeddedPostgr
 
 
 def test_the_local_drill_of_a_source_dsn_with_orphans_fails_naming_the_table(
-        pg: EmbeddedPostgres, violating_source: str) -> None:
-    with LocalEnvironment(source_dsn=violating_source) as env:
-        tick = invoke(env.function_name("backup"), backup_tick("database"))
-        assert tick.ok, tick.payload
-        run = run_drill(state_machine_arn(env.context.prefix),
-                        {"drill_id": new_drill_id(), "mode": "latest", "poll_seconds": 1, "max_wait_seconds": 120},
-                        timeout_seconds=300)
+        violating_source: str, tmp_path: Path) -> None:
+    # As an operator runs it, in its own process: its context (schema-agnostic checks) differs from the one
+    # other modules deploy in this process, and moto's state and CDK's asset cache are per process.
+    done = subprocess.run([sys.executable, "-m", "opsctl", "drill", "run", "--local", "--source-dsn", violating_source,
+                           "--out", str(tmp_path)], cwd=ROOT, capture_output=True, text=True, timeout=600)
 
-    assert run.status == "FAILED"
-    report = run.report
+    assert done.returncode == 1, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "Traceback" not in done.stderr and "CalledProcessError" not in done.stderr
+    report = json.loads((tmp_path / "drill-report.json").read_text())
     assert report["verdicts"]["data_integrity"] is False and report["verdicts"]["cleaned_up"]
     failing = {c["name"]: c for c in report["checks"] if c["status"] == "failed"}
     assert list(failing) == ["foreign_key_orphans"]
     assert "warehouse.parcels" in failing["foreign_key_orphans"]["detail"]
     assert "warehouse.scans" in failing["foreign_key_orphans"]["detail"]
     assert report["verdicts"]["baseline_present"] is True  # the backup recorded one for the latest snapshot
+    assert "copied with them, the key(s) NOT VALID: warehouse.scans.scans_depot_id_fkey" in done.stderr
