@@ -15,9 +15,9 @@ if TYPE_CHECKING:
     from opsctl.local.faults import Fault
 
 POLICIES = POLICY_NAMES
-#: Said before an injected fault: the functions' clients retry throttling (adaptive mode, 6 attempts,
-#: exponential back-off), so a throttled call takes about half a minute to fail.
-RETRY_NOTE = "botocore retries a throttled call up to 6 times, so expect ~30-40 s before the tick reports"
+#: Said before an injected fault: the functions' clients retry throttling (adaptive mode, exponential
+#: back-off), so a throttled call takes half a minute or more to fail (measured 34-49 s).
+RETRY_NOTE = "botocore retries throttled calls with back-off, so expect 30-60 s before the tick reports"
 
 
 def register(commands: argparse._SubParsersAction) -> None:
