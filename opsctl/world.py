@@ -93,8 +93,9 @@ def seed_world(context: ChurnGuardContext, region: str, now: datetime | None = N
             databases[instance_id] = database
             secrets.create_secret(Name=LOCAL_SECRET_PREFIX + instance_id, SecretString=json.dumps(
                 {"username": MASTER_USER, "password": MASTER_PASSWORD, "dbname": database}))
-        # A month of hourly history, thinned: three recent snapshots and one past retention.
-        for hours in (1, 2, 3):
+        # A month of hourly history, thinned: three recent snapshots and one past retention. The last
+        # three hours stay free: the demo delivers ticks for them (a tick may be up to 3 h late).
+        for hours in (4, 5, 6):
             slot = (now - timedelta(hours=hours)).replace(minute=0, second=0, microsecond=0)
             rds.create_db_snapshot(DBInstanceIdentifier=instance_id,
                                    DBSnapshotIdentifier=f"churnguard-ops-{instance_id}-database-{slot:%Y%m%dt%H%M}",

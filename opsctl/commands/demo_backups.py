@@ -54,7 +54,8 @@ def _scheduled_backups(env: Any, out: str | None) -> Step:
 def _duplicate_tick(env: Any, out: str | None) -> Step:
     step = Step("Idempotency: the same scheduled event delivered twice")
     name = env.function_name("backup")
-    when = datetime.now(timezone.utc) + timedelta(hours=1)  # the next hourly slot
+    # The previous hour's slot: a late delivery EventBridge may still make (a future one would be refused).
+    when = datetime.now(timezone.utc) - timedelta(hours=1)
     before = len(_manual_snapshots(env.region))
     first, second = run_policy(name, "database", when=when), run_policy(name, "database", when=when)
     created = len(_manual_snapshots(env.region)) - before
@@ -73,7 +74,7 @@ def _throttled_instance(env: Any, out: str | None) -> Step:
     name = env.function_name("backup")
     instances = env.context.backup.db_instance_ids
     victim = instances[0]
-    when = datetime.now(timezone.utc) + timedelta(hours=2)
+    when = datetime.now(timezone.utc) - timedelta(hours=2)  # a slot of its own, still inside the retry window
     env.aws.faults.add(Fault(operation="rds:CreateDBSnapshot", parameter=f"DBInstanceIdentifier={victim}"))
     progress(f"injecting Throttling on rds:CreateDBSnapshot for {victim}; {RETRY_NOTE}")
     injected = env.aws.faults.injected
