@@ -8,7 +8,7 @@ import psycopg2
 import pytest
 
 from opsctl.local.postgres import EmbeddedPostgres
-from tests.e2e.test_opsctl import MAX_SILENCE_SECONDS, longest_silence, opsctl
+from tests.e2e.test_opsctl import opsctl
 
 pytestmark = pytest.mark.e2e
 
@@ -37,7 +37,6 @@ def test_drill_on_the_default_database_passes_reports_rto_rpo_and_leaves_nothing
     assert "-> Validate" in done.stderr and "left behind: nothing" in done.stdout
     # The median is what the limit applies to; the slowest run is labelled as such.
     assert re.search(r"query users_per_org: [\d.]+ ms median \(limit 3000 ms, slowest run [\d.]+ ms\)", done.stdout)
-    assert longest_silence(done.stderr) < MAX_SILENCE_SECONDS, done.stderr
 
 
 def test_drill_of_a_database_it_has_never_seen_passes_with_catalog_driven_checks(tmp_path):
