@@ -57,3 +57,27 @@ METRICS_NAMESPACE = "ChurnGuardOps"
 #: Class names of :mod:`churnguard_ops.core.errors` that mean "try again later". Lambda reports an
 #: exception's class name as the error, and Step Functions retries on exactly these names.
 TRANSIENT_ERROR_NAMES: tuple[str, ...] = ("Throttled", "Unavailable")
+
+# --- canary gates ------------------------------------------------------------------------------
+#: Decision records of canary releases: ``canary/decisions/<function>/<alias>/<release_id>/...json``.
+CANARY_DECISIONS_PREFIX = "canary/decisions/"
+#: EventBridge ``source`` of canary decisions and release lifecycle events.
+CANARY_EVENT_SOURCE = f"{NAME_PREFIX.replace('-', '.')}.canary"
+CANARY_DECISION_DETAIL_TYPE = "Canary Decision"
+#: ``detail-type`` of a release's lifecycle events, by outcome.
+CANARY_RELEASE_DETAIL_TYPES: dict[str, str] = {
+    "started": "Canary Release Started", "promoted": "Canary Release Promoted",
+    "rolled_back": "Canary Release Rolled Back", "aborted": "Canary Release Aborted",
+}
+#: The dimension a business metric carries the Lambda version in (overridable per release).
+CANARY_VERSION_DIMENSION = "Version"
+#: What the sample API publishes: one ``PredictionsServed`` per successful request, dimensions
+#: ``FunctionName`` and ``Version``.
+CANARY_SAMPLE_NAMESPACE = "ChurnGuard/Api"
+CANARY_SAMPLE_METRIC = "PredictionsServed"
+#: ``$.action`` after each canary task; the state machine's Choice states branch on exactly these.
+CANARY_ACTIONS: tuple[str, ...] = ("smoke", "advance", "bake", "approve", "promote", "rollback", "hold",
+                                   "aborted", "done")
+#: Class names of ``churnguard_ops.canary.errors`` a state machine Catches (Lambda reports the class name).
+CANARY_ERROR_NAMES: tuple[str, ...] = ("ValidationFailed", "AlarmAlreadyFiring", "ReleaseInProgress",
+                                       "SmokeTestFailed", "AliasChanged", "MetricsUnavailable")

@@ -1,0 +1,18 @@
+"""Canary function settings, read from the environment CDK sets (prefix ``CANARY_``)."""
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from churnguard_ops.core import contracts
+
+
+class CanarySettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CANARY_", extra="ignore")
+
+    decisions_bucket: str | None = Field(
+        None, description=f"Decision records go under {contracts.CANARY_DECISIONS_PREFIX} in this bucket")
+    event_bus_name: str = Field("default", description="Where decisions and release events are published")
+    lock_table: str = Field(..., description="DynamoDB table (key lock_key, TTL expires_epoch): one release per alias")
+    functions: list[str] = Field(default_factory=list,
+                                 description="Functions that may be released; empty = any the role can update")

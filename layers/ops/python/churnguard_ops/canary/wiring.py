@@ -1,0 +1,31 @@
+"""Composition root for the canary tasks: settings + AWS adapters -> the workflow."""
+from __future__ import annotations
+
+from churnguard_ops.canary.adapters import (
+    CloudWatchAlarmStates,
+    CloudWatchMetricsSource,
+    DynamoReleaseLock,
+    LambdaAliasShifter,
+    LambdaSmokeInvoker,
+)
+from churnguard_ops.canary.decisions import PublishedDecisionLog
+from churnguard_ops.canary.settings import CanarySettings
+from churnguard_ops.canary.workflow import CanaryWorkflow
+from churnguard_ops.core import aws, contracts
+from churnguard_ops.core.stores import EventBridgePublisher, S3Documents
+
+
+def settings() -> CanarySettings:
+    return CanarySettings()  # lock_table comes from the environment (CANARY_LOCK_TABLE)
+
+
+def workflow(config: CanarySettings | None = None) -> CanaryWorkflow:
+    config = config or settings()
+    region = aws.default_region()
+    events = EventBridgePublisher(contracts.CANARY_EVENT_SOURCE, config.event_bus_name, region)
+    documents = S3Documents(config.decisions_bucket, region) if config.decisions_bucket else None
+    return CanaryWorkflow(shifter=LambdaAliasShifter(region), metrics=CloudWatchMetricsSource(region),
+                          smoke=LambdaSmokeInvoker(region), alarms=CloudWatchAlarmStates(region),
+                          decisions=PublishedDecisionLog(documents, events), lock=DynamoReleaseLock(config.lock_table,
+                                                                                                     region),
+                          events=events, allowed_functions=config.functions)
