@@ -33,7 +33,10 @@ def _call(what: str, call: Callable[..., Any], special: dict[str, Callable[[str]
         raise_translated(exc, what)
 
 
+#: Lambda's "not found" code ends in Exception, which core.errors.translate does not read as NotFound.
+_LAMBDA_ERRORS: dict[str, Callable[[str], Exception]] = {"ResourceNotFoundException": NotFound}
 _ALIAS_ERRORS: dict[str, Callable[[str], Exception]] = {
+    **_LAMBDA_ERRORS,
     "PreconditionFailedException": AliasChanged,  # RevisionId no longer current
     "ResourceConflictException": Conflict,  # another update of the function is in progress
 }
@@ -50,14 +53,14 @@ class LambdaAliasShifter:
         return aws.client("lambda", self.region)
 
     def routing(self, function_name: str, alias: str) -> AliasRouting:
-        raw = _guarded(f"read alias {function_name}:{alias}", self._lambda.get_alias,
-                       FunctionName=function_name, Name=alias)
+        raw = _call(f"read alias {function_name}:{alias}", self._lambda.get_alias, _LAMBDA_ERRORS,
+                    FunctionName=function_name, Name=alias)
         return _routing(function_name, raw)
 
     def has_version(self, function_name: str, version: str) -> bool:
         try:
-            _guarded(f"read version {function_name}:{version}", self._lambda.get_function_configuration,
-                     FunctionName=function_name, Qualifier=version)
+            _call(f"read version {function_name}:{version}", self._lambda.get_function_configuration,
+                  _LAMBDA_ERRORS, FunctionName=function_name, Qualifier=version)
         except NotFound:
             return False
         return True
@@ -127,9 +130,9 @@ class LambdaSmokeInvoker:
         self.region = region
 
     def invoke(self, function_name: str, version: str, payload: dict[str, Any]) -> SmokeResponse:
-        raw = _guarded(f"invoke {function_name}:{version}", aws.client("lambda", self.region).invoke,
-                       FunctionName=function_name, Qualifier=version, InvocationType="RequestResponse",
-                       Payload=json.dumps(payload).encode())
+        raw = _call(f"invoke {function_name}:{version}", aws.client("lambda", self.region).invoke, _LAMBDA_ERRORS,
+                    FunctionName=function_name, Qualifier=version, InvocationType="RequestResponse",
+                    Payload=json.dumps(payload).encode())
         body = raw["Payload"].read().decode("utf-8", "replace") if raw.get("Payload") is not None else ""
         error = raw.get("FunctionError")
         return SmokeResponse(status="error" if error else "success", body=body, function_error=error)
