@@ -85,6 +85,14 @@ def test_validate_takes_the_lock_and_remembers_the_stable_version(world: World) 
     assert world.events.events[0][0] == "Canary Release Started"
 
 
+def test_a_retried_validate_of_one_execution_finds_its_own_lock(world: World) -> None:
+    execution = "arn:aws:states:us-east-1:123456789012:execution:canary:release-42"
+    first = world.flow.validate(request(execution_id=execution))
+    world.tick(5)
+    again = world.flow.validate(request(execution_id=execution))
+    assert first.release_id == again.release_id == "release-42"
+
+
 def test_a_second_release_of_the_alias_is_refused_naming_the_running_one(world: World) -> None:
     first = world.flow.validate(request())
     with pytest.raises(ReleaseInProgress, match=first.release_id):

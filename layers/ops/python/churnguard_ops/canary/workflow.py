@@ -106,7 +106,9 @@ class CanaryWorkflow:
             raise AlarmAlreadyFiring(f"alarms: {firing} already in ALARM before the release; fix them or set "
                                      "pre_existing_alarm to 'ignore'")
         now = self.clock()
-        release_id = request.release_id or f"{fn}-{alias}-v{new}-{now:%Y%m%dT%H%M%SZ}"
+        # A retried validate must find its own lock: the id comes from the request or the execution when given.
+        execution_name = (request.execution_id or "").rsplit(":", 1)[-1]
+        release_id = request.release_id or execution_name or f"{fn}-{alias}-v{new}-{now:%Y%m%dT%H%M%SZ}"
         self.lock.acquire(LockEntry(key=request.lock_key, release_id=release_id, new_version=new,
                                     stable_version=routing.version, started_at=now,
                                     expires_at=now + timedelta(seconds=request.max_duration_seconds()),
