@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from churnguard_ops.canary.judge import judge
 from churnguard_ops.canary.model import BakeRules, BusinessMetric, Thresholds, Verdict, VersionSamples, WindowSamples
@@ -151,3 +153,19 @@ def test_at_100_percent_only_absolute_rules_apply() -> None:
 def test_an_extended_deadline_keeps_baking_past_max_wait() -> None:
     result = judge(window({"invocations": 10}), LIMITS, BAKE, elapsed_seconds=2000, max_wait_seconds=3600)
     assert result.verdict is None
+
+
+@settings(max_examples=300, deadline=None)
+@given(canary=st.fixed_dictionaries({"errors": st.floats(0, 1e6), "p99_ms": st.none() | st.floats(0, 1e5),
+                                     "business": st.none() | st.floats(0, 1e6)}),
+       baseline=st.fixed_dictionaries({"invocations": st.floats(0, 1e7), "errors": st.floats(0, 1e6),
+                                       "p99_ms": st.none() | st.floats(0, 1e5)}),
+       elapsed=st.floats(0, 1e6), min_invocations=st.integers(1, 10_000), business=st.booleans(),
+       compare=st.booleans())
+def test_property_no_canary_invocations_never_passes(canary: dict, baseline: dict, elapsed: float,
+                                                      min_invocations: int, business: bool, compare: bool) -> None:
+    bake = BakeRules(min_seconds=0, min_invocations=min_invocations, max_wait_seconds=60)
+    limits = LIMITS.model_copy(update={"business": BUSINESS if business else None})
+    samples = window({**canary, "invocations": 0}, baseline)
+    assert judge(samples, limits, bake, elapsed, compare_baseline=compare).verdict in (None, Verdict.NO_DATA)
+    assert judge(samples, limits, bake, elapsed, provider_error="x").verdict == Verdict.PROVIDER_ERROR

@@ -174,15 +174,20 @@ def test_evaluate_keeps_baking_until_time_and_samples_then_advances(world: World
     assert world.routing() == ("7", {"8": 25.0}) and state.step_index == 1
 
 
-def test_every_evaluation_is_exactly_one_metrics_request_whatever_the_metric_count(world: World) -> None:
-    business = {"namespace": "ChurnGuard/Api", "name": "PredictionsServed", "dimensions": {"FunctionName": FN}}
-    state = started(world, thresholds={"business": business})
+@pytest.mark.parametrize(("thresholds", "queries"), [
+    ({}, 6),
+    ({"business": {"namespace": "ChurnGuard/Api", "name": "PredictionsServed", "dimensions": {"FunctionName": FN}}},
+     8),
+])
+def test_every_evaluation_is_exactly_one_metrics_request_whatever_the_metric_count(
+        world: World, thresholds: dict, queries: int) -> None:
+    state = started(world, thresholds=thresholds)
     world.healthy()
     for _ in range(3):
         world.tick(60)
         state = world.flow.evaluate(state)
     assert len(world.cloudwatch.calls) == 3
-    assert {len(call["queries"]) for call in world.cloudwatch.calls} == {8}
+    assert {len(call["queries"]) for call in world.cloudwatch.calls} == {queries}
 
 
 def test_a_breach_rolls_back_with_the_reason_recorded(world: World) -> None:
