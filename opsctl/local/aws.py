@@ -20,13 +20,26 @@ import urllib.request
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote
+from urllib.parse import parse_qs, unquote
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from .awsapi import InternalClients, call_app
+from .cloudwatch_percentiles import PercentileStatistics
+from .eventbridge_routes import AlarmStateChangeEvents, EventBridgeRouter
 from .faults import FaultInjectionMiddleware
-from .lambda_runtime import DEFAULT_ACCOUNT_ID, FunctionNotRegistered, Handler, LambdaRegistry, RegisteredFunction
+from .lambda_metrics import LambdaMetrics
+from .lambda_runtime import (
+    DEFAULT_ACCOUNT_ID,
+    FunctionNotRegistered,
+    Handler,
+    InvocationResult,
+    LambdaRegistry,
+    RegisteredFunction,
+    parse_function_identifier,
+)
+from .lambda_versions import QualifierNotFound, QualifierResolver, ResolvedInvocation
 from .rds_dataplane import RdsDataPlane, credential_scope
 
 if TYPE_CHECKING:
@@ -35,6 +48,8 @@ if TYPE_CHECKING:
 __all__ = ["EmbeddedAws", "ExecutionNameMiddleware", "LambdaInvokeMiddleware"]
 
 _INVOKE_PATH = re.compile(r"^/2015-03-31/functions/(?P<function>[^/]+)/invocations/?$")
+# PublishVersion (POST .../versions), UpdateFunctionConfiguration (PUT .../configuration), DeleteFunction
+_CONTROL_PATH = re.compile(r"^/2015-03-31/functions/(?P<function>[^/]+)(?P<rest>/versions|/configuration)?/?$")
 
 # Step Functions must run executions (not just record them); Lambda must not look for Docker.
 MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
@@ -43,15 +58,34 @@ _StartResponse = Callable[..., Any]
 
 
 class LambdaInvokeMiddleware:
-    """WSGI middleware: Lambda Invoke for registered functions; everything else to ``app``."""
+    """WSGI middleware: Lambda Invoke for registered functions; everything else to ``app``.
 
-    def __init__(self, app: Callable[..., Iterable[bytes]], registry: LambdaRegistry) -> None:
+    Qualified invocations (``name:alias``, ``name:3``, ``Qualifier=...``) run the version the
+    alias routes to (``opsctl.local.lambda_versions``) with that version's configuration, and
+    answer with ``X-Amz-Executed-Version`` as Lambda does. Each invocation's AWS/Lambda metrics
+    and EMF metrics go to the embedded CloudWatch (``opsctl.local.lambda_metrics``).
+
+    It also keeps the in-process registry in step with the control plane (moto): PublishVersion
+    freezes the code registered at that moment as the version's code; UpdateFunctionConfiguration
+    updates $LATEST's environment, memory and timeout.
+    """
+
+    def __init__(
+        self,
+        app: Callable[..., Iterable[bytes]],
+        registry: LambdaRegistry,
+        resolver: QualifierResolver | None = None,
+        metrics: LambdaMetrics | None = None,
+    ) -> None:
         self.app = app
         self.registry = registry
+        self.resolver = resolver
+        self.metrics = metrics
 
     def __call__(self, environ: dict[str, Any], start_response: _StartResponse) -> Iterable[bytes]:
-        match = _INVOKE_PATH.match(environ.get("PATH_INFO", ""))
-        if match and environ.get("REQUEST_METHOD") == "POST":
+        path, method = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD")
+        match = _INVOKE_PATH.match(path)
+        if match and method == "POST":
             identifier = unquote(match["function"])  # botocore quotes ':' in ARNs
             region = _request_region(environ)
             if self.registry.is_registered(identifier, region):
@@ -59,8 +93,37 @@ class LambdaInvokeMiddleware:
             # moto (use_docker False) would answer any name with a canned success, hiding a
             # wrong FunctionName; AWS answers 404 ResourceNotFoundException, and so do we.
             return _not_found(start_response, identifier, region or self.registry.default_region)
+        control = _CONTROL_PATH.match(path)
+        if control and method in ("POST", "PUT", "DELETE"):
+            return self._control_plane(control["function"], control["rest"] or "", method, environ, start_response)
         return self.app(environ, start_response)
 
+    # -- control plane: keep the registry in step ----------------------------------------
+    def _control_plane(
+        self, function: str, rest: str, method: str, environ: dict[str, Any], start_response: _StartResponse
+    ) -> Iterable[bytes]:
+        identifier = unquote(function)
+        region = _request_region(environ)
+        response = call_app(self.app, environ)
+        if response.code < 300 and self.registry.is_registered(identifier, region):
+            fn = self.registry.lookup(identifier, region)
+            try:
+                body = json.loads(response.body or b"{}")
+            except ValueError:
+                body = {}
+            if rest == "/versions" and method == "POST" and body.get("Version"):
+                self.registry.snapshot_version(fn.arn, str(body["Version"]), fn.region)
+            elif rest == "/configuration" and method == "PUT":
+                if "Environment" in body:
+                    variables = (body["Environment"] or {}).get("Variables") or {}
+                    fn.environment = {k: str(v) for k, v in variables.items()}
+                fn.memory_mb = int(body.get("MemorySize", fn.memory_mb))
+                fn.timeout_seconds = int(body.get("Timeout", fn.timeout_seconds))
+            elif rest == "" and method == "DELETE" and self.resolver is not None:
+                self.resolver.clear()
+        return response.replay(start_response)
+
+    # -- data plane ----------------------------------------------------------------------
     def _invoke(
         self, identifier: str, region: str | None, environ: dict[str, Any], start_response: _StartResponse
     ) -> Iterable[bytes]:
@@ -75,23 +138,40 @@ class LambdaInvokeMiddleware:
                 {"Type": "User", "message": "Could not parse request body into json"},
                 {"X-Amzn-ErrorType": "InvalidRequestContentException"},
             )
+        try:
+            fn = self.registry.lookup(identifier, region)
+        except FunctionNotRegistered:  # unregistered between check and call (a reset)
+            return _not_found(start_response, identifier, region or self.registry.default_region)
+        _name, _arn_region, qualifier = parse_function_identifier(identifier)
+        qualifier = qualifier or _query_param(environ, "Qualifier")
+        try:
+            resolved = self.resolver.resolve(fn.region, fn.name, qualifier) if self.resolver else None
+        except QualifierNotFound as exc:
+            return _not_found(start_response, str(exc), fn.region)
+        version = resolved.config if resolved is not None else None
         invocation_type = environ.get("HTTP_X_AMZ_INVOCATION_TYPE", "RequestResponse")
         if invocation_type == "DryRun":
             return _respond(start_response, "204 No Content", None)
         if invocation_type == "Event":
             # Asynchronous invoke: accept now, run in the background (serialized like any other).
-            threading.Thread(
-                target=self.registry.invoke, args=(identifier, event), kwargs={"region": region}, daemon=True
-            ).start()
-            return _respond(start_response, "202 Accepted", None)
+            threading.Thread(target=self._run, args=(fn, event, resolved), daemon=True).start()
+            return _respond(start_response, "202 Accepted", None,
+                            {"X-Amz-Executed-Version": version.version if version else "$LATEST"})
         try:
-            result = self.registry.invoke(identifier, event, region=region)
+            result = self._run(fn, event, resolved)
         except FunctionNotRegistered:  # unregistered between check and call (a reset)
             return _not_found(start_response, identifier, region or self.registry.default_region)
-        headers = {"X-Amz-Executed-Version": "$LATEST", "X-Amzn-RequestId": result.request_id}
+        headers = {"X-Amz-Executed-Version": result.executed_version, "X-Amzn-RequestId": result.request_id}
         if result.function_error:
             headers["X-Amz-Function-Error"] = result.function_error
         return _respond(start_response, "200 OK", result.payload, headers)
+
+    def _run(self, fn: RegisteredFunction, event: Any, resolved: ResolvedInvocation | None) -> InvocationResult:
+        result = self.registry.invoke(fn.arn, event, region=fn.region,
+                                      version=resolved.config if resolved is not None else None)
+        if self.metrics is not None:
+            self.metrics.publish(fn.region, fn.name, resolved, result)
+        return result
 
 
 class ExecutionNameMiddleware:
@@ -119,6 +199,11 @@ class ExecutionNameMiddleware:
             environ["wsgi.input"] = io.BytesIO(raw)
             environ["CONTENT_LENGTH"] = str(len(raw))
         return self.app(environ, start_response)
+
+
+def _query_param(environ: Mapping[str, Any], name: str) -> str | None:
+    values = parse_qs(environ.get("QUERY_STRING", "")).get(name)
+    return values[0] if values else None
 
 
 def _request_region(environ: Mapping[str, Any]) -> str | None:
@@ -183,6 +268,15 @@ class EmbeddedAws:
         # RDS instances served by the embedded PostgreSQL; see attach_postgres().
         self.rds_dataplane: RdsDataPlane | None = RdsDataPlane(postgres) if postgres is not None else None
         self._dispatch: Callable[..., Iterable[bytes]] | None = None  # what the data plane wraps
+        # Extensions at the public API (see each module): clients they use to call this embedded AWS,
+        # alias routing (seed it with aws.lambda_versions.seed(n)), AWS/Lambda + EMF metrics,
+        # percentile statistics, EventBridge routing and the alarm state change events.
+        self.clients = InternalClients(lambda: self.endpoint_url)
+        self.lambda_versions = QualifierResolver(self.clients)
+        self.lambda_metrics = LambdaMetrics(self.clients)
+        self.percentiles = PercentileStatistics()
+        self.events = EventBridgeRouter(self.clients)
+        self.alarm_events = AlarmStateChangeEvents(self.clients, self.events)
 
     @property
     def endpoint_url(self) -> str:
@@ -201,8 +295,11 @@ class EmbeddedAws:
         # The same app ThreadedMotoServer builds, wrapped by our middleware.
         moto_app = DomainDispatcherApplication(create_backend_app)
         # Outermost first: injected faults (any API, Invoke included), the RDS data plane (when
-        # attached), Lambda dispatch, moto fixes.
-        self._dispatch = LambdaInvokeMiddleware(ExecutionNameMiddleware(moto_app), self.lambdas)
+        # attached), CloudWatch extensions (alarm state change events, percentiles), EventBridge
+        # routing, Lambda dispatch, moto fixes.
+        lambda_dispatch = LambdaInvokeMiddleware(ExecutionNameMiddleware(moto_app), self.lambdas,
+                                                 self.lambda_versions, self.lambda_metrics)
+        self._dispatch = self.alarm_events.wrap(self.percentiles.wrap(self.events.wrap(lambda_dispatch)))
         inner = self.rds_dataplane.wrap(self._dispatch) if self.rds_dataplane else self._dispatch
         self.faults = FaultInjectionMiddleware(inner)
         app = self.faults
@@ -243,6 +340,8 @@ class EmbeddedAws:
         """Forget every AWS resource, registered function and injected fault (config stays)."""
         self._moto_api("reset", None)
         self.lambdas.clear()
+        self.lambda_versions.clear()
+        self.events.clear()
         if self.rds_dataplane is not None:
             self.rds_dataplane.reset()
         if self.faults is not None:

@@ -5,9 +5,14 @@ caller names (the DR stack lives in another region than the primary one). Lambda
 are created in moto (so GetFunction/ListFunctions answer) and registered with EmbeddedAws'
 dispatcher, so Invoke runs the real handler from the CDK asset directory.
 
+EventBridge rules and buses are created in moto (PutRule, PutTargets), so events put on a bus
+(and the events the embedded AWS emits, such as alarm state changes) reach their targets through
+``opsctl.local.eventbridge_routes``. A rule's ScheduleExpression is not fired by the embedded AWS:
+rules with a schedule are also listed in ``LocalDeployment.skipped`` (schedule and target input
+resolved) for the local runner, which fires them itself.
+
 What is not created is listed in ``LocalDeployment.skipped``, with its properties resolved
-where possible (EventBridge rules, for instance, carry their schedule and target input),
-and answers Ref/GetAtt with placeholders so the rest of the stack still deploys.
+where possible, and answers Ref/GetAtt with placeholders so the rest of the stack still deploys.
 """
 
 from __future__ import annotations
@@ -514,23 +519,56 @@ def _state_machine(ctx: _Context, logical_id: str, p: dict[str, Any]) -> tuple[P
     return PhysicalResource(arn, {"Arn": arn, "Name": name}), handled
 
 
+_TARGET_KEYS = ("Id", "Arn", "RoleArn", "Input", "InputPath", "InputTransformer", "DeadLetterConfig", "RetryPolicy",
+                "SqsParameters", "KinesisParameters", "EcsParameters", "HttpParameters", "BatchParameters",
+                "RunCommandParameters", "SageMakerPipelineParameters", "RedshiftDataParameters", "AppSyncParameters")
+
+
+def _events_rule(ctx: _Context, logical_id: str, p: dict[str, Any]) -> tuple[PhysicalResource, set[str]]:
+    name = p.get("Name") or ctx.name(logical_id, 64)
+    bus = p.get("EventBusName") or "default"
+    args: dict[str, Any] = {"Name": name, "EventBusName": bus, "State": p.get("State", "ENABLED")}
+    if "EventPattern" in p:
+        pattern = p["EventPattern"]
+        args["EventPattern"] = pattern if isinstance(pattern, str) else json.dumps(pattern)
+    for key in ("ScheduleExpression", "Description", "RoleArn"):
+        if key in p:
+            args[key] = p[key]
+    if p.get("Tags"):
+        args["Tags"] = _tags(p)
+    events = ctx.client("events")
+    arn = events.put_rule(**args)["RuleArn"]
+    targets = [{k: v for k, v in t.items() if k in _TARGET_KEYS} for t in p.get("Targets", [])]
+    if targets:
+        events.put_targets(Rule=name, EventBusName=bus, Targets=targets)
+    if "ScheduleExpression" in p:  # not fired by the embedded AWS: the local runner fires it from this record
+        ctx.deployment.skipped.append(SkippedResource(logical_id, "AWS::Events::Rule",
+                                                      "created; its schedule is fired by the local runner", p))
+    handled = {"Name", "EventBusName", "State", "EventPattern", "ScheduleExpression", "Description", "RoleArn",
+               "Tags", "Targets"}  # fmt: skip
+    return PhysicalResource(name, {"Arn": arn}), handled
+
+
+def _event_bus(ctx: _Context, logical_id: str, p: dict[str, Any]) -> tuple[PhysicalResource, set[str]]:
+    name = p["Name"]
+    args: dict[str, Any] = {"Name": name}
+    if p.get("Description"):
+        args["Description"] = p["Description"]
+    if p.get("Tags"):
+        args["Tags"] = _tags(p)
+    arn = ctx.client("events").create_event_bus(**args)["EventBusArn"]
+    return PhysicalResource(name, {"Arn": arn, "Name": name}), {"Name", "Description", "Tags"}
+
+
 def _layer_reference(ctx: _Context, logical_id: str, p: dict[str, Any]) -> PhysicalResource:
     name = p.get("LayerName") or ctx.name(logical_id, 64)
     return PhysicalResource(ctx.arn("lambda", f"layer:{name}:1"), {})
-
-
-def _rule_reference(ctx: _Context, logical_id: str, p: dict[str, Any]) -> PhysicalResource:
-    name = p.get("Name") or ctx.name(logical_id, 64)
-    return PhysicalResource(name, {"Arn": ctx.arn("events", f"rule/{name}")})
 
 
 # Not created, but recorded with resolved properties and a meaningful Ref/GetAtt.
 _RECORDED: dict[str, tuple[str, Callable[[_Context, str, dict[str, Any]], PhysicalResource]]] = {
     # The layer's library is installed in the local venv; handlers import it from there.
     "AWS::Lambda::LayerVersion": ("layer library is importable from the venv", _layer_reference),
-    # moto would deliver to Lambda targets inside moto, bypassing the in-process handlers;
-    # the local runner fires rules itself from this record (schedule, target input).
-    "AWS::Events::Rule": ("recorded; fire it locally", _rule_reference),
 }
 
 _HANDLERS: dict[str, _Handler] = {
@@ -544,4 +582,6 @@ _HANDLERS: dict[str, _Handler] = {
     "AWS::IAM::Role": _iam_role,
     "AWS::Lambda::Function": _lambda_function,
     "AWS::StepFunctions::StateMachine": _state_machine,
+    "AWS::Events::Rule": _events_rule,
+    "AWS::Events::EventBus": _event_bus,
 }

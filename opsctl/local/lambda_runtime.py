@@ -8,13 +8,22 @@ What it mimics from the AWS Python runtime, because code under test depends on i
 - an exception becomes ``{"errorMessage", "errorType", "stackTrace"}`` with FunctionError
   "Unhandled", so Step Functions Retry/Catch on error names behaves as on AWS.
 
+- a published version runs with *its* configuration (environment, memory, timeout, as
+  published) and the code registered when it was published (``snapshot_version``), and
+  sees its version in ``context.function_version`` / ``AWS_LAMBDA_FUNCTION_VERSION``;
+- what the handler prints goes to the function's log stream; lines that are CloudWatch
+  embedded-metric-format (EMF) records are also handed back with the result, so the caller
+  can ingest them as CloudWatch does from the function's log group.
+
 os.environ is process-global, so invocations are serialized with one lock.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import importlib.util
+import io
 import json
 import os
 import re
@@ -36,6 +45,7 @@ __all__ = [
     "LambdaContext",
     "LambdaRegistry",
     "RegisteredFunction",
+    "VersionConfig",
     "parse_function_identifier",
 ]
 
@@ -79,7 +89,7 @@ class LambdaContext:
     def __post_init__(self) -> None:
         self._deadline = time.monotonic() + self.timeout_seconds
         self.log_group_name = f"/aws/lambda/{self.function_name}"
-        self.log_stream_name = f"local/[$LATEST]{self.aws_request_id.replace('-', '')}"
+        self.log_stream_name = f"local/[{self.function_version}]{self.aws_request_id.replace('-', '')}"
 
     def get_remaining_time_in_millis(self) -> int:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
@@ -102,11 +112,27 @@ class RegisteredFunction:
         return f"arn:aws:lambda:{self.region}:{self.account_id}:function:{self.name}"
 
 
+@dataclass(frozen=True)
+class VersionConfig:
+    """What a qualified invocation runs: a published version's configuration, as the control plane holds it."""
+
+    version: str  # "$LATEST" or "1", "2", ...
+    environment: Mapping[str, str] | None = None  # None: the registered function's own
+    memory_mb: int | None = None
+    timeout_seconds: int | None = None
+    invoked_arn: str | None = None  # the ARN the caller used, qualifier included
+
+
 @dataclass
 class InvocationResult:
     payload: Any
     function_error: str | None = None  # "Unhandled" when the handler raised
     request_id: str = ""
+    executed_version: str = "$LATEST"
+    started_at: float = 0.0  # epoch seconds when the handler started
+    duration_ms: float = 0.0  # handler wall time, measured
+    emf_records: list[dict[str, Any]] = field(default_factory=list)  # EMF lines the handler printed
+    throttled: bool = False  # refused before running (no invocation happened)
 
     def body(self) -> bytes:
         return json.dumps(self.payload).encode()
@@ -125,6 +151,9 @@ class LambdaRegistry:
         # CloudWatch Logs would hold it. None: the caller's stdout.
         self.log_dir: Path | None = None
         self._log_files: dict[str, Any] = {}
+        self._tees: dict[tuple[str, str], _OutputTee] = {}
+        # Published versions' code: the registration current when the version was published.
+        self._versions: dict[tuple[str, str, str], RegisteredFunction] = {}
 
     # -- registration ------------------------------------------------------------------
     def register(
@@ -154,6 +183,28 @@ class LambdaRegistry:
 
     def clear(self) -> None:
         self._functions.clear()
+        self._versions.clear()
+
+    def snapshot_version(self, identifier: str, version: str, region: str | None = None) -> RegisteredFunction | None:
+        """Freeze the code registered now as ``version``'s code (AWS: PublishVersion freezes $LATEST).
+
+        The configuration is not frozen here: a version's configuration is the control plane's
+        (moto keeps one per published version) and comes with each invocation (VersionConfig).
+        """
+        try:
+            fn = self.lookup(identifier, region)
+        except (FunctionNotRegistered, ValueError):
+            return None
+        key = (fn.region, fn.name, version)
+        if key not in self._versions:
+            self._versions[key] = dataclasses.replace(fn)  # shares the loaded module, like a warm copy
+        return self._versions[key]
+
+    def version_code(self, fn: RegisteredFunction, version: str) -> RegisteredFunction:
+        """The registration that runs ``version`` (frozen on first use when not published through the API)."""
+        if version == "$LATEST":
+            return fn
+        return self.snapshot_version(fn.arn, version, fn.region) or fn
 
     def __iter__(self) -> Iterator[RegisteredFunction]:
         return iter(list(self._functions.values()))
@@ -181,35 +232,65 @@ class LambdaRegistry:
             return False
 
     # -- invocation --------------------------------------------------------------------
-    def invoke(self, identifier: str, event: Any, *, region: str | None = None) -> InvocationResult:
-        fn = self.lookup(identifier, region)
+    def invoke(
+        self, identifier: str, event: Any, *, region: str | None = None, version: VersionConfig | None = None
+    ) -> InvocationResult:
+        registered = self.lookup(identifier, region)
+        version = version or VersionConfig("$LATEST")
+        fn = self.version_code(registered, version.version)
         if not self._invoke_lock.acquire(timeout=self._lock_timeout):
             # A handler that synchronously waits on another local invoke would deadlock here.
-            return _error_result(
+            result = _error_result(
                 TimeoutError(f"{fn.name}: waited {self._lock_timeout}s for another local invocation"),
                 "Local.InvocationLockTimeout",
             )
+            result.throttled = True
+            result.executed_version = version.version
+            return result
         try:
             context = LambdaContext(
                 function_name=fn.name,
-                invoked_function_arn=fn.arn,
-                memory_limit_in_mb=fn.memory_mb,
-                timeout_seconds=fn.timeout_seconds,
+                invoked_function_arn=version.invoked_arn or fn.arn,
+                memory_limit_in_mb=version.memory_mb or fn.memory_mb,
+                timeout_seconds=version.timeout_seconds or fn.timeout_seconds,
+                function_version=version.version,
             )
             self.invocations.append((fn.name, context.aws_request_id))
-            with _environment(_runtime_env(fn)), contextlib.redirect_stdout(self._log_stream(fn)):
+            tee = self._tee(fn)
+            started = time.time()
+            clock = time.perf_counter()
+            with _environment(_runtime_env(fn, version)), contextlib.redirect_stdout(tee.start()):
                 try:
                     handler = self._resolve(fn)
                     payload = handler(event, context)
+                    result = InvocationResult(payload=payload, request_id=context.aws_request_id)
                 except Exception as exc:  # noqa: BLE001 - every handler failure becomes a Lambda error
-                    return _error_result(exc, request_id=context.aws_request_id)
-            try:
-                json.dumps(payload)  # the runtime must serialize the result; fail as it does if not
-            except (TypeError, ValueError) as exc:
-                return _error_result(exc, "Runtime.MarshalError", context.aws_request_id)
-            return InvocationResult(payload=payload, request_id=context.aws_request_id)
+                    result = _error_result(exc, request_id=context.aws_request_id)
+                finally:
+                    duration_ms = (time.perf_counter() - clock) * 1000
+                    emf = tee.finish()
+            if result.function_error is None:
+                try:
+                    json.dumps(result.payload)  # the runtime must serialize the result; fail as it does if not
+                except (TypeError, ValueError) as exc:
+                    result = _error_result(exc, "Runtime.MarshalError", context.aws_request_id)
+            result.executed_version = version.version
+            result.started_at = started
+            result.duration_ms = duration_ms
+            result.emf_records = emf
+            return result
         finally:
             self._invoke_lock.release()
+
+    def _tee(self, fn: RegisteredFunction) -> _OutputTee:
+        """One tee per function (and log stream), kept: Powertools binds its log handler to the
+        stream that was sys.stdout when the handler module was imported."""
+        key = (fn.region, fn.name)
+        tee = self._tees.get(key)
+        if tee is None:
+            tee = self._tees[key] = _OutputTee()
+        tee.target = self._log_stream(fn)
+        return tee
 
     def _log_stream(self, fn: RegisteredFunction) -> Any:
         """One stream per function, kept open: Powertools binds its log handler to the stream
@@ -236,17 +317,74 @@ class LambdaRegistry:
         return fn._resolved
 
 
-def _runtime_env(fn: RegisteredFunction) -> dict[str, str]:
+def _runtime_env(fn: RegisteredFunction, version: VersionConfig | None = None) -> dict[str, str]:
+    version = version or VersionConfig("$LATEST")
+    environment = fn.environment if version.environment is None else version.environment
     return {
         "AWS_REGION": fn.region,
         "AWS_DEFAULT_REGION": fn.region,
         "AWS_LAMBDA_FUNCTION_NAME": fn.name,
-        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(fn.memory_mb),
+        "AWS_LAMBDA_FUNCTION_VERSION": version.version,
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(version.memory_mb or fn.memory_mb),
         "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{fn.name}",
         "_HANDLER": fn.handler if isinstance(fn.handler, str) else getattr(fn.handler, "__qualname__", "handler"),
-        **fn.environment,
+        **{k: str(v) for k, v in environment.items()},
     }
+
+
+class _OutputTee(io.TextIOBase):
+    """sys.stdout during an invocation: writes through to the log stream, and keeps the
+    complete lines that are EMF records (``{"_aws": {"CloudWatchMetrics": [...]}, ...}``)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.target: Any = sys.stdout
+        self._pending = ""
+        self._emf: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+
+    def start(self) -> _OutputTee:
+        with self._lock:
+            self._pending, self._emf = "", []
+        return self
+
+    def finish(self) -> list[dict[str, Any]]:
+        with self._lock:
+            if self._pending:
+                self._scan(self._pending)
+                self._pending = ""
+            emf, self._emf = self._emf, []
+        return emf
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        self.target.write(text)
+        with self._lock:
+            self._pending += text
+            if "\n" in self._pending:
+                *lines, self._pending = self._pending.split("\n")
+                for line in lines:
+                    self._scan(line)
+        return len(text)
+
+    def flush(self) -> None:
+        flush = getattr(self.target, "flush", None)
+        if flush is not None:
+            flush()
+
+    def _scan(self, line: str) -> None:
+        line = line.strip()
+        if not (line.startswith("{") and '"_aws"' in line):
+            return
+        try:
+            record = json.loads(line)
+        except ValueError:
+            return
+        if isinstance(record, dict) and isinstance(record.get("_aws"), dict) \
+                and "CloudWatchMetrics" in record["_aws"]:
+            self._emf.append(record)
 
 
 @contextmanager

@@ -1,0 +1,163 @@
+"""A sample ChurnGuard API function for canary demos: ``churnguard-api`` with versions 1 and 2 and alias ``live``.
+
+The handler answers a churn prediction request the way the product API would (a probability per
+customer), and behaves as its own configuration says, read from its environment at every call,
+so each published version keeps its behaviour:
+
+- ``LATENCY_MS`` (± ``JITTER_MS``): how long a request takes (slept);
+- ``ERROR_RATE``: the probability that a request fails (an unhandled ``PredictionBackendError``);
+- one ``PredictionsServed`` (Count 1) per successful request, namespace ``ChurnGuard/Api``,
+  dimensions {FunctionName, Version = the executed version}, printed as an EMF record as
+  Powertools would; the embedded AWS ingests EMF from function output (``opsctl.local.emf``).
+
+``SampleApi.deploy(aws, error_rate=0.3, latency_ms=250)`` creates the function in the embedded
+AWS's control plane and the in-process registry, publishes v1 (healthy: no errors, ~50 ms),
+changes the configuration and publishes v2 (the candidate: the given error rate and latency), and
+points ``live`` at v1. ``shift(0.1)`` sends 10% of ``live`` to v2, ``promote()`` and ``rollback()``
+end the canary either way.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import random
+import time
+import zipfile
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from .lambda_runtime import DEFAULT_ACCOUNT_ID
+
+if TYPE_CHECKING:
+    from .aws import EmbeddedAws
+
+__all__ = ["API_NAMESPACE", "FUNCTION_NAME", "PredictionBackendError", "SampleApi", "handler"]
+
+FUNCTION_NAME = "churnguard-api"
+API_NAMESPACE = "ChurnGuard/Api"
+HEALTHY = {"ERROR_RATE": "0", "LATENCY_MS": "50", "JITTER_MS": "10"}
+
+_random = random.Random()
+
+
+class PredictionBackendError(RuntimeError):
+    """The model backend failed to answer (what ERROR_RATE simulates)."""
+
+
+def handler(event: Any, context: Any) -> dict[str, Any]:
+    error_rate = float(os.environ.get("ERROR_RATE", "0"))
+    latency_ms = float(os.environ.get("LATENCY_MS", "0"))
+    jitter_ms = float(os.environ.get("JITTER_MS", "0"))
+    delay = max(0.0, latency_ms + _random.uniform(-jitter_ms, jitter_ms)) / 1000
+    if delay:
+        time.sleep(delay)
+    if _random.random() < error_rate:
+        raise PredictionBackendError("model backend timed out")
+    customer = str((event or {}).get("customer_id", "anonymous"))
+    digest = hashlib.sha256(customer.encode()).digest()
+    probability = round(digest[0] / 255, 3)
+    version = getattr(context, "function_version", os.environ.get("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"))
+    print(json.dumps({  # EMF, as Powertools' single_metric prints it
+        "_aws": {
+            "Timestamp": int(time.time() * 1000),
+            "CloudWatchMetrics": [{"Namespace": API_NAMESPACE, "Dimensions": [["FunctionName", "Version"]],
+                                   "Metrics": [{"Name": "PredictionsServed", "Unit": "Count"}]}],
+        },
+        "FunctionName": context.function_name,
+        "Version": version,
+        "PredictionsServed": 1,
+    }))
+    return {"customer_id": customer, "churn_probability": probability, "will_churn": probability >= 0.5,
+            "served_by": version}
+
+
+def _tiny_zip() -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("README.txt", "code runs in-process via opsctl.local.sample_api\n")
+    return buf.getvalue()
+
+
+@dataclass
+class SampleApi:
+    aws: EmbeddedAws
+    name: str
+    region: str
+    stable: str  # "1"
+    candidate: str  # "2"
+    alias: str = "live"
+
+    @classmethod
+    def deploy(
+        cls,
+        aws: EmbeddedAws,
+        *,
+        error_rate: float = 0.0,
+        latency_ms: float = 50.0,
+        jitter_ms: float = 10.0,
+        name: str = FUNCTION_NAME,
+        alias: str = "live",
+        region: str | None = None,
+        seed: int | None = None,
+    ) -> SampleApi:
+        """Create the function, publish v1 (healthy) and v2 (``error_rate``, ``latency_ms``), alias -> v1."""
+        if not 0.0 <= error_rate <= 1.0:
+            raise ValueError("error_rate is a probability between 0 and 1")
+        if seed is not None:
+            _random.seed(seed)
+        region = region or aws.region
+        iam = aws.client("iam", "us-east-1")
+        role_name = f"{name}-role"
+        try:
+            role_arn = iam.get_role(RoleName=role_name)["Role"]["Arn"]
+        except iam.exceptions.NoSuchEntityException:
+            trust = {"Version": "2012-10-17", "Statement": [
+                {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+            role_arn = iam.create_role(RoleName=role_name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+        lam = aws.client("lambda", region)
+        lam.create_function(
+            FunctionName=name, Runtime="python3.13", Role=role_arn, Handler="sample_api.handler",
+            Code={"ZipFile": _tiny_zip()}, Environment={"Variables": dict(HEALTHY)}, MemorySize=256, Timeout=10,
+            Description="ChurnGuard prediction API (sample for canary demos)",
+        )
+        aws.register(name, handler, environment=HEALTHY, region=region, memory_mb=256, timeout_seconds=10)
+        stable = lam.publish_version(FunctionName=name, Description="v1: healthy")["Version"]
+        candidate_env = {"ERROR_RATE": str(error_rate), "LATENCY_MS": str(latency_ms), "JITTER_MS": str(jitter_ms)}
+        lam.update_function_configuration(FunctionName=name, Environment={"Variables": candidate_env})
+        candidate = lam.publish_version(FunctionName=name, Description="v2: candidate")["Version"]
+        lam.create_alias(FunctionName=name, Name=alias, FunctionVersion=stable)
+        return cls(aws, name, region, stable, candidate, alias)
+
+    @property
+    def qualified_name(self) -> str:
+        return f"{self.name}:{self.alias}"
+
+    @property
+    def alias_arn(self) -> str:
+        return f"arn:aws:lambda:{self.region}:{DEFAULT_ACCOUNT_ID}:function:{self.name}:{self.alias}"
+
+    def shift(self, candidate_weight: float) -> None:
+        """Route ``candidate_weight`` (0..1, exclusive of 1) of the alias's traffic to the candidate."""
+        weights = {self.candidate: candidate_weight} if candidate_weight > 0 else {}
+        self._update_alias(self.stable, weights)
+
+    def promote(self) -> None:
+        self._update_alias(self.candidate, {})
+
+    def rollback(self) -> None:
+        self._update_alias(self.stable, {})
+
+    def _update_alias(self, version: str, weights: dict[str, float]) -> None:
+        self.aws.clients("lambda", self.region).update_alias(
+            FunctionName=self.name, Name=self.alias, FunctionVersion=version,
+            RoutingConfig={"AdditionalVersionWeights": weights})
+
+    def invoke(self, payload: dict[str, Any] | None = None) -> dict[str, Any]:
+        """One request through the alias: {"version", "error", "payload"}."""
+        response = self.aws.clients("lambda", self.region).invoke(
+            FunctionName=self.qualified_name, Payload=json.dumps(payload or {"customer_id": "c-1"}).encode())
+        return {"version": response.get("ExecutedVersion"), "error": response.get("FunctionError"),
+                "payload": json.load(response["Payload"])}
