@@ -78,6 +78,9 @@ class BackupContext(_Strict):
     manual_snapshot_quota: int = Field(default=100, ge=1)
     max_copies_in_flight: int = Field(default=5, ge=1)
     rpo_minutes: int = Field(default=15, ge=1)
+    # How often the recoverability probe measures restorable lag and posture (the hourly tick is too coarse
+    # to see a 15-minute RPO being missed); at most the RPO, so a lag beyond it is seen within one RPO.
+    probe_minutes: int = Field(default=5, ge=1, le=60)
     # The newest recovery point in the DR region may be this old before the DR-freshness alarm fires:
     # a snapshot is copied on the tick after it is available, and the copy itself takes time.
     dr_rpo_minutes: int | None = Field(default=None, ge=1, description="default: 2 database schedules + rpo")
@@ -86,6 +89,10 @@ class BackupContext(_Strict):
     max_event_age_minutes: int = Field(default=180, ge=1)
     max_clock_skew_minutes: int = Field(default=5, ge=0)
     policies: dict[PolicyName, BackupPolicy] = Field(default_factory=dict)
+    # TLS to the source databases whose row counts backups record (as drill.db_sslmode / db_sslrootcert):
+    # db_sslrootcert None is the RDS CA bundle shipped in the layer.
+    db_sslmode: SslMode = "verify-full"
+    db_sslrootcert: Annotated[str, StringConstraints(min_length=1)] | None = None
 
     @field_validator("db_instance_ids", "app_data_buckets", "ssm_paths")
     @classmethod
@@ -93,6 +100,13 @@ class BackupContext(_Strict):
         if len(set(value)) != len(value):
             raise ValueError("entries must be unique")
         return value
+
+    @model_validator(mode="after")
+    def _probe_within_rpo(self) -> BackupContext:
+        if self.probe_minutes > self.rpo_minutes:
+            raise ValueError(f"probe_minutes ({self.probe_minutes}) must not exceed rpo_minutes "
+                             f"({self.rpo_minutes}): a lag beyond the RPO would go unseen for longer than the RPO")
+        return self
 
     @field_validator("db_instance_ids")
     @classmethod
@@ -129,7 +143,7 @@ class BackupContext(_Strict):
 
     def lambda_environment(self) -> dict[str, str]:
         """The BACKUP_* variables that do not depend on deployed resources (contract names)."""
-        return {
+        env = {
             "BACKUP_DB_INSTANCE_IDS": json.dumps(self.db_instance_ids),
             "BACKUP_DR_REGION": self.dr_region,
             "BACKUP_DR_KMS_KEY_ID": self.dr_kms_key_alias,
@@ -141,7 +155,11 @@ class BackupContext(_Strict):
             "BACKUP_POLICIES": self.policies_json(),
             "BACKUP_MAX_EVENT_AGE_MINUTES": str(self.max_event_age_minutes),
             "BACKUP_MAX_CLOCK_SKEW_MINUTES": str(self.max_clock_skew_minutes),
+            "BACKUP_DB_SSLMODE": self.db_sslmode,
         }
+        if self.db_sslrootcert:
+            env["BACKUP_DB_SSLROOTCERT"] = self.db_sslrootcert
+        return env
 
     @property
     def dr_rpo_threshold_minutes(self) -> int:
@@ -179,6 +197,8 @@ class DrillContext(_Strict):
     rpo_minutes: int = Field(default=15, ge=1)
     expiry_hours: int = Field(default=6, gt=DRILL_STATE_MACHINE_TIMEOUT_HOURS, le=168)
     schedule: ScheduleExpression = "cron(0 3 ? * SUN *)"
+    # Alarm when the scheduled source has had no successful drill for this many days (weekly + slack).
+    no_success_alert_days: int = Field(default=8, ge=1, le=365)
     db_secrets: dict[DbInstanceId, SecretArn] = Field(default_factory=dict)
     vpc: DrillVpc | None = None
     # Network for restores in the DR region (the source's subnet group does not exist there).

@@ -15,7 +15,7 @@ from typing import Any
 
 import boto3
 
-from churnguard_ops.backup.naming import snapshot_tags
+from churnguard_ops.backup.naming import snapshot_id, snapshot_tags
 from infra_cdk.settings import ChurnGuardContext
 from opsctl.console import progress
 from opsctl.local.postgres import DatabaseCopyError
@@ -98,11 +98,11 @@ def seed_world(context: ChurnGuardContext, region: str, now: datetime | None = N
         for hours in (4, 5, 6):
             slot = (now - timedelta(hours=hours)).replace(minute=0, second=0, microsecond=0)
             rds.create_db_snapshot(DBInstanceIdentifier=instance_id,
-                                   DBSnapshotIdentifier=f"churnguard-ops-{instance_id}-database-{slot:%Y%m%dt%H%M}",
+                                   DBSnapshotIdentifier=snapshot_id(instance_id, "database", slot),
                                    Tags=_history_tags(instance_id, slot, retention))
     primary = backup.db_instance_ids[0]
     old_slot = (now - timedelta(days=retention + 10)).replace(minute=0, second=0, microsecond=0)
-    expired = f"churnguard-ops-{primary}-database-{old_slot:%Y%m%dt%H%M}"
+    expired = snapshot_id(primary, "database", old_slot)
     rds.create_db_snapshot(DBInstanceIdentifier=primary, DBSnapshotIdentifier=expired,
                            Tags=_history_tags(primary, old_slot, retention))
     rds.create_db_snapshot(DBInstanceIdentifier=primary, DBSnapshotIdentifier=FOREIGN_SNAPSHOT,

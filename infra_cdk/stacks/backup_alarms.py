@@ -78,17 +78,20 @@ def create_backup_alarms(stack: Stack, *, config: ChurnGuardContext, foundation:
                 datapoints_to_alarm=2,
                 treat_missing_data=cw.TreatMissingData.BREACHING,
             )
+        # Measured by the recoverability probe every probe_minutes: 2 of 3 periods, so one late probe
+        # (an empty period) does not page, while a lag past the RPO does within minutes.
         alarm(
-            f"RestorableLagAlarm-{db}", age_period, ("RestorableLagSeconds", dims, "Maximum"),
+            f"RestorableLagAlarm-{db}", backup.probe_minutes, ("RestorableLagSeconds", dims, "Maximum"),
             alarm_name=f"{prefix}-backup-restorable-lag-{db}",
             alarm_description=(
-                f"Latest restorable time of {db} lags more than the RPO ({backup.rpo_minutes} min). Missing "
-                "data is breaching: RDS reports no restorable time when automated backups are off, and then "
-                "the RPO cannot be met at all."
+                f"Latest restorable time of {db} lags more than the RPO ({backup.rpo_minutes} min), measured "
+                f"every {backup.probe_minutes} min. Missing data is breaching: RDS reports no restorable time "
+                "when automated backups are off, and then the RPO cannot be met at all."
             ),
             threshold=backup.rpo_minutes * 60,
             comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
-            evaluation_periods=1,
+            evaluation_periods=3,
+            datapoints_to_alarm=2,
             treat_missing_data=cw.TreatMissingData.BREACHING,
         )
         alarm(

@@ -25,6 +25,7 @@ from infra_cdk.settings import ChurnGuardContext
 from infra_cdk.stacks.backup_alarms import BACKUP_SERVICE_NAME, create_backup_alarms, create_backup_dashboard
 from infra_cdk.stacks.backup_dr_stack import dr_bucket_name
 from infra_cdk.stacks.backup_grants import grant_backup_permissions
+from infra_cdk.stacks.backup_probe import add_recoverability_probe
 
 BACKUP_FUNCTION_SUFFIX = "backup"
 
@@ -111,6 +112,8 @@ class BackupStack(Stack):
                 )
             )
             self.rules[name] = rule
+
+        self.probe = add_recoverability_probe(self, config=config, foundation=foundation)
 
         # --- alarms + dashboard -------------------------------------------------------------
         self.alarms: list[cw.Alarm] = create_backup_alarms(

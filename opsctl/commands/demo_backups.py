@@ -6,6 +6,7 @@ from typing import Any
 
 import boto3
 
+from churnguard_ops.backup import naming
 from opsctl.commands.backup import POLICIES, RETRY_NOTE, run_policy
 from opsctl.commands.demo_steps import Step
 from opsctl.console import progress
@@ -28,7 +29,7 @@ def _scheduled_backups(env: Any, out: str | None) -> Step:
     primary, dr = _manual_snapshots(env.region), _manual_snapshots(backup.dr_region)
     slot = now.replace(minute=0, second=0, microsecond=0)
     for instance in backup.db_instance_ids:
-        snapshot_id = f"churnguard-ops-{instance}-database-{slot:%Y%m%dt%H%M}"
+        snapshot_id = naming.snapshot_id(instance, "database", slot)
         step.expect(f"snapshot of {instance} for this hour", snapshot_id in primary, snapshot_id)
         copy = dr.get(snapshot_id)
         step.expect(f"encrypted copy in {backup.dr_region}", bool(copy and copy.get("Encrypted")), snapshot_id)
@@ -86,7 +87,7 @@ def _throttled_instance(env: Any, out: str | None) -> Step:
         env.aws.faults.clear()
     slot = when.replace(minute=0, second=0, microsecond=0)
     made = _manual_snapshots(env.region)
-    ids = {i: f"churnguard-ops-{i}-database-{slot:%Y%m%dt%H%M}" for i in instances}
+    ids = {i: naming.snapshot_id(i, "database", slot) for i in instances}
     message = (failed.payload or {}).get("errorMessage", "")
     step.expect("invocation fails so Lambda retries and the DLQ apply", not failed.ok)
     step.expect("failure names the throttled instance", f"{victim} (snapshot)" in message and "Throttling" in message)

@@ -41,9 +41,15 @@ PROD_DB = "arn:<AWS::Partition>:rds:us-east-1:<AWS::AccountId>:db:churnguard-pro
 ANALYTICS_DB = "arn:<AWS::Partition>:rds:us-east-1:<AWS::AccountId>:db:churnguard-analytics"
 
 
-def _function(resources):
-    fn_id, fn = only(resources, "AWS::Lambda::Function")
+def _function(resources, name="churnguard-ops-backup"):
+    (fn_id, fn), = [(i, r) for i, r in of_type(resources, "AWS::Lambda::Function").items()
+                    if r["Properties"]["FunctionName"] == name]
     return fn_id, fn["Properties"]
+
+
+def _backup_own(resources, cfn_type):
+    """The backup function's own resource of a type (the recoverability probe has its own of each)."""
+    return only({k: v for k, v in resources.items() if k.startswith("BackupFunction")}, cfn_type)
 
 
 def _role_id(resources):
@@ -79,7 +85,7 @@ def test_backup_function_limits_tracing_and_log_retention(backup_resources):
     assert props["ReservedConcurrentExecutions"] == 1, "ticks must not race on pruning"
     assert props["TracingConfig"] == {"Mode": "Active"}
 
-    log_group_id, log_group = only(backup_resources, "AWS::Logs::LogGroup")
+    log_group_id, log_group = _backup_own(backup_resources, "AWS::Logs::LogGroup")
     assert props["LoggingConfig"]["LogGroup"] == {"Ref": log_group_id}
     assert log_group["Properties"]["LogGroupName"] == "/aws/lambda/churnguard-ops-backup"
     assert log_group["Properties"]["RetentionInDays"] == 30
@@ -97,6 +103,7 @@ def test_backup_function_environment_is_exactly_the_contract(synth, backup_resou
         "BACKUP_KMS_KEY_ARN", "BACKUP_DR_BUCKET", "BACKUP_SSM_PATHS", "BACKUP_APP_DATA_BUCKETS",
         "BACKUP_KEEP_LATEST", "BACKUP_MANUAL_SNAPSHOT_QUOTA", "BACKUP_MAX_COPIES_IN_FLIGHT",
         "BACKUP_POLICIES", "BACKUP_DB_SECRETS", "BACKUP_MAX_EVENT_AGE_MINUTES", "BACKUP_MAX_CLOCK_SKEW_MINUTES",
+        "BACKUP_DB_SSLMODE",
     }
     assert env["POWERTOOLS_SERVICE_NAME"] == "backup"
     assert env["POWERTOOLS_METRICS_NAMESPACE"] == "ChurnGuardOps"
@@ -113,6 +120,8 @@ def test_backup_function_environment_is_exactly_the_contract(synth, backup_resou
             env["BACKUP_MAX_COPIES_IN_FLIGHT"]) == ("3", "100", "5")
     assert json.loads(env["BACKUP_POLICIES"]) == CONTRACT_POLICIES
     assert (env["BACKUP_MAX_EVENT_AGE_MINUTES"], env["BACKUP_MAX_CLOCK_SKEW_MINUTES"]) == ("180", "5")
+    # Row-count baselines verify the source's certificate against the RDS bundle in the layer (no SSLROOTCERT).
+    assert env["BACKUP_DB_SSLMODE"] == "verify-full"
 
 
 def test_backup_stack_uses_the_foundation_layer_bucket_key_and_topic_by_reference(synth, backup_resources):
@@ -131,8 +140,8 @@ def test_backup_env_dr_bucket_is_the_bucket_the_dr_stack_creates(synth, backup_r
 
 def test_async_failures_of_the_function_land_in_its_dlq(backup_resources):
     fn_id, _ = _function(backup_resources)
-    dlq_id, dlq = only(backup_resources, "AWS::SQS::Queue")
-    _, invoke = only(backup_resources, "AWS::Lambda::EventInvokeConfig")
+    dlq_id, dlq = _backup_own(backup_resources, "AWS::SQS::Queue")
+    _, invoke = _backup_own(backup_resources, "AWS::Lambda::EventInvokeConfig")
     assert invoke["Properties"]["FunctionName"] == {"Ref": fn_id}
     assert invoke["Properties"]["DestinationConfig"]["OnFailure"]["Destination"] == {"Fn::GetAtt": [dlq_id, "Arn"]}
     assert invoke["Properties"]["MaximumRetryAttempts"] == 2
@@ -158,7 +167,9 @@ def test_dlq_is_encrypted_and_refuses_plain_http(synth):
 # --- schedules --------------------------------------------------------------------------------
 
 def _rules(resources):
-    return {r["Properties"]["Name"]: r["Properties"] for r in of_type(resources, "AWS::Events::Rule").values()}
+    """The backup policies' schedules (the recoverability probe's rule is tested on its own)."""
+    return {r["Properties"]["Name"]: r["Properties"] for r in of_type(resources, "AWS::Events::Rule").values()
+            if r["Properties"]["Name"] != "churnguard-ops-backup-probe"}
 
 
 def test_one_rule_per_policy_at_its_schedule(backup_resources):
@@ -199,7 +210,7 @@ def test_rule_delivers_a_scheduled_event_naming_its_policy(backup_resources, pol
 
 
 def test_rule_targets_retry_twice_then_use_the_dlq(backup_resources):
-    dlq_id, _ = only(backup_resources, "AWS::SQS::Queue")
+    dlq_id, _ = _backup_own(backup_resources, "AWS::SQS::Queue")
     for rule in _rules(backup_resources).values():
         (target,) = rule["Targets"]
         assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": [dlq_id, "Arn"]}}
@@ -232,6 +243,8 @@ def test_alarms_have_contract_thresholds(backup_resources):
     assert sorted(lag["Dimensions"], key=lambda d: d["Name"]) == _dims(DBInstanceIdentifier="churnguard-prod")
     assert lag["ComparisonOperator"] == "GreaterThanThreshold"
     assert lag["TreatMissingData"] == "breaching", "no LatestRestorableTime: automated backups are off"
+    # Measured by the 5-minute probe, not the hourly tick: a missed 15-minute RPO pages within 15 minutes.
+    assert (lag["Period"], lag["EvaluationPeriods"], lag["DatapointsToAlarm"]) == (5 * 60, 3, 2)
     posture = alarms["churnguard-ops-backup-posture-churnguard-prod"]
     assert (posture["MetricName"], posture["Threshold"], posture["ComparisonOperator"]) == (
         "PostureViolations", 0, "GreaterThanThreshold")
@@ -255,8 +268,8 @@ def test_alarms_have_contract_thresholds(backup_resources):
     errors = alarms["churnguard-ops-backup-errors"]
     assert (errors["Namespace"], errors["MetricName"], errors["Threshold"]) == ("AWS/Lambda", "Errors", 0)
     # per instance: snapshot age + DR freshness + restorable lag + posture (2 instances); per region: quota;
-    # per policy; DLQ; errors
-    assert len(alarms) == 2 * 4 + 2 + 3 + 1 + 1
+    # per policy; DLQ; errors; probe errors
+    assert len(alarms) == 2 * 4 + 2 + 3 + 1 + 1 + 1
 
 
 def test_alarm_dimensions_match_what_powertools_emits(monkeypatch):
@@ -341,6 +354,22 @@ def test_dr_key_is_usable_only_through_its_alias(backup_resources):
                                                                    "s3.us-west-2.amazonaws.com"]}
 
 
+def test_dr_configuration_copy_may_encrypt_under_the_dr_key_only_for_configured_parameters(backup_resources):
+    role_id = _role_id(backup_resources)
+    on_dr_keys = [s for s in policy_statements(backup_resources, role_id)
+                  if "kms:us-west-2:" in flat(s["Resource"])]
+    direct = [s for s in on_dr_keys if "kms:ViaService" not in json.dumps(s.get("Condition", {}))
+              and "kms:GrantIsForAWSResource" not in json.dumps(s.get("Condition", {}))]
+    (encrypt,) = direct  # the one DR-key right not exercised through RDS or S3
+    assert encrypt["Sid"] == "DrKeyEncryptConfigurationSecureStrings"
+    assert as_list(encrypt["Action"]) == ["kms:Encrypt"]
+    assert flat(encrypt["Resource"]) == "arn:<AWS::Partition>:kms:us-west-2:<AWS::AccountId>:key/*"
+    assert encrypt["Condition"] == {
+        "ForAnyValue:StringEquals": {"kms:ResourceAliases": ["alias/churnguard-ops-dr"]},
+        "StringLike": {"kms:EncryptionContext:churnguard:parameter": ["/churnguard/*"]},
+    }
+
+
 def test_tagging_may_set_only_the_tags_backups_write():
     from churnguard_ops.backup.naming import snapshot_tags
     from churnguard_ops.core.contracts import COPIED_FROM_TAG
@@ -408,7 +437,8 @@ def test_context_drives_instances_emails_and_thresholds(tmp_path):
             "AlarmName": f"churnguard-ops-backup-restorable-lag-{db}", "Threshold": 300})
     template.has_resource_properties("AWS::Events::Rule", {
         "Name": "churnguard-ops-backup-database", "ScheduleExpression": "rate(30 minutes)"})
-    (fn,) = template.find_resources("AWS::Lambda::Function").values()
+    (fn,) = [f for f in template.find_resources("AWS::Lambda::Function").values()
+             if f["Properties"]["FunctionName"] == "churnguard-ops-backup"]
     env = fn["Properties"]["Environment"]["Variables"]
     assert json.loads(env["BACKUP_DB_INSTANCE_IDS"]) == ["db-a", "db-b"]
     assert json.loads(env["BACKUP_POLICIES"])["database"] == {**CONTRACT_POLICIES["database"], "schedule_minutes": 30}
@@ -436,7 +466,10 @@ def test_backup_function_joins_the_database_vpc_when_it_records_baselines(tmp_pa
     churnguard = json.loads(json.dumps(cdk_json_context()["churnguard"]))
     churnguard["drill"].update(vpc=vpc, db_secrets={"churnguard-prod": CONFIGURED_SECRET})
     template = synth_without_bundling(tmp_path, churnguard)["ChurnGuardOpsBackup"].to_json()
-    (fn,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::Lambda::Function"]
+    fns = {r["Properties"]["FunctionName"]: r["Properties"] for r in template["Resources"].values()
+           if r["Type"] == "AWS::Lambda::Function"}
+    assert "VpcConfig" not in fns["churnguard-ops-backup-probe"], "the probe calls only the RDS API"
+    fn = {"Properties": fns["churnguard-ops-backup"]}
     assert fn["Properties"]["VpcConfig"] == {"SubnetIds": vpc["subnet_ids"],
                                              "SecurityGroupIds": vpc["security_group_ids"]}
 
@@ -451,3 +484,36 @@ def test_dr_freshness_alarm_per_instance_breaches_without_any_restorable_copy(ba
                                                                           "service": "backup"}
         assert alarm["Threshold"] == (2 * 60 + 15) * 60  # two database schedules + RPO
         assert alarm["TreatMissingData"] == "breaching"
+
+
+# Its own DLQ, logs and traces, plus describing the configured instances: nothing that changes anything.
+PROBE_ACTIONS = ['logs:CreateLogStream', 'logs:PutLogEvents', 'rds:DescribeDBInstances', 'sqs:GetQueueAttributes',
+                 'sqs:GetQueueUrl', 'sqs:SendMessage', 'xray:PutTelemetryRecords', 'xray:PutTraceSegments']
+
+
+# --- recoverability probe ---------------------------------------------------------------------
+
+def test_probe_measures_every_five_minutes_with_describe_rights_on_configured_instances_only(backup_resources):
+    fn_id, probe = _function(backup_resources, "churnguard-ops-backup-probe")
+    assert probe["Handler"] == "app.probe"
+    assert json.loads(probe["Environment"]["Variables"]["BACKUP_DB_INSTANCE_IDS"]) == [
+        "churnguard-prod", "churnguard-analytics"]
+    role_id = probe["Role"]["Fn::GetAtt"][0]
+    statements = list(policy_statements(backup_resources, role_id))
+    actions = sorted({action for s in statements for action in as_list(s["Action"])})
+    assert actions == PROBE_ACTIONS, "no snapshot, tag, key, bucket or secret rights"
+    describe = [s for s in statements if "rds:DescribeDBInstances" in as_list(s["Action"])]
+    assert sorted(flat(r) for r in as_list(describe[0]["Resource"])) == sorted([PROD_DB, ANALYTICS_DB])
+    (rule,) = [r for r in of_type(backup_resources, "AWS::Events::Rule").values()
+               if r["Properties"]["Name"] == "churnguard-ops-backup-probe"]
+    assert rule["Properties"]["ScheduleExpression"] == "rate(5 minutes)"
+    assert rule["Properties"]["Targets"][0]["Arn"] == {"Fn::GetAtt": [fn_id, "Arn"]}
+
+
+def test_a_probe_slower_than_the_rpo_fails_synth():
+    from pydantic import ValidationError
+
+    from infra_cdk.settings import BackupContext
+
+    with pytest.raises(ValidationError, match="probe_minutes"):
+        BackupContext.model_validate({"rpo_minutes": 15, "probe_minutes": 30})

@@ -8,6 +8,7 @@ from pathlib import Path
 import boto3
 import pytest
 
+from churnguard_ops.backup import naming
 from churnguard_ops.core import aws
 from opsctl.local.lambda_runtime import LambdaRegistry
 from tests.events import event_files, load_event
@@ -116,23 +117,24 @@ def test_expired_own_snapshot_is_pruned_and_foreign_snapshot_is_kept(account):
     rds = boto3.client("rds", PRIMARY)
     now = datetime.now(timezone.utc)
 
-    def own(name, slot, retention):
-        rds.create_db_snapshot(DBInstanceIdentifier="churnguard-prod", DBSnapshotIdentifier=name, Tags=[
-            {"Key": "Purpose", "Value": "DisasterRecovery"},
-            {"Key": "CreatedBy", "Value": "churnguard-ops"}, {"Key": "SourceDBInstance", "Value": "churnguard-prod"},
-            {"Key": "Slot", "Value": slot.isoformat()}, {"Key": "RetentionDate", "Value": retention.isoformat()}])
+    def own(slot, retention):
+        name = naming.snapshot_id("churnguard-prod", "database", slot)
+        tags = naming.snapshot_tags("churnguard-prod", "database", slot, retention)
+        rds.create_db_snapshot(DBInstanceIdentifier="churnguard-prod", DBSnapshotIdentifier=name,
+                               Tags=[{"Key": k, "Value": v} for k, v in tags.items()])
+        return name
 
-    own("churnguard-ops-churnguard-prod-database-expired", now - timedelta(days=40), now - timedelta(days=10))
-    for hours in (1, 2, 3):
-        own(f"churnguard-ops-churnguard-prod-database-recent{hours}", now - timedelta(hours=hours),
-            now + timedelta(days=29))
+    expired = own(now - timedelta(days=40), now - timedelta(days=10))
+    recent = [own(now - timedelta(hours=hours), now + timedelta(days=29)) for hours in (1, 2, 3)]
+    # An operator's legal-hold copy of the expired backup, made with copy-tags: our tags, not our name.
+    rds.copy_db_snapshot(SourceDBSnapshotIdentifier=expired, TargetDBSnapshotIdentifier="legal-hold-2026",
+                         CopyTags=True)
     rds.create_db_snapshot(DBInstanceIdentifier="churnguard-prod", DBSnapshotIdentifier="dba-before-migration")
     result = _invoke(account)
     assert result.function_error is None, result.payload
     names = {s["DBSnapshotIdentifier"] for s in _snapshots(PRIMARY)}
-    assert "churnguard-ops-churnguard-prod-database-expired" not in names
-    assert "dba-before-migration" in names
-    assert "churnguard-ops-churnguard-prod-database-recent3" in names
+    assert expired not in names
+    assert {"dba-before-migration", "legal-hold-2026", *recent} <= names
 
 
 def test_configuration_export_writes_kms_ciphertext_for_secure_strings(account):
@@ -147,7 +149,8 @@ def test_configuration_export_writes_kms_ciphertext_for_secure_strings(account):
         CiphertextBlob=base64.b64decode(secret["CiphertextBlob"]),
         EncryptionContext={"churnguard:parameter": "/churnguard/db/password"})["Plaintext"]
     assert plain == b"pg-super-secret"
-    assert boto3.client("s3", DR).head_object(Bucket="backups-dr", Key=key)["ContentLength"] == len(body)
+    # The DR copy is its own document, encrypted in the DR region (tests/integration/test_backup_configuration_dr.py).
+    assert boto3.client("s3", DR).head_object(Bucket="backups-dr", Key=key)["ContentLength"] > 0
 
 
 def test_application_data_bucket_gets_versioning_and_noncurrent_retention(account):

@@ -112,3 +112,11 @@ def test_an_empty_tag_requirement_never_deletes(moto_aws):
 def test_an_instance_keeps_the_identifier_it_was_asked_for(moto_aws):
     _instance("prod")
     assert RdsGateway(REGION).instance("PROD").instance_id == "PROD"
+
+
+def test_tagging_a_snapshot_overwrites_that_tag_and_keeps_the_others(moto_aws):
+    _instance("prod")
+    rds = RdsGateway(REGION)
+    snapshot = rds.create_snapshot("prod", "churnguard-ops-prod-database-2", {**OURS, "RetentionDate": "2026-12-01"})
+    rds.tag_snapshot(snapshot, {"RetentionDate": "2027-12-01"})
+    assert rds.snapshot(snapshot.snapshot_id).tags == {**OURS, "RetentionDate": "2027-12-01"}

@@ -2,13 +2,16 @@
 from __future__ import annotations
 
 import base64
+import json
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
+from churnguard_ops.backup.ports import Ciphertext
 from churnguard_ops.core import contracts
 from churnguard_ops.core.errors import Throttled
 from churnguard_ops.core.fakes import MemoryObjects, MemoryRds, RecordingMetrics
 from churnguard_ops.core.rds_model import DbInstance, Snapshot
+from churnguard_ops.core.snapshot_names import backup_snapshot_id
 
 __all__ = ["FakeParameters", "FakeSnapshotStore", "MemoryBuckets", "MemoryObjects", "RecordingMetrics",
            "ReversibleEncryptor", "instance"]
@@ -42,6 +45,14 @@ class FakeSnapshotStore(MemoryRds):
             region=self.region, source_instance=source, created_at=created_at or self.clock(), status=status,
             snapshot_type=snapshot_type, tags=all_tags))
 
+    def add_backup(self, source: str, slot: datetime, *, policy: str = "database", on_demand: bool = False,
+                   **kwargs: Any) -> Snapshot:
+        """One of our backups, named exactly as backups name it from its tags."""
+        tags: dict[str, Any] = {contracts.POLICY_TAG: policy, contracts.SLOT_TAG: slot.isoformat(),
+                                **({contracts.ON_DEMAND_TAG: "true"} if on_demand else {})}
+        tags.update(kwargs)  # status=, created_at=, snapshot_type= are add()'s options; the rest are tags
+        return self.add(backup_snapshot_id(source, policy, slot, on_demand=on_demand), source, **tags)
+
     def instance(self, instance_id: str) -> DbInstance:
         if instance_id in self.throttle_instances:
             raise Throttled(f"describe {instance_id}: Throttling: Rate exceeded")
@@ -61,14 +72,26 @@ class FakeParameters:
 
 
 class ReversibleEncryptor:
-    """Stands in for KMS: the ciphertext must not contain the plaintext, yet can be checked."""
+    """Stands in for KMS: the ciphertext must not contain the plaintext, yet can be checked, and only with
+    the key (and encryption context) that produced it, like KMS."""
 
-    def encrypt(self, plaintext: str, context: dict[str, str]) -> str:
-        return base64.b64encode(bytes(b ^ 0x5A for b in plaintext.encode())).decode()
+    def __init__(self, key_id: str = "arn:aws:kms:us-east-1:123456789012:key/backup",
+                 region: str | None = "us-east-1") -> None:
+        self.key_id: str | None = key_id
+        self.region = region
+
+    def encrypt(self, plaintext: str, context: dict[str, str]) -> Ciphertext:
+        sealed = json.dumps({"key": self.key_id, "context": context,
+                             "data": base64.b64encode(bytes(b ^ 0x5A for b in plaintext.encode())).decode()})
+        return Ciphertext(blob=base64.b64encode(sealed.encode()).decode(), key=str(self.key_id))
 
     @staticmethod
-    def decrypt(ciphertext: str) -> str:
-        return bytes(b ^ 0x5A for b in base64.b64decode(ciphertext)).decode()
+    def decrypt(ciphertext: str, key_id: str = "arn:aws:kms:us-east-1:123456789012:key/backup",
+                context: dict[str, str] | None = None) -> str:
+        sealed = json.loads(base64.b64decode(ciphertext))
+        assert sealed["key"] == key_id, f"encrypted under {sealed['key']}, not {key_id}"
+        assert context is None or sealed["context"] == context, sealed["context"]
+        return bytes(b ^ 0x5A for b in base64.b64decode(sealed["data"])).decode()
 
 
 class MemoryBuckets:

@@ -66,9 +66,8 @@ def test_an_on_demand_run_makes_a_fresh_recovery_point_beside_the_hours_backup()
 
 def test_dr_copies_the_newest_by_creation_time_not_a_future_dated_slot():
     world = World()
-    typo = world.primary.add("churnguard-ops-db1-database-20271128t1000", "db1", created_at=NOW - timedelta(hours=3),
-                             Slot=(NOW + timedelta(days=365)).isoformat(),
-                             RetentionDate=(NOW + timedelta(days=400)).isoformat())
+    typo = world.primary.add_backup("db1", NOW + timedelta(days=365), created_at=NOW - timedelta(hours=3),
+                                    RetentionDate=(NOW + timedelta(days=400)).isoformat())
     world.dr.put_snapshot(world.dr.copy_from(typo, None, dict(typo.tags)))
     world.tick()
     assert SLOT_ID.format("db1") in world.dr.snapshots_by_id
@@ -76,9 +75,8 @@ def test_dr_copies_the_newest_by_creation_time_not_a_future_dated_slot():
 
 def test_dr_freshness_is_the_age_of_the_newest_restorable_recovery_point_there():
     world = World()
-    old = world.primary.add("churnguard-ops-db1-database-20261128t0600", "db1", created_at=NOW - timedelta(hours=4),
-                            Slot=(NOW - timedelta(hours=4)).isoformat(),
-                            RetentionDate=(NOW + timedelta(days=30)).isoformat())
+    old = world.primary.add_backup("db1", NOW - timedelta(hours=4), created_at=NOW - timedelta(hours=4),
+                                   RetentionDate=(NOW + timedelta(days=30)).isoformat())
     world.dr.copy_from(old, None, dict(old.tags))  # copied later, but its data is 4 h old
     world.dr.copy_status = "copying"  # this tick's copies are still in flight
     world.tick()

@@ -21,6 +21,8 @@ from tests.unit.fakes import (
 )
 
 NOW = datetime(2026, 11, 28, 10, 5, tzinfo=timezone.utc)
+DR_KEY = "arn:aws:kms:us-west-2:123456789012:key/dr"
+CONFIG_KEY = "configuration/ssm/2026/11/28/20261128T0000Z.json"
 SLOT_ID = "churnguard-ops-{}-database-20261128t1000"
 
 
@@ -45,7 +47,7 @@ class World:
         self.service = BackupService(settings(**setting_overrides), primary=self.primary, dr=self.dr,
                                      metrics=self.metrics, parameters=self.parameters,
                                      encryptor=ReversibleEncryptor(), objects=self.objects, buckets=self.buckets,
-                                     clock=lambda: NOW)
+                                     clock=lambda: NOW, dr_encryptor=ReversibleEncryptor(DR_KEY, "us-west-2"))
 
     def tick(self, name: str = "backup/scheduled-tick-database.json", **overrides):
         return self.service.run(BackupTick.model_validate(load_event(name, **overrides)))
@@ -95,12 +97,11 @@ def test_expired_own_snapshots_are_pruned_in_both_regions_and_foreign_ones_are_l
     expired = (NOW - timedelta(days=2)).isoformat()
     for store in (world.primary, world.dr):
         for days in (1, 2, 3):
-            store.add(f"recent-{days}", "db1", Slot=(NOW - timedelta(hours=days)).isoformat(),
-                      RetentionDate=(NOW + timedelta(days=20)).isoformat())
-        store.add("old-own", "db1", Slot=(NOW - timedelta(days=40)).isoformat(), RetentionDate=expired)
+            store.add_backup("db1", NOW - timedelta(hours=days), RetentionDate=(NOW + timedelta(days=20)).isoformat())
+        old_own = store.add_backup("db1", NOW - timedelta(days=40), RetentionDate=expired).snapshot_id
         store.add("old-foreign", "db1", ours=False, RetentionDate=expired)
     world.tick()
-    assert world.primary.deleted_snapshots == ["old-own"] and world.dr.deleted_snapshots == ["old-own"]
+    assert world.primary.deleted_snapshots == [old_own] and world.dr.deleted_snapshots == [old_own]
     assert "old-foreign" in world.primary.snapshots_by_id and "old-foreign" in world.dr.snapshots_by_id
 
 
@@ -157,6 +158,51 @@ def test_configuration_export_goes_to_both_buckets_without_plaintext_secrets():
     secret = exported["/churnguard/db/password"]
     assert "Value" not in secret and ReversibleEncryptor.decrypt(secret["CiphertextBlob"]) == "hunter2-secret"
     assert world.objects.regions["backups-dr"] == "us-west-2"
+
+
+def test_dr_configuration_copy_encrypts_secure_strings_under_the_dr_key_and_names_it():
+    world = World()
+    report = world.tick("backup/scheduled-tick-configuration.json")
+    assert not report.failures
+    primary = json.loads(world.objects.objects[("backups", CONFIG_KEY)])
+    dr = json.loads(world.objects.objects[("backups-dr", CONFIG_KEY)])
+    context = {"churnguard:parameter": "/churnguard/db/password"}
+    secret = {p["Name"]: p for p in dr["parameters"]}["/churnguard/db/password"]
+    assert ReversibleEncryptor.decrypt(secret["CiphertextBlob"], DR_KEY, context) == "hunter2-secret"
+    assert dr["secure_string_encryption"] == {"key": DR_KEY, "region": "us-west-2",
+                                              "context": "churnguard:parameter=<Name>"}
+    assert primary["secure_string_encryption"]["key"] == "arn:aws:kms:us-east-1:123456789012:key/backup"
+    assert {p["Name"] for p in dr["parameters"]} == {p["Name"] for p in primary["parameters"]}
+
+
+def test_dr_encryption_failure_fails_only_the_dr_copy_and_keeps_the_primary_export():
+    world = World()
+
+    class UnreachableDrKms(ReversibleEncryptor):
+        def encrypt(self, plaintext, context):
+            from churnguard_ops.core.errors import Unavailable
+            raise Unavailable("encrypt SecureString under alias/dr in us-west-2: KMSInvalidStateException")
+
+    world.service.dr_encryptor = UnreachableDrKms(DR_KEY, "us-west-2")
+    report = world.tick("backup/scheduled-tick-configuration.json")
+    (failure,) = report.failures
+    assert failure.target == f"s3://backups-dr/{CONFIG_KEY}" and "KMSInvalidStateException" in failure.detail
+    assert ("backups-dr", CONFIG_KEY) not in world.objects.objects, "no DR document without its SecureStrings"
+    primary = json.loads(world.objects.objects[("backups", CONFIG_KEY)])
+    assert {p["Name"] for p in primary["parameters"]} == {"/churnguard/api/url", "/churnguard/db/password"}
+    assert [o.status for o in report.outcomes if o.target == f"s3://backups/{CONFIG_KEY}"] == ["succeeded"]
+
+
+def test_dr_copy_without_a_dr_key_fails_only_when_it_holds_secure_strings():
+    world = World()
+    world.service.dr_encryptor = None
+    report = world.tick("backup/scheduled-tick-configuration.json")
+    assert [o.target for o in report.failures] == [f"s3://backups-dr/{CONFIG_KEY}"]
+    assert "BACKUP_DR_KMS_KEY_ID" in report.failures[0].detail
+    world = World()
+    world.service.dr_encryptor = None
+    del world.parameters.parameters["/churnguard/db/password"]
+    assert not world.tick("backup/scheduled-tick-configuration.json").failures
 
 
 def test_unreadable_ssm_path_fails_the_export_target_but_still_writes_the_rest():

@@ -36,3 +36,14 @@ class BackupTickDetail(BaseModel):
 class BackupTick(EventBridgeModel):
     time: IsoTime  # narrower than EventBridgeModel's lax datetime: ISO text only
     detail: BackupTickDetail
+
+
+class ProbeTickDetail(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a schedule sends {}; anything else was meant for another function
+
+
+class ProbeTick(EventBridgeModel):
+    """The recoverability probe's schedule: it measures now, so the event only has to be a schedule's."""
+
+    time: IsoTime
+    detail: ProbeTickDetail

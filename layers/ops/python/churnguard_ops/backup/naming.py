@@ -1,26 +1,12 @@
 """Snapshot identifiers derived from the schedule slot, so a retried or duplicated tick is a no-op."""
 from __future__ import annotations
 
-import re
-from datetime import datetime, timezone
+from datetime import datetime
 
 from churnguard_ops.core import contracts
+from churnguard_ops.core.snapshot_names import backup_snapshot_id as snapshot_id
 
-_INVALID = re.compile(r"[^a-z0-9-]+")
-
-
-def snapshot_id(instance_id: str, policy: str, slot: datetime, *, on_demand: bool = False) -> str:
-    """``churnguard-ops-<instance>-<policy>-<YYYYMMDDTHHMM>``, within RDS identifier rules.
-
-    An on-demand snapshot is ``...-<policy>-od-<YYYYMMDDTHHMMSS>``: its own id, never the schedule's.
-    """
-    utc = slot.astimezone(timezone.utc)
-    stamp = f"od-{utc:%Y%m%dt%H%M%S}" if on_demand else f"{utc:%Y%m%dt%H%M}"
-    raw = f"{contracts.SNAPSHOT_PREFIX}{instance_id}-{policy}-{stamp}".lower()
-    cleaned = re.sub(r"-{2,}", "-", _INVALID.sub("-", raw)).strip("-")
-    if len(cleaned) > 255:
-        raise ValueError(f"snapshot id too long for RDS: {cleaned}")
-    return cleaned
+__all__ = ["snapshot_id", "snapshot_tags"]
 
 
 def snapshot_tags(instance_id: str, policy: str, slot: datetime, retention_date: datetime, *,

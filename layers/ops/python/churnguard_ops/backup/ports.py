@@ -1,6 +1,7 @@
 """What the backup flows need, beyond the shared ports of :mod:`churnguard_ops.core.ports`."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Protocol
 
 from churnguard_ops.core.rds_model import DbInstance, Snapshot
@@ -25,6 +26,10 @@ class SnapshotStore(Protocol):
         """Copy a snapshot from another region into this one (same id). Raises AlreadyExists."""
         ...
 
+    def tag_snapshot(self, snapshot: Snapshot, tags: dict[str, str]) -> None:
+        """Add or overwrite these tags, keeping the others."""
+        ...
+
     def delete_snapshot(self, snapshot_id: str, *, required_tags: dict[str, str]) -> None:
         """Delete a manual snapshot whose live tags include ``required_tags``; refuse anything else."""
         ...
@@ -36,9 +41,23 @@ class ParameterSource(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class Ciphertext:
+    """One encrypted value: base64 ``blob``, and the ``key`` (ARN) that encrypted it, as KMS reports it."""
+
+    blob: str
+    key: str
+
+
 class Encryptor(Protocol):
-    def encrypt(self, plaintext: str, context: dict[str, str]) -> str:
-        """Base64 ciphertext; only the key holder can read it."""
+    """Encrypts under one key in one region: only holders of that key, there, can read the result."""
+
+    #: The configured key (ARN, id or alias), None when none is configured; ``region`` None: the home region.
+    key_id: str | None
+    region: str | None
+
+    def encrypt(self, plaintext: str, context: dict[str, str]) -> Ciphertext:
+        """Raises OpsError when the key is missing or unusable."""
         ...
 
 

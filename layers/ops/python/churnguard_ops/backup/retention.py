@@ -30,3 +30,8 @@ def expired_snapshots(snapshots: Iterable[Snapshot], now: datetime, keep_latest:
             if retention is not None and retention <= now:
                 doomed.append(snapshot)
     return doomed
+
+
+def failed_backups(snapshots: Iterable[Snapshot]) -> list[Snapshot]:
+    """Our backups (or DR copies) that RDS marked failed: they restore nothing and use up the quota."""
+    return [snapshot for snapshot in snapshots if snapshot.is_backup and snapshot.failed]

@@ -157,6 +157,10 @@ class MemoryRds:
                                          arn=source.arn.replace(source.region, self.region), created_at=self.clock(),
                                          original_created_at=source.recovery_point_time))
 
+    def tag_snapshot(self, snapshot: Snapshot, tags: dict[str, str]) -> None:
+        live = self.snapshot(snapshot.snapshot_id)
+        self.snapshots_by_id[live.snapshot_id] = replace(live, tags={**live.tags, **tags})
+
     def _restored(self, instance_id: str, tags: dict[str, str], **call: Any) -> DbInstance:
         if instance_id in self.instances_by_id:
             raise AlreadyExists(instance_id)

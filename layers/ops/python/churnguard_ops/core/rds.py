@@ -122,6 +122,11 @@ class RdsGateway:
         raw.setdefault("TagList", kwargs["Tags"])
         return self._snapshot(raw)
 
+    def tag_snapshot(self, snapshot: Snapshot, tags: dict[str, str]) -> None:
+        """Add or overwrite tags on a snapshot (RDS keeps the others)."""
+        self._call(f"tag {snapshot.snapshot_id}", "add_tags_to_resource", ResourceName=snapshot.arn,
+                   Tags=tag_list(tags))
+
     @staticmethod
     def _restore_options(instance_class: str, subnet_group: str | None, security_group_ids: list[str],
                          tags: dict[str, str]) -> dict[str, Any]:

@@ -6,8 +6,11 @@ from datetime import datetime
 
 from churnguard_ops.core import contracts
 from churnguard_ops.core.clock import parse_time
+from churnguard_ops.core.snapshot_names import name_agrees_with_tags
 
 IN_FLIGHT_STATES = frozenset({"creating", "copying", "pending", "modifying"})
+#: A snapshot (or cross-region copy) RDS gave up on: it restores nothing but counts against the quota.
+FAILED_STATES = frozenset({"failed"})
 
 
 @dataclass(frozen=True)
@@ -61,9 +64,18 @@ class Snapshot:
         return self.status in IN_FLIGHT_STATES
 
     @property
+    def failed(self) -> bool:
+        return self.status in FAILED_STATES
+
+    @property
     def is_backup(self) -> bool:
-        """One of our scheduled backups (drill snapshots are ours too, but not backups)."""
-        return self.ours and self.tags.get(contracts.PURPOSE_TAG) == contracts.PURPOSE_BACKUP
+        """One of our backups: our tags, and the very name backups generate from those tags.
+
+        Drill snapshots are ours too, but not backups. A copy made with copy-tags under another name
+        (an operator's legal hold) carries our tags but is foreign: never pruned, never counted.
+        """
+        return (self.ours and self.tags.get(contracts.PURPOSE_TAG) == contracts.PURPOSE_BACKUP
+                and name_agrees_with_tags(self.snapshot_id, self.source_instance, self.tags))
 
     @property
     def retention_date(self) -> datetime | None:

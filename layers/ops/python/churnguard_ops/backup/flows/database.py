@@ -3,12 +3,13 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from churnguard_ops.backup import naming, posture
+from churnguard_ops.backup import naming
 from churnguard_ops.backup.events import BackupTick
 from churnguard_ops.backup.model import BackupReport, TargetOutcome
 from churnguard_ops.backup.policy import BackupPolicy
 from churnguard_ops.backup.ports import BaselineRecorder, SnapshotStore
-from churnguard_ops.backup.retention import expired_snapshots
+from churnguard_ops.backup.recoverability import measure
+from churnguard_ops.backup.retention import expired_snapshots, failed_backups
 from churnguard_ops.backup.settings import BackupSettings
 from churnguard_ops.core import contracts
 from churnguard_ops.core.clock import Clock
@@ -53,6 +54,9 @@ class DatabaseBackups:
         targets = self._targets(tick)
         retention_date = (report.slot + timedelta(days=tick.detail.retention_days) if tick.detail.retention_days
                           else policy.retention_date(report.slot))
+        if policy.cross_region and self.dr:
+            # Before any pruning: a primary whose retention an operator extended must not lose its DR copy.
+            self._extend_dr_retention(report)
         headroom = {store.region: self._prune_and_measure(report, store) for store in self._stores(policy)}
         room = headroom.get(self.primary.region)
         for instance_id in targets:
@@ -82,10 +86,12 @@ class DatabaseBackups:
         target = f"region:{store.region}"
         try:
             manual = store.snapshots()
-            doomed = expired_snapshots(manual, self.clock(), self.settings.keep_latest)
+            expired = expired_snapshots(manual, self.clock(), self.settings.keep_latest)
         except OpsError as exc:
             report.outcomes.append(TargetOutcome(target=target, action="prune", status="failed", detail=str(exc)))
             return None
+        failed = failed_backups(manual)  # failed copies pile up against the quota and block a re-copy
+        doomed = expired + [s for s in failed if s not in expired]
         deleted: list[str] = []
         for snapshot in doomed:
             try:
@@ -94,10 +100,12 @@ class DatabaseBackups:
             except OpsError as exc:
                 report.outcomes.append(TargetOutcome(target=snapshot.snapshot_id, action="prune",
                                                      status="failed", detail=str(exc)))
+        removed_failed = [s.snapshot_id for s in failed if s.snapshot_id in deleted]
         report.outcomes.append(TargetOutcome(
             target=target, action="prune", status="succeeded" if deleted else "skipped",
-            detail=f"deleted {len(deleted)} expired snapshot(s)" if deleted else "nothing expired",
-            data={"deleted": deleted}))
+            detail=(f"deleted {len(deleted) - len(removed_failed)} expired and {len(removed_failed)} failed "
+                    f"snapshot(s)") if deleted else "nothing expired",
+            data={"deleted": deleted, "failed_removed": removed_failed}))
         used = len(manual) - len(deleted)
         quota = self.settings.manual_snapshot_quota
         self.metrics.put("ManualSnapshotQuotaUsedRatio", used / quota, "None", {"Region": store.region})
@@ -117,13 +125,8 @@ class DatabaseBackups:
             report.outcomes.append(TargetOutcome(target=instance_id, action="snapshot", status="failed",
                                                  detail=str(exc)))
             return False
-        findings = posture.audit(instance)
-        report.posture.extend(findings)
+        report.posture.extend(measure(instance, now, self.metrics))
         dims = {"DBInstanceIdentifier": instance_id}
-        self.metrics.put("PostureViolations", sum(not f.passed for f in findings), "Count", dims)
-        if instance.latest_restorable_time:
-            lag = (now - instance.latest_restorable_time).total_seconds()
-            self.metrics.put("RestorableLagSeconds", max(lag, 0.0), "Seconds", dims)
 
         snapshot_id = naming.snapshot_id(instance_id, report.policy, report.slot, on_demand=report.on_demand)
         tags = naming.snapshot_tags(instance_id, report.policy, report.slot, retention_date,
@@ -189,7 +192,7 @@ class DatabaseBackups:
             report.outcomes.append(TargetOutcome(target=f"region:{self.dr.region}", action="copy",
                                                  status="failed", detail=str(exc)))
             return
-        present = {s.snapshot_id for s in in_dr}
+        present = {s.snapshot_id: s for s in in_dr}
         in_flight = sum(1 for s in in_dr if s.ours and s.in_flight)
         now = self.clock()
         for instance_id in targets:
@@ -200,11 +203,17 @@ class DatabaseBackups:
             # Newest by when RDS made it, not by a slot in its name or tags: a future-dated slot must not
             # stay "newest" and stop every later backup from reaching the DR region.
             newest = max(family, key=_creation_order)
-            if newest.snapshot_id in present:
-                continue
+            existing = present.get(newest.snapshot_id)
+            if existing is not None and not existing.failed and existing.status != "deleting":
+                continue  # available, or still copying: present
             outcome = TargetOutcome(target=instance_id, action="copy", status="succeeded",
                                     data={"snapshot_id": newest.snapshot_id, "region": self.dr.region})
-            if in_flight >= self.settings.max_copies_in_flight:
+            if existing is not None:
+                # A failed copy is not a recovery point. Pruning removes it; RDS frees the id once it is gone.
+                outcome.status = "deferred"
+                outcome.detail = (f"the copy of {newest.snapshot_id} in {self.dr.region} is {existing.status}; "
+                                  f"the next tick copies it again once it is removed")
+            elif in_flight >= self.settings.max_copies_in_flight:
                 outcome.status = "deferred"
                 outcome.detail = (f"{in_flight} copies in flight to {self.dr.region} "
                                   f"(limit {self.settings.max_copies_in_flight}); next tick copies it")
@@ -220,6 +229,30 @@ class DatabaseBackups:
                     outcome.status, outcome.detail = "failed", str(exc)
             report.outcomes.append(outcome)
         self._publish_dr_freshness(in_dr, targets, now)
+
+    def _extend_dr_retention(self, report: BackupReport) -> None:
+        """Carry a retention an operator extended on a primary backup to its DR copy (never shortens one)."""
+        assert self.dr is not None
+        try:
+            primary = {s.snapshot_id: s for s in self.primary.snapshots() if s.is_backup}
+            copies = [s for s in self.dr.snapshots() if s.is_backup and s.snapshot_id in primary]
+        except OpsError as exc:
+            report.outcomes.append(TargetOutcome(target=f"region:{self.dr.region}", action="retention",
+                                                 status="failed", detail=str(exc)))
+            return
+        for copy in copies:
+            wanted = primary[copy.snapshot_id].retention_date
+            if wanted is None or (copy.retention_date is not None and copy.retention_date >= wanted):
+                continue
+            value = primary[copy.snapshot_id].tags[contracts.RETENTION_DATE_TAG]
+            outcome = TargetOutcome(target=copy.snapshot_id, action="retention", status="succeeded",
+                                    detail=f"DR copy in {self.dr.region} kept until {value}, as its primary",
+                                    data={"region": self.dr.region, "retention_date": value})
+            try:
+                self.dr.tag_snapshot(copy, {contracts.RETENTION_DATE_TAG: value})
+            except OpsError as exc:
+                outcome.status, outcome.detail = "failed", f"could not extend the DR copy's retention: {exc}"
+            report.outcomes.append(outcome)
 
     def _publish_dr_freshness(self, in_dr: list[Snapshot], targets: list[str], now: datetime) -> None:
         """Age of the newest recovery point restorable in the DR region, per instance (what DR would lose).
