@@ -5,6 +5,7 @@ from __future__ import annotations
 from aws_cdk import Aws, Stack
 from aws_cdk import aws_iam as iam
 
+from churnguard_ops.backup.settings import SECURE_STRING_CONTEXT_KEY
 from churnguard_ops.core.contracts import (
     BASELINES_PREFIX,
     CONFIGURATION_PREFIX,
@@ -93,6 +94,14 @@ def grant_backup_permissions(stack: Stack, role: iam.IRole, *, config: ChurnGuar
           conditions={**by_alias, **dr_services}, why_wildcard=WHY_DR_KEY)
     g.add("DrKeyGrantsForRdsCopies", ["kms:CreateGrant"], [dr_keys],
           conditions={**by_alias, "Bool": {"kms:GrantIsForAWSResource": "true"}}, why_wildcard=WHY_DR_KEY)
+    # The DR copy of each configuration export carries its SecureStrings encrypted under the DR key (called
+    # directly, not through a service), so it can be decrypted in the DR region without the primary. Only
+    # Encrypt, and only for values bound to a parameter below a configured path by the encryption context.
+    if backup.ssm_paths:
+        g.add("DrKeyEncryptConfigurationSecureStrings", ["kms:Encrypt"], [dr_keys],
+              conditions={**by_alias, "StringLike": {
+                  f"kms:EncryptionContext:{SECURE_STRING_CONTEXT_KEY}": [f"{p}*" for p in backup.ssm_paths]}},
+              why_wildcard=WHY_DR_KEY)
     g.add("BackupKeyUse", ["kms:DescribeKey", "kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey"],
           [foundation.key.key_arn])
     # Copying an encrypted snapshot reads it with the source instance's own key, which is not part of

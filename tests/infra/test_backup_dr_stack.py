@@ -25,6 +25,16 @@ def test_dr_key_rotates_and_carries_the_contract_alias(synth):
     )
 
 
+def test_dr_key_policy_leaves_use_to_iam_so_the_backup_role_grant_applies(synth):
+    # The backup role's kms:Encrypt on this key (DR configuration exports) is an IAM grant in the primary
+    # stack; the key policy must delegate to the account's IAM policies, and grant nobody anything else.
+    resources = synth.template_json(synth.dr)["Resources"]
+    key = resources[logical_id(resources, "AWS::KMS::Key", "DrKey")]["Properties"]
+    (statement,) = key["KeyPolicy"]["Statement"]
+    assert statement["Effect"] == "Allow" and statement["Action"] == "kms:*" and statement["Resource"] == "*"
+    assert flat(statement["Principal"]["AWS"]).endswith(":iam::<AWS::AccountId>:root")
+
+
 def test_dr_bucket_has_deterministic_name_and_is_encrypted_with_the_dr_key(synth):
     resources = synth.template_json(synth.dr)["Resources"]
     bucket = resources[logical_id(resources, "AWS::S3::Bucket", "DrBucket")]["Properties"]

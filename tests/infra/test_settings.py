@@ -28,6 +28,8 @@ CONTRACT = {
         "dr_rpo_minutes": None,  # None: two database schedules + rpo_minutes
         "max_event_age_minutes": 180,
         "max_clock_skew_minutes": 5,
+        "db_sslmode": "verify-full",  # row-count baselines read the source over TLS, as drills read the copy
+        "db_sslrootcert": None,  # None: the RDS CA bundle shipped in the layer
         "policies": {
             "database": {"schedule_minutes": 60, "retention_days": 30, "encrypted": True, "cross_region": True},
             "application_data": {"schedule_minutes": 1440, "retention_days": 90, "encrypted": True,
@@ -147,6 +149,26 @@ def test_drill_database_tls_settings_are_passed_when_given():
     assert (env["DRILL_DB_SSLMODE"], env["DRILL_DB_SSLROOTCERT"]) == ("verify-ca", "/opt/python/corp-ca.pem")
     with pytest.raises(ValidationError):
         ChurnGuardContext.model_validate({"drill": {"db_sslmode": "verify_full"}})
+
+
+def test_backup_database_tls_defaults_to_verify_full_and_passes_a_given_root_certificate():
+    env = ChurnGuardContext().backup.lambda_environment()
+    assert env["BACKUP_DB_SSLMODE"] == "verify-full" and "BACKUP_DB_SSLROOTCERT" not in env  # the layer's bundle
+    ctx = ChurnGuardContext.model_validate({"backup": {"db_sslmode": "verify-ca",
+                                                       "db_sslrootcert": "/opt/python/corp-ca.pem"}})
+    env = ctx.backup.lambda_environment()
+    assert (env["BACKUP_DB_SSLMODE"], env["BACKUP_DB_SSLROOTCERT"]) == ("verify-ca", "/opt/python/corp-ca.pem")
+    with pytest.raises(ValidationError):
+        ChurnGuardContext.model_validate({"backup": {"db_sslmode": "verify_full"}})
+
+
+def test_local_context_disables_tls_for_backups_and_drills_alone():
+    from opsctl.environment import local_context
+
+    local = ChurnGuardContext.model_validate(local_context("us-east-1")["churnguard"])
+    assert (local.backup.db_sslmode, local.drill.db_sslmode) == ("disable", "disable")  # embedded PostgreSQL
+    assert local.backup.model_dump(exclude={"db_sslmode"}) == \
+        ChurnGuardContext.model_validate(CDK_JSON_CONTEXT).backup.model_dump(exclude={"db_sslmode"})
 
 
 def test_drill_checks_and_queries_are_passed_when_given():

@@ -4,6 +4,7 @@ from __future__ import annotations
 import base64
 from typing import Any
 
+from churnguard_ops.backup.ports import Ciphertext
 from churnguard_ops.core import aws
 from churnguard_ops.core.contracts import APP_DATA_RETENTION_RULE_ID as RETENTION_RULE_ID
 from churnguard_ops.core.errors import OpsError, raise_translated
@@ -25,16 +26,20 @@ class SsmParameterSource:
 
 
 class KmsEncryptor:
-    def __init__(self, key_id: str | None, region: str | None = None) -> None:
+    """KMS Encrypt under one key (ARN, id or alias) in one region (None: the home region)."""
+
+    def __init__(self, key_id: str | None, region: str | None = None, *, setting: str = "BACKUP_KMS_KEY_ARN") -> None:
         self.key_id = key_id
         self.region = region
+        self.setting = setting  # named in the error when no key is configured
 
-    def encrypt(self, plaintext: str, context: dict[str, str]) -> str:
+    def encrypt(self, plaintext: str, context: dict[str, str]) -> Ciphertext:
         if not self.key_id:
-            raise OpsError("BACKUP_KMS_KEY_ARN is required to export SecureString parameters")
-        blob = _guarded("encrypt SecureString", aws.client("kms", self.region).encrypt,
-                        KeyId=self.key_id, Plaintext=plaintext.encode(), EncryptionContext=context)
-        return base64.b64encode(blob["CiphertextBlob"]).decode()
+            raise OpsError(f"{self.setting} is required to export SecureString parameters")
+        where = f" in {self.region}" if self.region else ""
+        result = _guarded(f"encrypt SecureString under {self.key_id}{where}", aws.client("kms", self.region).encrypt,
+                          KeyId=self.key_id, Plaintext=plaintext.encode(), EncryptionContext=context)
+        return Ciphertext(blob=base64.b64encode(result["CiphertextBlob"]).decode(), key=result["KeyId"])
 
 
 class S3BucketGuard:

@@ -6,20 +6,30 @@ tick is the only moment that knows which snapshot the counts belong to; the docu
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from churnguard_ops.core import contracts
 from churnguard_ops.core.clock import Clock, utcnow
 from churnguard_ops.core.ports import Credentials, Documents, RdsRegion
 
+if TYPE_CHECKING:
+    from churnguard_ops.core.postgres import SslMode
+
 
 class PostgresBaselineRecorder:
+    """``sslmode``/``sslrootcert`` are passed to every connection (BACKUP_DB_SSLMODE, BACKUP_DB_SSLROOTCERT)."""
+
     def __init__(self, secrets: dict[str, str], rds: RdsRegion, credentials: Credentials, documents: Documents,
-                 statement_timeout_ms: int = 60_000, clock: Clock = utcnow) -> None:
+                 statement_timeout_ms: int = 60_000, clock: Clock = utcnow, *, sslmode: SslMode | None = None,
+                 sslrootcert: str | None = None) -> None:
         self.secrets = secrets
         self.rds = rds
         self.credentials = credentials
         self.documents = documents
         self.statement_timeout_ms = statement_timeout_ms
         self.clock = clock
+        self.sslmode = sslmode
+        self.sslrootcert = sslrootcert
 
     def configured(self, instance_id: str) -> bool:
         return instance_id in self.secrets
@@ -38,7 +48,8 @@ class PostgresBaselineRecorder:
             raise ValueError(f"{instance_id} has no endpoint (status {instance.status})")
         conn = connect(host=instance.address, port=int(instance.port), user=creds["username"],
                        password=creds.get("password"), dbname=instance.db_name or creds.get("dbname") or "postgres",
-                       application_name="churnguard-ops-backup-baseline")
+                       application_name="churnguard-ops-backup-baseline", sslmode=self.sslmode,
+                       sslrootcert=self.sslrootcert)
         try:
             tables = capture_baseline(conn, statement_timeout_ms=self.statement_timeout_ms)
         finally:

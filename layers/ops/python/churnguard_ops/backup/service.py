@@ -46,6 +46,7 @@ class BackupDependencies:
     buckets: BucketGuard
     baselines: BaselineRecorder | None
     clock: Clock
+    dr_encryptor: Encryptor | None = None  # the DR region's key, for the DR copy of configuration exports
 
 
 def _database(d: BackupDependencies) -> PolicyFlow:
@@ -55,7 +56,7 @@ def _database(d: BackupDependencies) -> PolicyFlow:
 
 def _configuration(d: BackupDependencies) -> PolicyFlow:
     return ConfigurationExport(d.settings, parameters=d.parameters, encryptor=d.encryptor, objects=d.objects,
-                               clock=d.clock)
+                               clock=d.clock, dr_encryptor=d.dr_encryptor)
 
 
 def _application_data(d: BackupDependencies) -> PolicyFlow:
@@ -78,13 +79,14 @@ class BackupService:
     def __init__(self, settings: BackupSettings, *, primary: SnapshotStore, dr: SnapshotStore | None,
                  metrics: MetricsSink, parameters: ParameterSource, encryptor: Encryptor,
                  objects: ObjectWriter, buckets: BucketGuard, baselines: BaselineRecorder | None = None,
-                 clock: Clock = utcnow) -> None:
+                 clock: Clock = utcnow, dr_encryptor: Encryptor | None = None) -> None:
         self.settings = settings
         self.primary = primary
         self.dr = dr
         self.metrics = metrics
         self.parameters = parameters
         self.encryptor = encryptor
+        self.dr_encryptor = dr_encryptor
         self.objects = objects
         self.buckets = buckets
         self.baselines = baselines
@@ -92,7 +94,8 @@ class BackupService:
 
     def _dependencies(self) -> BackupDependencies:
         return BackupDependencies(self.settings, self.primary, self.dr, self.metrics, self.parameters,
-                                  self.encryptor, self.objects, self.buckets, self.baselines, self.clock)
+                                  self.encryptor, self.objects, self.buckets, self.baselines, self.clock,
+                                  self.dr_encryptor)
 
     def _refuse_stale_or_future(self, tick: BackupTick) -> None:
         """Before any AWS call: a replayed old event would make a backup expired at birth, a future one a
