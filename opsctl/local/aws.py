@@ -6,6 +6,19 @@ middleware in front of moto serves the one AWS API path that must reach real cod
 handler. That depends only on AWS's public Invoke API, so it keeps working across moto
 versions and catches every caller: boto3 in our code, and moto's Step Functions
 interpreter, which calls Lambda over HTTP at http://localhost:$MOTO_PORT.
+
+What else moto lacks is added the same way, at AWS API paths and actions (one module each):
+
+- ``lambda_versions``: Invoke of an alias or version runs the version the alias routes to
+  (RoutingConfig weights, seedable), with that version's configuration and code, answering
+  ``X-Amz-Executed-Version``; UpdateAlias honours and rotates RevisionId;
+  ReservedConcurrentExecutions 0 throttles (TooManyRequestsException);
+- ``lambda_metrics`` / ``emf``: AWS/Lambda Invocations, Errors, Duration, Throttles per invocation
+  and the EMF metrics handlers print, sent to the embedded CloudWatch;
+- ``cloudwatch_percentiles``: p50/p95/p99/p99.9... in GetMetricData and GetMetricStatistics;
+- ``eventbridge_routes``: PutEvents matched against the rules and delivered to Lambda, SQS, Step
+  Functions, SNS, Logs and bus targets (Input, InputPath, InputTransformer), and the
+  "CloudWatch Alarm State Change" event when SetAlarmState changes an alarm's state.
 """
 
 from __future__ import annotations
@@ -16,6 +29,7 @@ import logging
 import os
 import re
 import threading
+import time
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterable, Mapping
@@ -25,7 +39,7 @@ from urllib.parse import parse_qs, unquote
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from .awsapi import InternalClients, call_app
+from .awsapi import InternalClients, call_app, read_body
 from .cloudwatch_percentiles import PercentileStatistics
 from .eventbridge_routes import AlarmStateChangeEvents, EventBridgeRouter
 from .faults import FaultInjectionMiddleware
@@ -39,7 +53,7 @@ from .lambda_runtime import (
     RegisteredFunction,
     parse_function_identifier,
 )
-from .lambda_versions import QualifierNotFound, QualifierResolver, ResolvedInvocation
+from .lambda_versions import AliasRevisions, QualifierNotFound, QualifierResolver, ResolvedInvocation
 from .rds_dataplane import RdsDataPlane, credential_scope
 
 if TYPE_CHECKING:
@@ -48,8 +62,12 @@ if TYPE_CHECKING:
 __all__ = ["EmbeddedAws", "ExecutionNameMiddleware", "LambdaInvokeMiddleware"]
 
 _INVOKE_PATH = re.compile(r"^/2015-03-31/functions/(?P<function>[^/]+)/invocations/?$")
-# PublishVersion (POST .../versions), UpdateFunctionConfiguration (PUT .../configuration), DeleteFunction
-_CONTROL_PATH = re.compile(r"^/2015-03-31/functions/(?P<function>[^/]+)(?P<rest>/versions|/configuration)?/?$")
+# PublishVersion (POST .../versions), UpdateFunctionConfiguration (PUT .../configuration), DeleteFunction,
+# UpdateAlias (PUT .../aliases/{name}), Put/DeleteFunctionConcurrency (2017-10-31 .../concurrency)
+_CONTROL_PATH = re.compile(
+    r"^/\d{4}-\d{2}-\d{2}/functions/(?P<function>[^/]+)"
+    r"(?P<rest>/versions|/configuration|/concurrency|/aliases/[^/]+)?/?$"
+)
 
 # Step Functions must run executions (not just record them); Lambda must not look for Docker.
 MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
@@ -76,11 +94,16 @@ class LambdaInvokeMiddleware:
         registry: LambdaRegistry,
         resolver: QualifierResolver | None = None,
         metrics: LambdaMetrics | None = None,
+        aliases: AliasRevisions | None = None,
     ) -> None:
         self.app = app
         self.registry = registry
         self.resolver = resolver
         self.metrics = metrics
+        self.aliases = aliases
+        # ReservedConcurrentExecutions set through PutFunctionConcurrency, by (region, name): 0 throttles
+        # every invocation (TooManyRequestsException), as Lambda does for a function turned off that way.
+        self.reserved_concurrency: dict[tuple[str, str], int] = {}
 
     def __call__(self, environ: dict[str, Any], start_response: _StartResponse) -> Iterable[bytes]:
         path, method = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD")
@@ -103,14 +126,35 @@ class LambdaInvokeMiddleware:
         self, function: str, rest: str, method: str, environ: dict[str, Any], start_response: _StartResponse
     ) -> Iterable[bytes]:
         identifier = unquote(function)
-        region = _request_region(environ)
+        region = _request_region(environ) or self.registry.default_region
+        name = parse_function_identifier(identifier)[0] if _ARN_OR_NAME.match(identifier) else identifier
+        alias = unquote(rest.removeprefix("/aliases/")) if rest.startswith("/aliases/") else None
+        if alias is not None and method == "PUT" and self.aliases is not None:
+            revision = _json_body(environ).get("RevisionId")
+            if revision and self.aliases.is_stale(region, name, alias, str(revision)):
+                return _respond(start_response, "412 Precondition Failed",
+                                {"Type": "User", "message": self.aliases.PRECONDITION_MESSAGE},
+                                {"X-Amzn-ErrorType": "PreconditionFailedException"})
         response = call_app(self.app, environ)
-        if response.code < 300 and self.registry.is_registered(identifier, region):
+        if response.code >= 300:
+            return response.replay(start_response)
+        try:
+            body = json.loads(response.body or b"{}")
+        except ValueError:
+            body = {}
+        if alias is not None and method == "PUT" and self.aliases is not None and isinstance(body, dict):
+            new_revision = self.aliases.rotate(region, name, alias)
+            if new_revision:
+                body["RevisionId"] = new_revision
+                return response.replay(start_response, json.dumps(body).encode())
+        if rest == "/concurrency":
+            key = (region, name)
+            if method == "PUT" and isinstance(body, dict) and "ReservedConcurrentExecutions" in body:
+                self.reserved_concurrency[key] = int(body["ReservedConcurrentExecutions"])
+            elif method == "DELETE":
+                self.reserved_concurrency.pop(key, None)
+        if self.registry.is_registered(identifier, region) and isinstance(body, dict):
             fn = self.registry.lookup(identifier, region)
-            try:
-                body = json.loads(response.body or b"{}")
-            except ValueError:
-                body = {}
             if rest == "/versions" and method == "POST" and body.get("Version"):
                 self.registry.snapshot_version(fn.arn, str(body["Version"]), fn.region)
             elif rest == "/configuration" and method == "PUT":
@@ -119,8 +163,10 @@ class LambdaInvokeMiddleware:
                     fn.environment = {k: str(v) for k, v in variables.items()}
                 fn.memory_mb = int(body.get("MemorySize", fn.memory_mb))
                 fn.timeout_seconds = int(body.get("Timeout", fn.timeout_seconds))
-            elif rest == "" and method == "DELETE" and self.resolver is not None:
+        if rest == "" and method == "DELETE":
+            if self.resolver is not None:
                 self.resolver.clear()
+            self.reserved_concurrency.pop((region, name), None)
         return response.replay(start_response)
 
     # -- data plane ----------------------------------------------------------------------
@@ -152,6 +198,15 @@ class LambdaInvokeMiddleware:
         invocation_type = environ.get("HTTP_X_AMZ_INVOCATION_TYPE", "RequestResponse")
         if invocation_type == "DryRun":
             return _respond(start_response, "204 No Content", None)
+        if self.reserved_concurrency.get((fn.region, fn.name)) == 0:
+            if self.metrics is not None:
+                refused = InvocationResult(payload=None, throttled=True, started_at=time.time(),
+                                           executed_version=version.version if version else "$LATEST")
+                self.metrics.publish(fn.region, fn.name, resolved, refused)
+            return _respond(start_response, "429 Too Many Requests",
+                            {"Type": "User", "message": "Rate Exceeded.",
+                             "Reason": "ReservedFunctionConcurrentInvocationLimitExceeded"},
+                            {"X-Amzn-ErrorType": "TooManyRequestsException"})
         if invocation_type == "Event":
             # Asynchronous invoke: accept now, run in the background (serialized like any other).
             threading.Thread(target=self._run, args=(fn, event, resolved), daemon=True).start()
@@ -199,6 +254,18 @@ class ExecutionNameMiddleware:
             environ["wsgi.input"] = io.BytesIO(raw)
             environ["CONTENT_LENGTH"] = str(len(raw))
         return self.app(environ, start_response)
+
+
+_ARN_OR_NAME = re.compile(r"^(arn:[\w-]+:lambda:[\w-]+:\d{12}:function:|\d{12}:function:)?[A-Za-z0-9_-]+(:[\w$-]+)?$")
+
+
+def _json_body(environ: dict[str, Any]) -> dict[str, Any]:
+    raw = read_body(environ)
+    try:
+        body = json.loads(raw or b"{}")
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
 
 
 def _query_param(environ: Mapping[str, Any], name: str) -> str | None:
@@ -277,6 +344,7 @@ class EmbeddedAws:
         self.percentiles = PercentileStatistics()
         self.events = EventBridgeRouter(self.clients)
         self.alarm_events = AlarmStateChangeEvents(self.clients, self.events)
+        self.lambda_dispatch: LambdaInvokeMiddleware | None = None  # set by start()
 
     @property
     def endpoint_url(self) -> str:
@@ -298,7 +366,9 @@ class EmbeddedAws:
         # attached), CloudWatch extensions (alarm state change events, percentiles), EventBridge
         # routing, Lambda dispatch, moto fixes.
         lambda_dispatch = LambdaInvokeMiddleware(ExecutionNameMiddleware(moto_app), self.lambdas,
-                                                 self.lambda_versions, self.lambda_metrics)
+                                                 self.lambda_versions, self.lambda_metrics,
+                                                 AliasRevisions(self.clients))
+        self.lambda_dispatch = lambda_dispatch
         self._dispatch = self.alarm_events.wrap(self.percentiles.wrap(self.events.wrap(lambda_dispatch)))
         inner = self.rds_dataplane.wrap(self._dispatch) if self.rds_dataplane else self._dispatch
         self.faults = FaultInjectionMiddleware(inner)
@@ -322,7 +392,8 @@ class EmbeddedAws:
         if self._thread is not None:
             self._thread.join(timeout=10)
         self._server = self._thread = None
-        self._dispatch = None
+        self._dispatch = self.lambda_dispatch = None
+        self.clients.clear()  # they point at this server's port
         self._restore_env()
         EmbeddedAws._active = None
 
@@ -342,6 +413,8 @@ class EmbeddedAws:
         self.lambdas.clear()
         self.lambda_versions.clear()
         self.events.clear()
+        if self.lambda_dispatch is not None:
+            self.lambda_dispatch.reserved_concurrency.clear()
         if self.rds_dataplane is not None:
             self.rds_dataplane.reset()
         if self.faults is not None:

@@ -95,12 +95,18 @@ class PercentileStatistics:
         start: dt.datetime, end: dt.datetime,
     ) -> list[float]:
         """Values of one metric (exact dimension set) with start <= timestamp < end."""
+        return [value for _, value in self._timed_samples(region, namespace, name, dimensions, unit, start, end)]
+
+    def _timed_samples(
+        self, region: str, namespace: str, name: str, dimensions: Iterable[Mapping[str, str]], unit: str | None,
+        start: dt.datetime, end: dt.datetime,
+    ) -> list[tuple[dt.datetime, float]]:
         from moto.cloudwatch.models import cloudwatch_backends  # raw samples: no public API returns them
 
         wanted = sorted((d["Name"], d["Value"]) for d in dimensions)
         backend = cloudwatch_backends[self.account_id][region]
         out = []
-        for datum in backend.get_all_metrics():
+        for datum in list(backend.get_all_metrics()):
             value = getattr(datum, "value", None)
             if value is None or datum.namespace != namespace or datum.name != name:
                 continue
@@ -110,25 +116,28 @@ class PercentileStatistics:
                 continue
             moment = _to_datetime(datum.timestamp)
             if start <= moment < end:
-                out.append(float(value))
+                out.append((moment, float(value)))
         return out
 
     def _series(
         self, region: str, stat_spec: Mapping[str, Any], start: dt.datetime, end: dt.datetime
     ) -> list[tuple[dt.datetime, float]]:
-        """(period start, percentile) for each period with samples, periods as moto makes them."""
+        """(period start, percentile) for each period with samples; periods as moto makes them
+        (from ``start``, every Period, the last one starting at or before ``end``)."""
         metric = stat_spec.get("Metric", {})
         period = dt.timedelta(seconds=int(stat_spec["Period"]))
         p = float(stat_spec["Stat"][1:])
+        buckets: dict[int, list[float]] = {}
+        last = int((end - start) / period)
+        for moment, sample in self._timed_samples(region, metric.get("Namespace", ""), metric.get("MetricName", ""),
+                                                  metric.get("Dimensions") or [], stat_spec.get("Unit"), start,
+                                                  start + (last + 1) * period):
+            buckets.setdefault(int((moment - start) / period), []).append(sample)
         series = []
-        moment = start
-        while moment <= end:
-            values = self.samples(region, metric.get("Namespace", ""), metric.get("MetricName", ""),
-                                  metric.get("Dimensions") or [], stat_spec.get("Unit"), moment, moment + period)
-            value = percentile(values, p)
+        for index in sorted(buckets):
+            value = percentile(buckets[index], p)
             if value is not None:
-                series.append((moment, value))
-            moment += period
+                series.append((start + index * period, value))
         return series
 
     # -- GetMetricData -------------------------------------------------------------------

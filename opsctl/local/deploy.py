@@ -9,7 +9,7 @@ EventBridge rules and buses are created in moto (PutRule, PutTargets), so events
 (and the events the embedded AWS emits, such as alarm state changes) reach their targets through
 ``opsctl.local.eventbridge_routes``. A rule's ScheduleExpression is not fired by the embedded AWS:
 rules with a schedule are also listed in ``LocalDeployment.skipped`` (schedule and target input
-resolved) for the local runner, which fires them itself.
+resolved), for whatever fires them locally (opsctl invokes the scheduled functions itself).
 
 What is not created is listed in ``LocalDeployment.skipped``, with its properties resolved
 where possible, and answers Ref/GetAtt with placeholders so the rest of the stack still deploys.
@@ -131,7 +131,11 @@ def deploy_stack(
             _skip(ctx, logical_id, spec, "no local handler for this type")
             continue
         props = ctx.resolver.resolve(spec.get("Properties", {}))
-        created, handled = handler(ctx, logical_id, props)
+        try:
+            created, handled = handler(ctx, logical_id, props)
+        except _NotCreated as exc:
+            _skip(ctx, logical_id, spec, str(exc))
+            continue
         ctx.resolver.resources[logical_id] = created
         ctx.deployment.resources[logical_id] = DeployedResource(
             logical_id=logical_id,
@@ -519,6 +523,63 @@ def _state_machine(ctx: _Context, logical_id: str, p: dict[str, Any]) -> tuple[P
     return PhysicalResource(arn, {"Arn": arn, "Name": name}), handled
 
 
+class _NotCreated(Exception):
+    """The embedded AWS refused a resource that the stack does not need to run locally (recorded as skipped)."""
+
+
+_ALARM_KEYS = ("AlarmName", "AlarmDescription", "ActionsEnabled", "AlarmActions", "OKActions",
+               "InsufficientDataActions", "MetricName", "Namespace", "Statistic", "ExtendedStatistic", "Dimensions",
+               "Period", "Unit", "EvaluationPeriods", "DatapointsToAlarm", "Threshold", "ComparisonOperator",
+               "TreatMissingData", "EvaluateLowSampleCountPercentile", "Metrics", "ThresholdMetricId")
+
+
+def _cloudwatch_alarm(ctx: _Context, logical_id: str, p: dict[str, Any]) -> tuple[PhysicalResource, set[str]]:
+    """Created so that alarms answer DescribeAlarms and SetAlarmState emits their state change events.
+    moto does not evaluate alarms against metrics, nor run their actions."""
+    from botocore.exceptions import ClientError
+
+    name = p.get("AlarmName") or ctx.name(logical_id, 255)
+    args = {k: p[k] for k in _ALARM_KEYS if k in p}
+    args["AlarmName"] = name
+    for key in ("Period", "EvaluationPeriods", "DatapointsToAlarm"):
+        if key in args:
+            args[key] = int(args[key])
+    if "Threshold" in args:
+        args["Threshold"] = float(args["Threshold"])
+    if p.get("Tags"):
+        args["Tags"] = _tags(p)
+    try:
+        ctx.client("cloudwatch").put_metric_alarm(**args)
+    except ClientError as exc:
+        raise _NotCreated(f"embedded CloudWatch refused the alarm: {exc}") from exc
+    arn = ctx.arn("cloudwatch", f"alarm:{name}")
+    return PhysicalResource(name, {"Arn": arn}), {*_ALARM_KEYS, "Tags"}
+
+
+def _lambda_version(ctx: _Context, logical_id: str, p: dict[str, Any]) -> tuple[PhysicalResource, set[str]]:
+    args = {"FunctionName": p["FunctionName"]}
+    if p.get("Description"):
+        args["Description"] = p["Description"]
+    published = ctx.client("lambda").publish_version(**args)
+    arn = published["FunctionArn"]  # qualified: ...:function:name:3
+    return PhysicalResource(arn, {"Version": published["Version"], "FunctionArn": arn}), {
+        "FunctionName", "Description", "CodeSha256"}
+
+
+def _lambda_alias(ctx: _Context, logical_id: str, p: dict[str, Any]) -> tuple[PhysicalResource, set[str]]:
+    args: dict[str, Any] = {"FunctionName": p["FunctionName"], "Name": p["Name"],
+                            "FunctionVersion": str(p["FunctionVersion"])}
+    if p.get("Description"):
+        args["Description"] = p["Description"]
+    weights = (p.get("RoutingConfig") or {}).get("AdditionalVersionWeights") or []
+    if weights:  # CloudFormation: a list of {FunctionVersion, FunctionWeight}; the API: a map
+        args["RoutingConfig"] = {"AdditionalVersionWeights": {
+            str(w["FunctionVersion"]): float(w["FunctionWeight"]) for w in weights}}
+    arn = ctx.client("lambda").create_alias(**args)["AliasArn"]
+    return PhysicalResource(arn, {"AliasArn": arn}), {"FunctionName", "Name", "FunctionVersion", "Description",
+                                                      "RoutingConfig"}
+
+
 _TARGET_KEYS = ("Id", "Arn", "RoleArn", "Input", "InputPath", "InputTransformer", "DeadLetterConfig", "RetryPolicy",
                 "SqsParameters", "KinesisParameters", "EcsParameters", "HttpParameters", "BatchParameters",
                 "RunCommandParameters", "SageMakerPipelineParameters", "RedshiftDataParameters", "AppSyncParameters")
@@ -541,9 +602,9 @@ def _events_rule(ctx: _Context, logical_id: str, p: dict[str, Any]) -> tuple[Phy
     targets = [{k: v for k, v in t.items() if k in _TARGET_KEYS} for t in p.get("Targets", [])]
     if targets:
         events.put_targets(Rule=name, EventBusName=bus, Targets=targets)
-    if "ScheduleExpression" in p:  # not fired by the embedded AWS: the local runner fires it from this record
+    if "ScheduleExpression" in p:  # not fired by the embedded AWS: a local runner can fire it from this record
         ctx.deployment.skipped.append(SkippedResource(logical_id, "AWS::Events::Rule",
-                                                      "created; its schedule is fired by the local runner", p))
+                                                      "created; its schedule is not fired (fire it locally)", p))
     handled = {"Name", "EventBusName", "State", "EventPattern", "ScheduleExpression", "Description", "RoleArn",
                "Tags", "Targets"}  # fmt: skip
     return PhysicalResource(name, {"Arn": arn}), handled
@@ -584,4 +645,7 @@ _HANDLERS: dict[str, _Handler] = {
     "AWS::StepFunctions::StateMachine": _state_machine,
     "AWS::Events::Rule": _events_rule,
     "AWS::Events::EventBus": _event_bus,
+    "AWS::CloudWatch::Alarm": _cloudwatch_alarm,
+    "AWS::Lambda::Version": _lambda_version,
+    "AWS::Lambda::Alias": _lambda_alias,
 }

@@ -141,3 +141,45 @@ class QualifierResolver:
             self._versions[key] = cached
         return VersionConfig(cached.version, cached.environment, cached.memory_mb, cached.timeout_seconds,
                              invoked_arn=invoked_arn)
+
+
+class AliasRevisions:
+    """UpdateAlias with ``RevisionId`` as Lambda does it: a stale id fails, every update makes a new one.
+
+    moto 5.2 ignores the RevisionId of UpdateAlias and never changes an alias's RevisionId, so an
+    optimistic-concurrency caller (a canary shifting weights) cannot see that someone else moved the
+    alias. The precondition is checked through the public API (GetAlias); the new id is written into
+    moto's alias object, because no public API sets it (it is the service's own bookkeeping).
+    """
+
+    PRECONDITION_MESSAGE = ("The Revision Id provided does not match the latest Revision Id. "
+                            "Call the GetFunction/GetAlias API to retrieve the latest Revision Id")
+
+    def __init__(self, clients: ClientFactory, account_id: str = DEFAULT_ACCOUNT_ID) -> None:
+        self._clients = clients
+        self.account_id = account_id
+
+    def is_stale(self, region: str, function_name: str, alias: str, revision_id: str) -> bool:
+        lam = self._clients("lambda", region)
+        try:
+            current = lam.get_alias(FunctionName=function_name, Name=alias)
+        except lam.exceptions.ResourceNotFoundException:
+            return False  # let the control plane answer its own 404
+        return bool(current.get("RevisionId")) and current["RevisionId"] != revision_id
+
+    def rotate(self, region: str, function_name: str, alias: str) -> str | None:
+        """Give the alias a new RevisionId (after a successful update); returns it."""
+        import uuid
+
+        from moto.awslambda.models import lambda_backends
+        from moto.awslambda_simple.models import lambda_simple_backends
+
+        # moto's server keeps Lambda in lambda_simple_backends when lambda.use_docker is False
+        for backends in (lambda_simple_backends, lambda_backends):
+            try:
+                found = backends[self.account_id][region].get_alias(alias, function_name)
+            except Exception:  # noqa: BLE001 - not in this backend (or gone meanwhile)
+                continue
+            found.revision_id = str(uuid.uuid4())
+            return str(found.revision_id)
+        return None

@@ -16,7 +16,9 @@ from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
+import boto3
 import pytest
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from opsctl.local.aws import EmbeddedAws
@@ -168,6 +170,40 @@ def test_published_version_keeps_the_code_registered_when_it_was_published(aws: 
         "old code", "new code", "new code"]
 
 
+def test_update_alias_with_a_stale_revision_id_fails_and_each_update_makes_a_new_one(
+    aws: EmbeddedAws, role: str
+) -> None:
+    two_versions(aws, role, "revised")
+    lam = aws.client("lambda")
+    first = lam.create_alias(FunctionName="revised", Name="live", FunctionVersion="1")["RevisionId"]
+
+    second = lam.update_alias(FunctionName="revised", Name="live", RevisionId=first,
+                              RoutingConfig={"AdditionalVersionWeights": {"2": 0.1}})["RevisionId"]
+    with pytest.raises(ClientError) as exc:
+        lam.update_alias(FunctionName="revised", Name="live", RevisionId=first, FunctionVersion="2")
+
+    assert second != first and lam.get_alias(FunctionName="revised", Name="live")["RevisionId"] == second
+    assert exc.value.response["Error"]["Code"] == "PreconditionFailedException"
+    assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == 412
+    assert lam.get_alias(FunctionName="revised", Name="live")["FunctionVersion"] == "1"
+
+
+def test_reserved_concurrency_zero_throttles_and_counts_throttles(aws: EmbeddedAws, role: str) -> None:
+    create_function(aws, role, "stopped", lambda e, c: "ran", {})
+    lam = aws.client("lambda")
+    lam.put_function_concurrency(FunctionName="stopped", ReservedConcurrentExecutions=0)
+    once = boto3.client("lambda", region_name=REGION, endpoint_url=aws.endpoint_url,
+                        config=Config(retries={"max_attempts": 1}))  # a throttle is retried by default
+    with pytest.raises(ClientError) as exc:
+        once.invoke(FunctionName="stopped")
+    assert exc.value.response["Error"]["Code"] == "TooManyRequestsException"
+    assert metric_sum(aws, "AWS/Lambda", "Throttles", {"FunctionName": "stopped"}) >= 1
+    assert metric_sum(aws, "AWS/Lambda", "Invocations", {"FunctionName": "stopped"}) == 0
+
+    lam.delete_function_concurrency(FunctionName="stopped")
+    assert json.load(lam.invoke(FunctionName="stopped")["Payload"]) == "ran"
+
+
 # --------------------------------------------------------------------------------------
 # 2. AWS/Lambda metrics per invocation
 # --------------------------------------------------------------------------------------
@@ -248,6 +284,33 @@ def test_get_metric_data_percentiles_are_nearest_rank_over_every_value_put(aws: 
         StartTime=now - dt.timedelta(minutes=5), EndTime=now + dt.timedelta(minutes=5),
         ExtendedStatistics=["p90", "p99"])["Datapoints"]
     assert [p["ExtendedStatistics"] for p in extended] == [{"p90": 90.0, "p99": 99.0}]
+
+
+def test_percentiles_over_the_query_protocol_too(aws: EmbeddedAws) -> None:
+    import urllib.parse
+    import urllib.request
+
+    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    aws.client("cloudwatch").put_metric_data(Namespace="Test/Query", MetricData=[
+        {"MetricName": "Lat", "Timestamp": now, "Values": [float(v) for v in range(1, 11)]}])
+    form = {
+        "Action": "GetMetricData", "Version": "2010-08-01",
+        "StartTime": (now - dt.timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "EndTime": (now + dt.timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "MetricDataQueries.member.1.Id": "p90",
+        "MetricDataQueries.member.1.MetricStat.Metric.Namespace": "Test/Query",
+        "MetricDataQueries.member.1.MetricStat.Metric.MetricName": "Lat",
+        "MetricDataQueries.member.1.MetricStat.Period": "3600",
+        "MetricDataQueries.member.1.MetricStat.Stat": "p90",
+    }
+    request = urllib.request.Request(aws.endpoint_url + "/", data=urllib.parse.urlencode(form).encode(), headers={
+        "Content-Type": "application/x-www-form-urlencoded; charset=utf-8",
+        "Authorization": "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/monitoring/aws4_request, "
+                         "SignedHeaders=host, Signature=0"})
+    with urllib.request.urlopen(request) as response:
+        body = response.read().decode()
+
+    assert "<Id>p90</Id>" in body and "<member>9.0</member>" in body, body
 
 
 # --------------------------------------------------------------------------------------
@@ -350,11 +413,19 @@ def test_rules_from_a_template_route_events_to_the_in_process_function(aws: Embe
             "Rollback": {"Type": "AWS::Lambda::Function", "Properties": {
                 "FunctionName": "tmpl-rollback", "Handler": "index.handler", "Role": {"Fn::GetAtt": ["Role", "Arn"]},
                 "Code": {"ZipFile": "SEEN = []\ndef handler(e, c):\n    SEEN.append(e)\n    return len(SEEN)\n"}}},
+            "V1": {"Type": "AWS::Lambda::Version", "Properties": {"FunctionName": {"Ref": "Rollback"}}},
+            "Live": {"Type": "AWS::Lambda::Alias", "Properties": {
+                "FunctionName": {"Ref": "Rollback"}, "Name": "live",
+                "FunctionVersion": {"Fn::GetAtt": ["V1", "Version"]}}},
+            "Errors": {"Type": "AWS::CloudWatch::Alarm", "Properties": {
+                "AlarmName": "tmpl-errors", "Namespace": "AWS/Lambda", "MetricName": "Errors", "Statistic": "Sum",
+                "Dimensions": [{"Name": "FunctionName", "Value": {"Ref": "Rollback"}}], "Period": 60,
+                "EvaluationPeriods": 1, "Threshold": 1, "ComparisonOperator": "GreaterThanOrEqualToThreshold"}},
             "OnAlarm": {"Type": "AWS::Events::Rule", "Properties": {
                 "EventPattern": {"source": ["aws.cloudwatch"], "detail-type": ["CloudWatch Alarm State Change"],
                                  "detail": {"state": {"value": ["ALARM"]}, "alarmName": [{"prefix": "tmpl-"}]}},
                 "State": "ENABLED",
-                "Targets": [{"Id": "t", "Arn": {"Fn::GetAtt": ["Rollback", "Arn"]},
+                "Targets": [{"Id": "t", "Arn": {"Ref": "Live"},
                              "InputTransformer": {"InputPathsMap": {"alarm": "$.detail.alarmName"},
                                                   "InputTemplate": '{"alarm": <alarm>}'}}]}},
         },
@@ -362,15 +433,18 @@ def test_rules_from_a_template_route_events_to_the_in_process_function(aws: Embe
     deployment = deploy_stack(aws, template, stack_name="Tmpl", assembly_dir=tmp_path)
     rule_name = deployment.physical_id("OnAlarm")
     assert aws.client("events").describe_rule(Name=rule_name)["State"] == "ENABLED"
+    assert deployment.physical_id("Live") == f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:tmpl-rollback:live"
+    assert aws.client("lambda").get_alias(FunctionName="tmpl-rollback", Name="live")["FunctionVersion"] == "1"
     cw = aws.client("cloudwatch")
-    cw.put_metric_alarm(AlarmName="tmpl-errors", Namespace="X", MetricName="Y", Statistic="Sum", Period=60,
-                        EvaluationPeriods=1, Threshold=1, ComparisonOperator="GreaterThanThreshold")
+    assert cw.describe_alarms(AlarmNames=["tmpl-errors"])["MetricAlarms"][0]["MetricName"] == "Errors"
 
     cw.set_alarm_state(AlarmName="tmpl-errors", StateValue="ALARM", StateReason="test")
 
-    deliveries = poll(lambda: aws.events.deliveries_to("function:tmpl-rollback"))
+    deliveries = poll(lambda: aws.events.deliveries_to("function:tmpl-rollback:live"))
     assert [(d.input, d.error) for d in deliveries] == [('{"alarm": "tmpl-errors"}', None)]
-    assert poll(lambda: ("tmpl-rollback", ) in {(n,) for n, _ in aws.lambdas.invocations})
+    # the target is the alias: the invocation ran version 1 and was counted as such
+    executed = {"FunctionName": "tmpl-rollback", "Resource": "tmpl-rollback:live", "ExecutedVersion": "1"}
+    assert poll(lambda: metric_sum(aws, "AWS/Lambda", "Invocations", executed) == 1)
 
 
 # --------------------------------------------------------------------------------------
