@@ -16,6 +16,8 @@ What else moto lacks is added the same way, at AWS API paths and actions (one mo
 - ``lambda_metrics`` / ``emf``: AWS/Lambda Invocations, Errors, Duration, Throttles per invocation
   and the EMF metrics handlers print, sent to the embedded CloudWatch;
 - ``cloudwatch_percentiles``: p50/p95/p99/p99.9... in GetMetricData and GetMetricStatistics;
+- ``cloudwatch_alarms``: new alarms start INSUFFICIENT_DATA; ``aws.alarms`` evaluates metric alarms
+  from their metrics (one pass, or a background loop) and sets the states that change;
 - ``eventbridge_routes``: PutEvents matched against the rules and delivered to Lambda, SQS, Step
   Functions, SNS, Logs and bus targets (Input, InputPath, InputTransformer), and the
   "CloudWatch Alarm State Change" event when SetAlarmState changes an alarm's state.
@@ -40,6 +42,7 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoReque
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from .awsapi import InternalClients, call_app, read_body
+from .cloudwatch_alarms import AlarmEvaluator, InitialAlarmState
 from .cloudwatch_percentiles import PercentileStatistics
 from .eventbridge_routes import AlarmStateChangeEvents, EventBridgeRouter
 from .faults import FaultInjectionMiddleware
@@ -344,6 +347,9 @@ class EmbeddedAws:
         self.percentiles = PercentileStatistics()
         self.events = EventBridgeRouter(self.clients)
         self.alarm_events = AlarmStateChangeEvents(self.clients, self.events)
+        self.initial_alarm_state = InitialAlarmState(self.clients)
+        # Alarms evaluate their metrics only when asked: aws.alarms.evaluate() (one pass) or .start(10).
+        self.alarms = AlarmEvaluator(self.clients, [region])
         self.lambda_dispatch: LambdaInvokeMiddleware | None = None  # set by start()
 
     @property
@@ -369,7 +375,8 @@ class EmbeddedAws:
                                                  self.lambda_versions, self.lambda_metrics,
                                                  AliasRevisions(self.clients))
         self.lambda_dispatch = lambda_dispatch
-        self._dispatch = self.alarm_events.wrap(self.percentiles.wrap(self.events.wrap(lambda_dispatch)))
+        self._dispatch = self.alarm_events.wrap(
+            self.initial_alarm_state.wrap(self.percentiles.wrap(self.events.wrap(lambda_dispatch))))
         inner = self.rds_dataplane.wrap(self._dispatch) if self.rds_dataplane else self._dispatch
         self.faults = FaultInjectionMiddleware(inner)
         app = self.faults
@@ -387,6 +394,7 @@ class EmbeddedAws:
     def stop(self) -> None:
         if self._server is None:
             return
+        self.alarms.stop()
         self._server.shutdown()
         self._server.server_close()
         if self._thread is not None:
@@ -413,6 +421,7 @@ class EmbeddedAws:
         self.lambdas.clear()
         self.lambda_versions.clear()
         self.events.clear()
+        self.alarms.transitions.clear()
         if self.lambda_dispatch is not None:
             self.lambda_dispatch.reserved_concurrency.clear()
         if self.rds_dataplane is not None:

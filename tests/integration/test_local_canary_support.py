@@ -474,3 +474,44 @@ def test_sample_api_candidate_with_error_rate_one_produces_errors_and_stable_ser
 
     api.rollback()
     assert {api.invoke()["version"] for _ in range(5)} == {"1"}
+
+
+def test_v2_errors_alarm_evaluates_to_alarm_and_its_event_rolls_the_alias_back(aws: EmbeddedAws) -> None:
+    """The whole canary loop on the embedded AWS: traffic -> metrics -> alarm -> event -> rollback."""
+    api = SampleApi.deploy(aws, name="api-e2e", error_rate=1.0, latency_ms=1, jitter_ms=0)
+    api.shift(0.5)
+    aws.lambda_versions.seed(11)
+
+    def roll_back(event: Any, context: Any) -> str:
+        boto3.client("lambda").update_alias(FunctionName="api-e2e", Name="live", FunctionVersion="1",
+                                            RoutingConfig={"AdditionalVersionWeights": {}})
+        return event["detail"]["alarmName"]
+
+    aws.register("api-e2e-rollback", roll_back)
+    cw, events = aws.client("cloudwatch"), aws.client("events")
+    cw.put_metric_alarm(
+        AlarmName="api-e2e-v2-errors", Namespace="AWS/Lambda", MetricName="Errors", Statistic="Sum", Period=60,
+        Dimensions=[{"Name": "FunctionName", "Value": "api-e2e"}, {"Name": "Resource", "Value": "api-e2e:live"},
+                    {"Name": "ExecutedVersion", "Value": "2"}],
+        EvaluationPeriods=1, Threshold=1, ComparisonOperator="GreaterThanOrEqualToThreshold",
+        TreatMissingData="notBreaching")
+    assert cw.describe_alarms(AlarmNames=["api-e2e-v2-errors"])["MetricAlarms"][0]["StateValue"] == \
+        "INSUFFICIENT_DATA"  # as AWS creates alarms
+    events.put_rule(Name="api-e2e-rollback", EventPattern=json.dumps({
+        "source": ["aws.cloudwatch"], "detail-type": ["CloudWatch Alarm State Change"],
+        "detail": {"alarmName": ["api-e2e-v2-errors"], "state": {"value": ["ALARM"]}}}))
+    events.put_targets(Rule="api-e2e-rollback", Targets=[
+        {"Id": "fn", "Arn": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:api-e2e-rollback"}])
+
+    stats = TrafficGenerator(aws, api.qualified_name, rate_per_second=200, max_requests=20).start().wait()
+    assert stats.errors_by_version["2"] > 0
+
+    transitions = {t.alarm_name: t for t in aws.alarms.evaluate()}
+    assert transitions["api-e2e-v2-errors"].state == "ALARM"
+    assert "Threshold Crossed" in transitions["api-e2e-v2-errors"].reason
+    assert "api-e2e-v2-errors" not in {t.alarm_name for t in aws.alarms.evaluate()}  # no change, no transition
+
+    lam = aws.client("lambda")
+    assert poll(lambda: lam.get_alias(FunctionName="api-e2e", Name="live").get("RoutingConfig") in (
+        None, {"AdditionalVersionWeights": {}}))
+    assert {api.invoke()["version"] for _ in range(5)} == {"1"}
