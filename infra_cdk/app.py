@@ -24,13 +24,14 @@ import aws_cdk as cdk
 from infra_cdk.nag import apply_nag
 from infra_cdk.paths import DEFAULT_OUTDIR, cdk_json_context  # noqa: F401  (re-exported for callers)
 from infra_cdk.settings import ChurnGuardContext
-from infra_cdk.stacks import BackupDrStack, BackupStack, DrillStack, FoundationStack
+from infra_cdk.stacks import BackupDrStack, BackupStack, CanaryStack, DrillStack, FoundationStack
 
 DEFAULT_PRIMARY_REGION = "us-east-1"
 FOUNDATION_STACK_ID = "ChurnGuardOpsFoundation"
 BACKUP_STACK_ID = "ChurnGuardOpsBackup"
 BACKUP_DR_STACK_ID = "ChurnGuardOpsBackupDr"
 DRILL_STACK_ID = "ChurnGuardOpsDrill"
+CANARY_STACK_ID = "ChurnGuardOpsCanary"
 
 
 def build_app(
@@ -101,10 +102,20 @@ def build_app(
     )
     drill.add_stack_dependency(dr, "drills of DR copies use the DR key alias")
     drill.add_stack_dependency(foundation_stack, "the layer, bucket, CMK and topic it uses")
+    canary = CanaryStack(
+        app,
+        CANARY_STACK_ID,
+        config=config,
+        foundation=foundation,
+        stack_name=f"{config.prefix}-canary",
+        description="ChurnGuard Ops canary gates: release state machine, alarm-driven abort, release lock",
+        env=primary_env,
+    )
+    canary.add_stack_dependency(foundation_stack, "the layer, bucket, CMK and topic it uses")
 
     cdk.Tags.of(app).add("Project", config.prefix)
     for stack, capability in ((foundation_stack, "foundation"), (dr, "backup"), (primary, "backup"),
-                              (drill, "drill")):
+                              (drill, "drill"), (canary, "canary")):
         cdk.Tags.of(stack).add("Capability", capability)
     if nag:
         apply_nag(app)

@@ -262,6 +262,27 @@ class DrillContext(_Strict):
         return env
 
 
+class CanaryContext(_Strict):
+    """Canary releases: which functions may be released, and how long a release may run at most."""
+
+    # Lambda functions whose aliases releases may shift and whose versions smoke tests may invoke (IAM is
+    # scoped to exactly these); the embedded default deploys a sample "churnguard-api".
+    functions: list[Annotated[str, StringConstraints(pattern=r"^[a-zA-Z0-9_-]{1,64}$")]] = Field(
+        default_factory=lambda: ["churnguard-api"], min_length=1)
+    # A release waiting on a human (approval, hold) longer than this fails, and its lock expires.
+    max_release_hours: int = Field(default=24, ge=1, le=24 * 7)
+
+    @field_validator("functions")
+    @classmethod
+    def _unique(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("entries must be unique")
+        return value
+
+    def lambda_environment(self) -> dict[str, str]:
+        return {"CANARY_FUNCTIONS": json.dumps(self.functions)}
+
+
 class ChurnGuardContext(_Strict):
     # Fixed: the functions name and tag what they create "<NAME_PREFIX>-*" / CreatedBy=<NAME_PREFIX>
     # (churnguard_ops.core.contracts), and IAM is scoped to that; a second deployment needs that made configurable.
@@ -269,6 +290,7 @@ class ChurnGuardContext(_Strict):
     notification_emails: list[Email] = Field(default_factory=list)
     backup: BackupContext = Field(default_factory=BackupContext)
     drill: DrillContext = Field(default_factory=DrillContext)
+    canary: CanaryContext = Field(default_factory=CanaryContext)
 
     @model_validator(mode="after")
     def _drill_secrets_name_drilled_instances(self) -> ChurnGuardContext:

@@ -2,7 +2,8 @@
 
 from infra_cdk.stacks.backup_dr_stack import BackupDrStack, dr_bucket_name
 from infra_cdk.stacks.backup_stack import BackupStack
+from infra_cdk.stacks.canary_stack import CanaryStack
 from infra_cdk.stacks.drill_stack import DrillStack
 from infra_cdk.stacks.foundation_stack import FoundationStack
 
-__all__ = ["BackupDrStack", "BackupStack", "DrillStack", "FoundationStack", "dr_bucket_name"]
+__all__ = ["BackupDrStack", "BackupStack", "CanaryStack", "DrillStack", "FoundationStack", "dr_bucket_name"]

@@ -28,6 +28,7 @@ class Synth:
     backup: Any  # BackupStack
     dr: Any  # BackupDrStack
     drill: Any  # DrillStack
+    canary: Any  # CanaryStack
     foundation_template: Any  # aws_cdk.assertions.Template of each stack
     template: Any  # the (primary) backup stack
     dr_template: Any
@@ -44,7 +45,7 @@ class Synth:
             return value
         if "Fn::GetStackOutput" in value:
             ref = value["Fn::GetStackOutput"]
-            (producer,) = [s for s in (self.foundation, self.backup, self.dr, self.drill)
+            (producer,) = [s for s in (self.foundation, self.backup, self.dr, self.drill, self.canary)
                            if s.stack_name == ref["StackName"]]
             return self.template_json(producer)["Outputs"][ref["OutputName"]]["Value"]
         return {k: self.resolved(v) for k, v in value.items()}
@@ -66,6 +67,7 @@ def synth(tmp_path_factory: pytest.TempPathFactory, clean_cdk_env) -> Synth:
     from infra_cdk.app import (
         BACKUP_DR_STACK_ID,
         BACKUP_STACK_ID,
+        CANARY_STACK_ID,
         DRILL_STACK_ID,
         FOUNDATION_STACK_ID,
         build_app,
@@ -83,6 +85,7 @@ def synth(tmp_path_factory: pytest.TempPathFactory, clean_cdk_env) -> Synth:
     backup = Stack.of(app.node.find_child(BACKUP_STACK_ID))
     dr = Stack.of(app.node.find_child(BACKUP_DR_STACK_ID))
     drill = Stack.of(app.node.find_child(DRILL_STACK_ID))
+    canary = Stack.of(app.node.find_child(CANARY_STACK_ID))
     return Synth(
         app=app,
         outdir=outdir,
@@ -90,6 +93,7 @@ def synth(tmp_path_factory: pytest.TempPathFactory, clean_cdk_env) -> Synth:
         backup=backup,
         dr=dr,
         drill=drill,
+        canary=canary,
         foundation_template=Template.from_stack(foundation),
         template=Template.from_stack(backup),
         dr_template=Template.from_stack(dr),
@@ -105,3 +109,8 @@ def backup_resources(synth: Synth) -> dict[str, Any]:
 @pytest.fixture(scope="session")
 def foundation_resources(synth: Synth) -> dict[str, Any]:
     return synth.template_json(synth.foundation)["Resources"]
+
+
+@pytest.fixture(scope="session")
+def canary_resources(synth: Synth) -> dict[str, Any]:
+    return synth.template_json(synth.canary)["Resources"]

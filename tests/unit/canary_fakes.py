@@ -160,6 +160,14 @@ class MemoryLock:
         return list(self.entries.values())
 
 
+class RecordingExecutions:
+    def __init__(self) -> None:
+        self.stopped: list[tuple[str, str, str]] = []
+
+    def stop(self, execution_id: str, error: str, cause: str) -> None:
+        self.stopped.append((execution_id, error, cause))
+
+
 if TYPE_CHECKING:  # mypy proves every fake satisfies its port
     from churnguard_ops.canary import ports
 
@@ -169,3 +177,4 @@ if TYPE_CHECKING:  # mypy proves every fake satisfies its port
     _alarms: ports.AlarmStates = FakeAlarms()
     _decisions: ports.DecisionLog = MemoryDecisionLog()
     _lock: ports.ReleaseLock = MemoryLock()
+    _executions: ports.ReleaseExecutions = RecordingExecutions()

@@ -29,6 +29,7 @@ from tests.unit.canary_fakes import (
     FakeSmoke,
     MemoryDecisionLog,
     MemoryLock,
+    RecordingExecutions,
 )
 
 FN, ALIAS = "churnguard-api", "live"
@@ -45,8 +46,9 @@ class World:
         self.decisions = MemoryDecisionLog()
         self.lock = MemoryLock()
         self.events = RecordingEvents()
+        self.executions = RecordingExecutions()
         self.flow = CanaryWorkflow(self.aliases, self.cloudwatch, self.smoke, self.alarms, self.decisions, self.lock,
-                                   self.events, clock=lambda: self.now)
+                                   self.events, clock=lambda: self.now, executions=self.executions)
 
     def tick(self, seconds: float) -> None:
         self.now += timedelta(seconds=seconds)
@@ -127,7 +129,7 @@ def test_a_pre_existing_alarm_blocks_by_default_and_is_reported_when_ignored(wor
 
 
 def test_json_entry_point_turns_bad_input_into_validation_failed(world: World) -> None:
-    with pytest.raises(ValidationFailed, match="invalid release request: steps: Value error, steps must end at 100"):
+    with pytest.raises(ValidationFailed, match=r"^steps: Value error, steps must end at 100.*\(invalid release request\)"):
         world.flow.task("validate", {"function_name": FN, "alias": ALIAS, "new_version": "8", "steps": [10]})
 
 
@@ -354,11 +356,14 @@ ALARM_EVENT = {
 
 def test_an_alarm_aborts_the_running_release_and_its_own_tasks_stop(world: World) -> None:
     world.alarms.set("api-errors", "OK")
-    state = started(world, alarms=["api-errors"])
+    execution = "arn:aws:states:us-east-1:123456789012:execution:canary:run-1"
+    state = started(world, alarms=["api-errors"], execution_id=execution)
     result = world.flow.task("abort", ALARM_EVENT)
     assert [a["release_id"] for a in result["aborted"]] == [state.release_id]
     assert world.routing() == ("7", {}) and world.lock.entries == {}
     assert world.events.events[-1][0] == "Canary Release Aborted"
+    assert world.executions.stopped == [("arn:aws:states:us-east-1:123456789012:execution:canary:run-1", "AlarmAbort",
+                                         "alarm api-errors went to ALARM: Threshold Crossed")]
     after = world.flow.evaluate(state)
     assert (after.action, after.outcome) == ("aborted", "aborted")
     assert world.flow.shift(after).action == "aborted"

@@ -245,3 +245,17 @@ def _entry(item: dict[str, Any]) -> LockEntry:
                      alarms=tuple(a["S"] for a in item.get("alarms", {}).get("L", [])),
                      status="aborting" if item.get("status", {}).get("S") == "aborting" else "running",
                      execution_id=item.get("execution_id", {}).get("S"))
+
+
+class StepFunctionsExecutions:
+    def __init__(self, region: str | None = None) -> None:
+        self.region = region
+
+    def stop(self, execution_id: str, error: str, cause: str) -> None:
+        try:
+            aws.client("stepfunctions", self.region).stop_execution(
+                executionArn=execution_id, error=error[:256], cause=cause[:32768])
+        except Exception as exc:
+            if _code(exc) in ("ExecutionDoesNotExist", "ExecutionAlreadyStopped"):
+                return  # finished meanwhile: nothing left to stop
+            raise_translated(exc, f"stop {execution_id}")

@@ -1,5 +1,7 @@
-"""The alarm path: a CloudWatch "Alarm State Change" EventBridge event aborts the release it gates."""
+"""What arrives at the canary handlers: alarm state changes (the abort path), release tasks, decision requests."""
 from __future__ import annotations
+
+from typing import Any, Literal
 
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from pydantic import BaseModel, ConfigDict, Field
@@ -22,3 +24,47 @@ class AlarmStateChangeDetail(BaseModel):
 
 class AlarmStateChange(EventBridgeModel):
     detail: AlarmStateChangeDetail
+
+
+ReleaseTaskName = Literal["validate", "smoke", "shift", "evaluate", "approve", "resume", "promote", "rollback"]
+
+
+class ReleaseTask(BaseModel):
+    """What the release state machine sends a task: which step, and the release state (the request, for
+    ``validate``). ``execution_id`` is the execution's own id (``$$.Execution.Id``), never the input's."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    task: ReleaseTaskName
+    state: dict[str, Any]
+    execution_id: str | None = Field(None, min_length=1)
+    approved_by: str | None = Field(None, max_length=256)
+    reason: str | None = Field(None, max_length=4096)
+
+    def payload(self) -> dict[str, Any]:
+        extra: dict[str, Any] = {}
+        if self.task == "validate" and self.execution_id:
+            extra["execution_id"] = self.execution_id  # the lock and the release id come from the execution
+        if self.approved_by is not None:
+            extra["approved_by"] = self.approved_by
+        if self.reason is not None:
+            extra["reason"] = self.reason
+        return {**self.state, **extra}
+
+
+class DecisionRequest(BaseModel):
+    """A release waits for a human: ``approval`` before 100 %, or ``hold`` after NO_DATA / a provider error.
+    ``token`` is the Step Functions task token the answer (``opsctl canary approve|reject``) sends back."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["approval", "hold"]
+    token: str = Field(min_length=1, max_length=1024)
+    execution_id: str = Field(min_length=1)
+    release_id: str = Field(min_length=1)
+    function_name: str = Field(min_length=1)
+    alias: str = Field(min_length=1)
+    new_version: str = Field(min_length=1)
+    weight: int = Field(ge=0, le=100)
+    timeout_seconds: int = Field(ge=1)
+    reason: str | None = None

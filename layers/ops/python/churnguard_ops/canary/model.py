@@ -289,6 +289,14 @@ class LastDecision(BaseModel):
     reasons: list[str]
     location: str | None = None
     evaluated_at: datetime
+    step_index: int = -1
+    weight: int = 0
+    canary_invocations: float = 0
+    canary_error_rate_pct: float | None = None
+    canary_p99_ms: float | None = None
+    baseline_error_rate_pct: float | None = None
+    baseline_p99_ms: float | None = None
+    action: str | None = None
 
 
 class ReleaseState(BaseModel):
@@ -312,6 +320,8 @@ class ReleaseState(BaseModel):
     approved_by: str | None = None
     smoke: list[dict[str, Any]] = Field(default_factory=list)
     last_decision: LastDecision | None = None
+    #: Every decision of the release, oldest first: the execution's output alone says why it ended as it did.
+    decisions: list[LastDecision] = Field(default_factory=list)
     reason: str | None = None
     error: dict[str, Any] | None = Field(None, description="Where a Catch puts {Error, Cause}")
     finished_at: IsoTime | None = None

@@ -124,3 +124,10 @@ class ReleaseLock(Protocol):
         ...
 
     def running(self) -> list[LockEntry]: ...
+
+
+class ReleaseExecutions(Protocol):
+    def stop(self, execution_id: str, error: str, cause: str) -> None:
+        """Stop a release's workflow execution (the alarm path ends it at once, not at its next evaluation).
+        An execution that already ended is not an error."""
+        ...

@@ -14,5 +14,6 @@ class CanarySettings(BaseSettings):
         None, description=f"Decision records go under {contracts.CANARY_DECISIONS_PREFIX} in this bucket")
     event_bus_name: str = Field("default", description="Where decisions and release events are published")
     lock_table: str = Field(..., description="DynamoDB table (key lock_key, TTL expires_epoch): one release per alias")
+    topic_arn: str | None = Field(None, description="The ops SNS topic: approvals and holds are announced there")
     functions: list[str] = Field(default_factory=list,
                                  description="Functions that may be released; empty = any the role can update")

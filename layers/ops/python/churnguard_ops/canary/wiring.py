@@ -7,12 +7,14 @@ from churnguard_ops.canary.adapters import (
     DynamoReleaseLock,
     LambdaAliasShifter,
     LambdaSmokeInvoker,
+    StepFunctionsExecutions,
 )
+from churnguard_ops.canary.approvals import DecisionAnnouncer
 from churnguard_ops.canary.decisions import PublishedDecisionLog
 from churnguard_ops.canary.settings import CanarySettings
 from churnguard_ops.canary.workflow import CanaryWorkflow
 from churnguard_ops.core import aws, contracts
-from churnguard_ops.core.stores import EventBridgePublisher, S3Documents
+from churnguard_ops.core.stores import EventBridgePublisher, S3Documents, SnsNotifier
 
 
 def settings() -> CanarySettings:
@@ -28,4 +30,13 @@ def workflow(config: CanarySettings | None = None) -> CanaryWorkflow:
                           smoke=LambdaSmokeInvoker(region), alarms=CloudWatchAlarmStates(region),
                           decisions=PublishedDecisionLog(documents, events), lock=DynamoReleaseLock(config.lock_table,
                                                                                                      region),
-                          events=events, allowed_functions=config.functions)
+                          events=events, allowed_functions=config.functions,
+                          executions=StepFunctionsExecutions(region))
+
+
+def decision_requests(config: CanarySettings | None = None) -> DecisionAnnouncer:
+    config = config or settings()
+    region = aws.default_region()
+    notifier = SnsNotifier(config.topic_arn, region) if config.topic_arn else None
+    return DecisionAnnouncer(notifier, EventBridgePublisher(contracts.CANARY_EVENT_SOURCE, config.event_bus_name,
+                                                            region))

@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 from typing import Any
+from urllib.parse import quote
 
 from pydantic import ValidationError
 
@@ -54,6 +55,7 @@ from churnguard_ops.canary.ports import (
     DecisionLog,
     LockEntry,
     MetricsSource,
+    ReleaseExecutions,
     ReleaseLock,
     SmokeInvoker,
     SmokeResponse,
@@ -68,7 +70,8 @@ from churnguard_ops.core.ports import EventPublisher
 class CanaryWorkflow:
     def __init__(self, shifter: TrafficShifter, metrics: MetricsSource, smoke: SmokeInvoker, alarms: AlarmStates,
                  decisions: DecisionLog, lock: ReleaseLock, events: EventPublisher | None = None,
-                 clock: Clock = utcnow, allowed_functions: list[str] | None = None) -> None:
+                 clock: Clock = utcnow, allowed_functions: list[str] | None = None,
+                 executions: ReleaseExecutions | None = None) -> None:
         self.shifter = shifter
         self.metrics = metrics
         self.smoke_invoker = smoke
@@ -78,6 +81,7 @@ class CanaryWorkflow:
         self.events = events
         self.clock = clock
         self.allowed_functions = allowed_functions or []
+        self.executions = executions
 
     # -- validate -----------------------------------------------------------------------------
     def validate(self, request: ReleaseRequest) -> ReleaseState:
@@ -214,9 +218,15 @@ class CanaryWorkflow:
             thresholds=request.thresholds, bake=bake, alarms_in_alarm=firing, verdict=verdict, reasons=reasons,
             notes=judgement.notes, action=action, evaluated_at=now)
         location = self.decisions.write(decision)
-        last = LastDecision(verdict=verdict, reasons=reasons, location=location, evaluated_at=now)
+        last = LastDecision(verdict=verdict, reasons=reasons, location=location, evaluated_at=now,
+                            step_index=state.step_index, weight=state.weight,
+                            canary_invocations=seen.canary.invocations,
+                            canary_error_rate_pct=seen.canary.error_rate_pct, canary_p99_ms=seen.canary.p99_ms,
+                            baseline_error_rate_pct=seen.baseline.error_rate_pct,
+                            baseline_p99_ms=seen.baseline.p99_ms, action=action)
         return state.model_copy(update={
             **base, "action": action, "extensions": extensions, "last_decision": last,
+            "decisions": [*state.decisions, last],
             "reason": "; ".join(reasons) if action in ("rollback", "hold") else None})
 
     def _after_verdict(self, state: ReleaseState, verdict: Verdict) -> tuple[Action, int]:
@@ -314,6 +324,12 @@ class CanaryWorkflow:
                       "stable_version": entry.stable_version, "new_version": entry.new_version,
                       "execution_id": entry.execution_id,
                       "reason": f"alarm {name} went to ALARM: {event.detail.state.reason}".rstrip(": ")}
+            if self.executions and entry.execution_id:
+                # The alias is already safe; stopping the execution ends the release now, with the reason.
+                try:
+                    self.executions.stop(entry.execution_id, "AlarmAbort", detail["reason"])
+                except OpsError as exc:  # its next task sees the lock gone and ends as aborted anyway
+                    detail["stop_error"] = str(exc)
             if self.events:
                 self.events.publish(contracts.CANARY_RELEASE_DETAIL_TYPES["aborted"], detail)
             result["aborted"].append(detail)
@@ -376,8 +392,14 @@ def _parse(model: Any, payload: dict[str, Any], what: str) -> Any:
     try:
         return model.model_validate(payload)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}" for e in exc.errors())
-        raise ValidationFailed(f"invalid {what}: {problems}") from None
+        # Field first, as every refusal in this system reads: "<field>: <problem>".
+        problems = "; ".join(f"{_field(e['loc'])}: {e['msg']}" for e in exc.errors())
+        raise ValidationFailed(f"{problems} (invalid {what})") from None
+
+
+def _field(loc: tuple[Any, ...]) -> str:
+    """``request.steps.2``; a key with spaces or symbols percent-encoded, so the field stays one word."""
+    return ".".join(quote(str(part), safe="_-") for part in loc) or "(root)"
 
 
 def _alias_is_ours(state: ReleaseState, routing: AliasRouting) -> bool:

@@ -69,6 +69,12 @@ CANARY_RELEASE_DETAIL_TYPES: dict[str, str] = {
     "started": "Canary Release Started", "promoted": "Canary Release Promoted",
     "rolled_back": "Canary Release Rolled Back", "aborted": "Canary Release Aborted",
 }
+CANARY_DECISION_REQUESTED_DETAIL_TYPE = "Canary Decision Requested"
+#: Errors the release state machine raises itself (Fail states) besides the tasks' own: an approval
+#: arrived (it ends the approval branch that keeps judging metrics), a breach while waiting for one.
+CANARY_APPROVED_ERROR = "Approved"
+CANARY_REJECTED_ERROR = "Rejected"
+CANARY_BREACH_WHILE_WAITING_ERROR = "BreachWhileAwaitingApproval"
 #: The dimension a business metric carries the Lambda version in (overridable per release).
 CANARY_VERSION_DIMENSION = "Version"
 #: What the sample API publishes: one ``PredictionsServed`` per successful request, dimensions
