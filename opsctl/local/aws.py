@@ -369,14 +369,14 @@ class EmbeddedAws:
         # The same app ThreadedMotoServer builds, wrapped by our middleware.
         moto_app = DomainDispatcherApplication(create_backend_app)
         # Outermost first: injected faults (any API, Invoke included), the RDS data plane (when
-        # attached), CloudWatch extensions (alarm state change events, percentiles), EventBridge
-        # routing, Lambda dispatch, moto fixes.
-        lambda_dispatch = LambdaInvokeMiddleware(ExecutionNameMiddleware(moto_app), self.lambdas,
-                                                 self.lambda_versions, self.lambda_metrics,
-                                                 AliasRevisions(self.clients))
-        self.lambda_dispatch = lambda_dispatch
-        self._dispatch = self.alarm_events.wrap(
-            self.initial_alarm_state.wrap(self.percentiles.wrap(self.events.wrap(lambda_dispatch))))
+        # attached), Lambda dispatch, CloudWatch extensions (alarm state change events, initial
+        # alarm state, percentiles), EventBridge routing, moto fixes. Each answers only its own
+        # API actions and passes everything else on, so their order among themselves is free.
+        extensions = self.alarm_events.wrap(self.initial_alarm_state.wrap(
+            self.percentiles.wrap(self.events.wrap(ExecutionNameMiddleware(moto_app)))))
+        self.lambda_dispatch = LambdaInvokeMiddleware(extensions, self.lambdas, self.lambda_versions,
+                                                      self.lambda_metrics, AliasRevisions(self.clients))
+        self._dispatch = self.lambda_dispatch
         inner = self.rds_dataplane.wrap(self._dispatch) if self.rds_dataplane else self._dispatch
         self.faults = FaultInjectionMiddleware(inner)
         app = self.faults
