@@ -244,6 +244,21 @@ def test_duration_is_measured_and_timestamped_at_invocation(aws: EmbeddedAws) ->
     assert point["SampleCount"] == 1 and point["Maximum"] >= 50
 
 
+def test_emf_printed_by_the_layers_powertools_metrics_reaches_cloudwatch(aws: EmbeddedAws) -> None:
+    from churnguard_ops.core.metrics import EmfMetrics
+
+    def handler(event: Any, context: Any) -> None:
+        metrics = EmfMetrics("ChurnGuard/Test")
+        metrics.put("Restored", 2, "Count", {"Kind": "drill"})
+        metrics.put("Restored", 3, "Count", {"Kind": "drill"})
+
+    aws.register("emf-writer", handler)
+    aws.clients("lambda", REGION).invoke(FunctionName="emf-writer")
+
+    assert metric_sum(aws, "ChurnGuard/Test", "Restored", {"Kind": "drill"}) == 5
+    assert metric_sum(aws, "ChurnGuard/Test", "Restored", {"Kind": "drill"}, stat="SampleCount") == 2
+
+
 # --------------------------------------------------------------------------------------
 # 3. Percentiles
 # --------------------------------------------------------------------------------------
