@@ -25,6 +25,7 @@ TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
 @dataclass
 class DrillRun:
     execution_arn: str
+    drill_id: str  # the execution's (churnguard_ops.drill.model.drill_id_for)
     status: str
     states: list[str]
     transitions: int
@@ -43,6 +44,7 @@ def state_machine_arn(prefix: str, region: str | None = None) -> str:
 
 
 def new_drill_id() -> str:
+    """A unique execution name suffix. The drill's id is derived from the execution, not from this."""
     return f"{datetime.now(timezone.utc):%Y%m%dt%H%M%S}-{secrets.token_hex(2)}"
 
 
@@ -59,11 +61,17 @@ def _history(sfn: Any, arn: str) -> list[dict[str, Any]]:
 
 def run_drill(machine_arn: str, drill_input: dict[str, Any], *, on_start: Callable[[str], None] | None = None,
               poll_interval: float = 0.5, timeout_seconds: float = 4 * 3600) -> DrillRun:
+    from churnguard_ops.drill.model import drill_id_for
+
     sfn = boto3.client("stepfunctions")
     started = time.monotonic()
-    arn = sfn.start_execution(stateMachineArn=machine_arn, name=f"drill-{drill_input['drill_id']}",
-                              input=json.dumps(drill_input))["executionArn"]
-    progress(f"started {arn.rsplit(':', 1)[-1]}")
+    # A drill_id in the input would be ignored by the drill (its id is the execution's): it names the execution.
+    drill_input = dict(drill_input)
+    name = f"drill-{drill_input.pop('drill_id', None) or new_drill_id()}"
+    execution = sfn.start_execution(stateMachineArn=machine_arn, name=name, input=json.dumps(drill_input))
+    arn = execution["executionArn"]
+    drill_id = drill_id_for(arn, execution["startDate"])
+    progress(f"started {arn.rsplit(':', 1)[-1]} (drill {drill_id})")
     if on_start:
         on_start(arn)
     seen, states = 0, []
@@ -88,7 +96,7 @@ def run_drill(machine_arn: str, drill_input: dict[str, Any], *, on_start: Callab
             raise TimeoutError(f"drill {arn} still {status} after {timeout_seconds}s")
         time.sleep(poll_interval)
     progress(f"execution {status} after {time.monotonic() - started:.1f}s, {len(states)} state transitions")
-    return DrillRun(arn, status, states, len(states), _report(events), time.monotonic() - started)
+    return DrillRun(arn, drill_id, status, states, len(states), _report(events), time.monotonic() - started)
 
 
 def _report(events: list[dict[str, Any]]) -> dict[str, Any] | None:
@@ -126,8 +134,14 @@ def report_summary(report: dict[str, Any]) -> str:
         lines.append(f"  recovery point: {point.get('snapshot_id') or point.get('kind')} at {point.get('time')}")
     lines.append("  verdicts: " + ", ".join(f"{k}={'yes' if v else 'NO'}" for k, v in verdicts.items()))
     rto, rpo = report["rto"], report["rpo"]
-    lines.append(f"  RTO {rto['seconds']}s (target {rto['target_seconds']:.0f}s, {rto['measured_as']})")
-    lines.append(f"  RPO {rpo['seconds']}s (target {rpo['target_seconds']:.0f}s, {rpo['measured_as']})")
+    source = {"rds_event": "from the RDS restore event", "poll": "from polling"}.get(report.get("rto_source") or "")
+    lines.append(f"  RTO {rto['seconds']}s (target {rto['target_seconds']:.0f}s, {rto['measured_as']}"
+                 + (f"; {source}" if source else "") + ")")
+    if rto.get("note"):
+        lines.append(f"    {rto['note']}")
+    lines.append(f"  RPO {rpo['seconds']}s (target {rpo['target_seconds']:.0f}s, {rpo['measured_as']})"
+                 + (f": {rpo['reason']}" if rpo.get("reason") else ""))
+    lines.extend(_check_outcome_lines(report))
     for check in report.get("checks", []):
         lines.append(f"  [{check['status']:>7}] {check['name']}: {check['detail']}")
     lines.extend("  " + query_line(query) for query in report.get("queries", []))
@@ -139,6 +153,34 @@ def report_summary(report: dict[str, Any]) -> str:
     lines.append(f"  stages: restore {timings['restore_seconds']}s, validate {timings['validate_seconds']}s, "
                  f"cleanup {timings['cleanup_seconds']}s")
     return "\n".join(lines)
+
+
+def _check_outcome_lines(report: dict[str, Any]) -> list[str]:
+    """Which checks ran, which had nothing to check (and why), which were skipped (and why), the baseline."""
+    details = {c["name"]: str(c.get("detail", "")) for c in report.get("checks", [])}
+
+    def with_reasons(names: list[str]) -> str:
+        return "; ".join(f"{n} ({_reason(details.get(n, ''))})" if details.get(n) else n for n in names)
+
+    lines = []
+    if "checks_ran" in report:
+        lines.append("  checks ran: " + (", ".join(report["checks_ran"]) or "none"))
+    if report.get("checks_not_applicable"):
+        lines.append("  not applicable: " + with_reasons(report["checks_not_applicable"]))
+    if report.get("checks_skipped"):
+        lines.append("  skipped: " + with_reasons(report["checks_skipped"]))
+    baseline = report.get("baseline")
+    if isinstance(baseline, dict):
+        required = "required" if baseline.get("required") else "not required"
+        state = "present" if baseline.get("present") else f"MISSING ({baseline.get('reason', 'unknown')})"
+        lines.append(f"  baseline: {state}, {required}")
+    return lines
+
+
+def _reason(detail: str) -> str:
+    for prefix in ("not applicable: ", "skipped: "):
+        detail = detail.removeprefix(prefix)
+    return detail
 
 
 def _ms(value: float) -> str:

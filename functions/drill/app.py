@@ -2,21 +2,20 @@
 
 Each handler parses the execution state, runs one workflow step, and returns its part of the
 state (Step Functions stores it at the task's ResultPath). Exceptions propagate: their class name
-is the Step Functions error that Catch routes to Cleanup.
+is the Step Functions error that Catch routes to Cleanup. Plan, Cleanup and Report also get the
+execution ({"execution": ..., "drill": <state>}): the drill id is the execution's, never the input's.
 """
 from __future__ import annotations
 
-import json
 from datetime import datetime, timezone
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import ValidationError
 
 from churnguard_ops.core.observability import ops_handler
-from churnguard_ops.drill.model import DrillState, PollRequest
+from churnguard_ops.drill.model import DrillState, ExecutionTask, LenientExecutionTask, PollRequest
 
 logger = Logger()
 metrics = Metrics()
@@ -26,21 +25,12 @@ def _state(event: dict[str, Any]) -> DrillState:
     return parse(event=event, model=DrillState)
 
 
-def _state_or_invalid_input(event: dict[str, Any]) -> DrillState:
-    """Cleanup and Report must run even when the execution input itself was invalid (every step
-    before them failed on it): they then see a state with only the error."""
-    try:
-        return _state(event)
-    except ValidationError as exc:
-        cause = json.dumps({"errorMessage": f"invalid drill input: {exc}"})
-        return DrillState(error={"Error": "InvalidInput", "Cause": cause})
-
-
 @ops_handler(logger, metrics)
 def plan(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     from churnguard_ops.drill import wiring
 
-    result = wiring.workflow().plan(_state(event))
+    task = parse(event=event, model=ExecutionTask)
+    result = wiring.workflow().plan(task.drill, task.execution)
     logger.info("drill planned", extra={"drill_id": result.drill_id,
                                         "recovery_point": result.recovery_point.model_dump(mode="json")})
     return result.model_dump(mode="json")
@@ -83,7 +73,8 @@ def measure(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
 def cleanup(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     from churnguard_ops.drill import wiring
 
-    result = wiring.workflow().cleanup(_state_or_invalid_input(event))
+    # Cleanup must run even when the execution input itself was invalid (every step before it failed on it).
+    result = wiring.workflow().cleanup(LenientExecutionTask.parse(event).execution)
     logger.info("cleaned up", extra=result)
     return result
 
@@ -93,8 +84,13 @@ def report(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     from churnguard_ops.drill import wiring
     from churnguard_ops.drill.report import build_report
 
+    task = LenientExecutionTask.parse(event)
+    state = task.own()  # a plan that came in with the input is another drill's: not reported as this one
     config = wiring.settings()
-    document = build_report(_state_or_invalid_input(event), config, datetime.now(timezone.utc))
+    document = build_report(state, config, datetime.now(timezone.utc),
+                            drill_id=task.execution.drill_id if task.execution else None,
+                            execution_arn=task.execution.id if task.execution else None,
+                            timing=wiring.restore_timer().timing(state))
     result = wiring.reporter(config).publish(document)
     logger.info(result["summary"])
     return result
@@ -109,4 +105,14 @@ def sweep(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     logger.info("sweep finished", extra=result)
     if result["errors"]:
         raise RuntimeError(f"sweeper could not delete {len(result['errors'])} resource(s): {result['errors']}")
+    return result
+
+
+@ops_handler(logger, metrics)
+def freshness(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """Scheduled: emit SecondsSinceLastSuccessfulDrill per drill source (the no-success alarm's metric)."""
+    from churnguard_ops.drill import wiring
+
+    result = wiring.freshness().emit()
+    logger.info("drill freshness", extra=result)
     return result

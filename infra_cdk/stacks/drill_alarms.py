@@ -9,9 +9,10 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 
 from churnguard_ops.core.contracts import METRICS_NAMESPACE
+from churnguard_ops.drill.freshness import METRIC as SECONDS_SINCE_SUCCESS
 from infra_cdk.constructs import Foundation
 from infra_cdk.settings import DRILL_STATE_MACHINE_TIMEOUT_HOURS, ChurnGuardContext
-from infra_cdk.stacks.drill_spec import NO_SUCCESS_ALERT_DAYS, NO_SUCCESS_EVALUATION_PERIODS, NO_SUCCESS_PERIOD
+from infra_cdk.stacks.drill_spec import NO_SUCCESS_PERIOD
 
 DRILL_SERVICE_NAME = "drill"  # POWERTOOLS_SERVICE_NAME of every drill function
 # Powertools adds service=<POWERTOOLS_SERVICE_NAME> to every EMF metric (single_metric too), and
@@ -25,29 +26,29 @@ def create_drill_alarms(stack: Stack, *, config: ChurnGuardContext, foundation: 
     prefix = config.prefix
     # The scheduled drill names no source_instance: the functions drill the first configured one.
     scheduled_source = config.backup.db_instance_ids[0]
+    days = config.drill.no_success_alert_days
     five_minutes = Duration.minutes(5)
     alarms = [
         foundation.alarm(
             stack,
             "NoSuccessfulDrillAlarm",
-            alarm_name=f"{prefix}-drill-no-success-{NO_SUCCESS_ALERT_DAYS}d",
+            alarm_name=f"{prefix}-drill-no-success-{days}d",
             alarm_description=(
-                f"No successful restore drill of {scheduled_source} in {NO_SUCCESS_ALERT_DAYS} days "
-                f"(DrillSucceeded Sum < 1 in each of {NO_SUCCESS_EVALUATION_PERIODS} whole days; CloudWatch "
-                "allows at most 7 days per alarm window). Missing data is breaching: a drill that never "
-                "ran is a failed drill."
+                f"No successful restore drill of {scheduled_source} in {days} days: {SECONDS_SINCE_SUCCESS} "
+                f"(emitted by {prefix}-drill-freshness from the drill history) is above {days} days. Missing "
+                "data is breaching: no drill ever passed, or the freshness function is not running."
             ),
             metric=cw.Metric(
                 namespace=METRICS_NAMESPACE,
-                metric_name="DrillSucceeded",
+                metric_name=SECONDS_SINCE_SUCCESS,
                 dimensions_map={"SourceDBInstance": scheduled_source, **EMF_SERVICE_DIMENSION},
-                statistic="Sum",
+                statistic="Maximum",
                 period=NO_SUCCESS_PERIOD,
             ),
-            threshold=1,
-            comparison_operator=cw.ComparisonOperator.LESS_THAN_THRESHOLD,
-            evaluation_periods=NO_SUCCESS_EVALUATION_PERIODS,
-            datapoints_to_alarm=NO_SUCCESS_EVALUATION_PERIODS,
+            threshold=days * 86400,
+            comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            evaluation_periods=1,
+            datapoints_to_alarm=1,
             treat_missing_data=cw.TreatMissingData.BREACHING,
         ),
         foundation.any_alarm(

@@ -202,6 +202,16 @@ def grant_drill_permissions(stack: Stack, functions: dict[str, OpsFunction], *, 
           conditions={"StringEquals": {"kms:ViaService": f"dynamodb.{primary}.amazonaws.com"}})
     g.add("PublishSummary", ["sns:Publish"], [foundation.topic.topic_arn])
     g.add("OpsTopicKey", ["kms:GenerateDataKey", "kms:Decrypt"], [foundation.topic_key.key_arn])
+    # RTO ends when RDS logged the restore as complete (its event log), not when a poll saw it.
+    g.add("RdsRestoreEvents", ["rds:DescribeEvents"], ["*"],
+          why_wildcard="rds:DescribeEvents supports no resource-level permissions (no resource type in the "
+                       "RDS authorization reference): '*' is the only valid resource. Read-only: the event log.")
+
+    # freshness: the newest passed drill per source, from the history table (read-only).
+    g = grants["freshness"]
+    g.add("ReadHistory", ["dynamodb:Query"], [history_table.table_arn])
+    g.add("HistoryTableKeyRead", ["kms:Decrypt", "kms:DescribeKey"], [drill_key.key_arn],
+          conditions={"StringEquals": {"kms:ViaService": f"dynamodb.{primary}.amazonaws.com"}})
 
     for g in grants.values():
         g.suppress_wildcards()

@@ -32,14 +32,11 @@ STATE_DRILL_PASSED = "DrillPassed?"
 STATE_SUCCEEDED = "DrillSucceeded"
 STATE_FAILED = "DrillFailed"
 
-# The one window CloudWatch allows for "nothing in N days": Period x EvaluationPeriods may not
-# exceed 7 days (1 day for periods under an hour), so 8 days cannot be one window. Seven whole-day
-# periods that all lack a success mean the last successful drill is 7-8 days old (day boundaries),
-# i.e. the alarm fires at the latest 8 days after the last success -- and a weekly drill that
-# succeeds never leaves seven consecutive days empty.
-NO_SUCCESS_PERIOD = Duration.days(1)
-NO_SUCCESS_EVALUATION_PERIODS = 7
-NO_SUCCESS_ALERT_DAYS = 8
+# The "no successful drill in N days" alarm (N: drill.no_success_alert_days) watches the age of the last
+# success, which the freshness function emits every FRESHNESS_RATE: four values per one-hour alarm
+# period, so one late or lost invocation cannot leave a period empty (missing data is breaching).
+FRESHNESS_RATE = Duration.minutes(15)
+NO_SUCCESS_PERIOD = Duration.hours(1)
 
 
 @dataclass(frozen=True)
@@ -75,6 +72,9 @@ FUNCTION_SPECS: tuple[DrillFunctionSpec, ...] = (
     DrillFunctionSpec("sweeper", "SweeperFunction", "app.sweep",
                       "Restore drill sweeper: delete expired drill instances and snapshots", Duration.minutes(5),
                       scheduled=True),
+    DrillFunctionSpec("freshness", "FreshnessFunction", "app.freshness",
+                      "Restore drill freshness: seconds since each source's last successful drill (EMF)",
+                      Duration.minutes(1), scheduled=True),
 )
 
 

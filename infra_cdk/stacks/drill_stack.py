@@ -4,7 +4,8 @@ Every week (``drill.schedule``) EventBridge starts ``churnguard-ops-restore-dril
 recovery point, Restore creates ``churnguard-ops-drill-<id>`` from it, Validate and
 MeasurePerformance run real SQL against the copy, Cleanup ALWAYS deletes what the drill created
 (every risky task catches into it), and Report writes the S3 JSON, the DynamoDB history item, EMF
-metrics and the SNS summary. An hourly sweeper deletes whatever a killed drill left behind.
+metrics and the SNS summary. An hourly sweeper deletes whatever a killed drill left behind, and a
+freshness function emits how long ago each source last passed a drill (the no-success alarm's metric).
 
 A stack of its own: the drill is its own capability with its own lifecycle (deploy/destroy it without
 touching the backups). It reads baselines from and writes reports to the ops bucket, and notifies
@@ -39,7 +40,7 @@ from infra_cdk.paths import FUNCTIONS_DIR
 from infra_cdk.settings import ChurnGuardContext
 from infra_cdk.stacks.drill_alarms import DRILL_SERVICE_NAME, create_drill_alarms
 from infra_cdk.stacks.drill_grants import grant_drill_permissions
-from infra_cdk.stacks.drill_spec import FUNCTION_SPECS
+from infra_cdk.stacks.drill_spec import FRESHNESS_RATE, FUNCTION_SPECS
 from infra_cdk.stacks.drill_workflow import create_drill_state_machine
 
 DRILL_CODE_DIR = FUNCTIONS_DIR / "drill"
@@ -115,7 +116,7 @@ class DrillStack(Stack):
                 # Task functions are invoked synchronously by Step Functions (its Retry/Catch apply);
                 # only the scheduled sweeper is asynchronous (DLQ + Lambda retries).
                 asynchronous=spec.scheduled,
-                # One sweep at a time: overlapping sweeps would race on the same deletes.
+                # One sweep (or freshness run) at a time: overlapping sweeps would race on the same deletes.
                 reserved_concurrent_executions=1 if spec.scheduled else None,
             )
         self.functions: dict[str, lambda_.Function] = {k: f.function for k, f in self.ops_functions.items()}
@@ -179,6 +180,24 @@ class DrillStack(Stack):
                 dead_letter_queue=self.sweeper_dlq,
                 retry_attempts=2,
                 max_event_age=Duration.hours(1),
+            )
+        )
+
+        freshness = self.ops_functions["freshness"]
+        assert freshness.dlq is not None
+        self.freshness_rule = events.Rule(
+            self,
+            "FreshnessSchedule",
+            rule_name=f"{prefix}-drill-freshness",
+            description="Emit the seconds since each drill source's last successful drill",
+            schedule=events.Schedule.rate(FRESHNESS_RATE),
+        )
+        self.freshness_rule.add_target(
+            targets.LambdaFunction(
+                freshness.function,
+                dead_letter_queue=freshness.dlq,
+                retry_attempts=2,
+                max_event_age=FRESHNESS_RATE,  # a stale measurement is superseded by the next one
             )
         )
 

@@ -64,14 +64,24 @@ def _definition(stack: Stack, functions: Mapping[str, lambda_.IFunction]) -> sfn
     def poll_payload(target: str) -> sfn.TaskInput:
         return sfn.TaskInput.from_object({"target": target, "drill": sfn.JsonPath.entire_payload})
 
-    plan = task(STATE_PLAN, "plan", "$.plan")
+    # The execution from the context object, not the input: the drill id (and so every resource name
+    # Plan creates and Cleanup deletes, and the report's key) is derived from it, so an input that
+    # carries another drill's plan or id cannot aim Cleanup or the history at that drill.
+    with_execution = sfn.TaskInput.from_object({
+        "execution": {"id": sfn.JsonPath.string_at("$$.Execution.Id"),
+                      "name": sfn.JsonPath.string_at("$$.Execution.Name"),
+                      "started_at": sfn.JsonPath.string_at("$$.Execution.StartTime")},
+        "drill": sfn.JsonPath.entire_payload,
+    })
+
+    plan = task(STATE_PLAN, "plan", "$.plan", with_execution)
     poll_snapshot = task(STATE_POLL_SNAPSHOT, "poll", "$.plan.wait", poll_payload("snapshot"))
     restore = task(STATE_RESTORE, "restore", "$.restore")
     poll_instance = task(STATE_POLL_INSTANCE, "poll", "$.restore.wait", poll_payload("instance"))
     validate = task(STATE_VALIDATE, "validate", "$.validation")
     measure = task(STATE_MEASURE, "measure", "$.performance")
-    cleanup = task(STATE_CLEANUP, "cleanup", "$.cleanup")
-    report = task(STATE_REPORT, "report", "$.report")
+    cleanup = task(STATE_CLEANUP, "cleanup", "$.cleanup", with_execution)
+    report = task(STATE_REPORT, "report", "$.report", with_execution)
 
     succeeded = sfn.Succeed(stack, STATE_SUCCEEDED, state_name=STATE_SUCCEEDED)
     failed = sfn.Fail(stack, STATE_FAILED, state_name=STATE_FAILED, error="DrillFailed",

@@ -18,7 +18,7 @@ from opsctl.commands.common import (
     wants_local,
 )
 from opsctl.console import backup_summary, progress, still_running, write_json
-from opsctl.drill_runner import leftovers, new_drill_id, report_summary, run_drill, state_machine_arn
+from opsctl.drill_runner import leftovers, report_summary, run_drill, state_machine_arn
 from opsctl.lambda_calls import backup_tick, invoke
 
 MODES = ("latest", "snapshot", "fresh", "point_in_time")
@@ -97,7 +97,7 @@ def drill_input(args: argparse.Namespace, local: bool) -> dict:
 
     from churnguard_ops.drill.model import DrillInput
 
-    payload = {"drill_id": new_drill_id(), "mode": _mode(args), "target_region": args.target_region,
+    payload = {"mode": _mode(args), "target_region": args.target_region,
                "poll_seconds": args.poll_seconds if args.poll_seconds is not None else (1 if local else 30),
                "max_wait_seconds": args.max_wait_seconds}
     for key in ("source_instance", "snapshot_id", "restore_time"):

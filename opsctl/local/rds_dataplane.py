@@ -21,6 +21,11 @@ DeleteDBSnapshot                        drops the snapshot database once no snap
 ModifyDBInstance NewDBInstanceIdentifier the binding follows the rename
 any response with <DBInstance> elements  for bound instances: Endpoint.Address 127.0.0.1,
                                         Endpoint.Port the PostgreSQL port, DBName the database
+DescribeEvents                          moto's events plus the restore-complete events RDS logs
+                                        and moto does not: "Restored from snapshot <id>"
+                                        (RDS-EVENT-0043), "Restored from DB instance <id> to
+                                        <time>" (RDS-EVENT-0019), dated when the restore's data
+                                        exists (for any restore moto accepted, bound or not)
 ======================================  ===================================================
 
 Runtime code stays the code that runs on AWS: it calls the RDS API, reads Endpoint and DBName from
@@ -56,13 +61,14 @@ import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import parse_qs, urlencode
 
 if TYPE_CHECKING:
     from .postgres import EmbeddedPostgres
 
-__all__ = ["Materialization", "RdsDataPlane", "SigV4Scope", "credential_scope"]
+__all__ = ["Materialization", "RdsDataPlane", "RdsEventRecord", "SigV4Scope", "credential_scope"]
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +120,19 @@ class Materialization:
     not_valid_foreign_keys: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class RdsEventRecord:
+    """An RDS event the data plane logged (moto does not log restores' completion)."""
+
+    region: str
+    source_identifier: str
+    source_type: str
+    message: str
+    categories: tuple[str, ...]
+    date: datetime
+    source_arn: str
+
+
 @dataclass
 class _Binding:
     database: str
@@ -140,6 +159,7 @@ class RdsDataPlane:
         self.postgres = postgres
         self.app = app
         self.materializations: list[Materialization] = []
+        self.events: list[RdsEventRecord] = []
         self._lock = threading.Lock()  # the maps below; held only briefly
         self._ops_lock = threading.RLock()  # serializes database creation/removal
         self._instances: dict[tuple[str, str], _Binding] = {}  # (region, instance id) -> database
@@ -192,6 +212,7 @@ class RdsDataPlane:
                 self._snapshots.clear()
                 self._owned.clear()
                 self.materializations.clear()
+                self.events.clear()
             for database in owned:
                 try:
                     self._drop(database)
@@ -224,6 +245,8 @@ class RdsDataPlane:
                 self._undo(action, region, params, environ)
                 return _error(start_response, "500 Internal Server Error", "InternalFailure",
                               f"local RDS data plane: {action} failed: {exc}")
+        if action == "DescribeEvents":
+            body = self._add_events(body, region, params)
         if b"<DBInstance>" in body:
             body = self._rewrite_instances(body, region)
         return _reply(start_response, status, headers, body)
@@ -247,9 +270,10 @@ class RdsDataPlane:
     def _on_restore_from_snapshot(self, region: str, params: dict[str, str], environ: dict[str, Any]) -> None:
         snap_region, snap_id = _snapshot_ref(params.get("DBSnapshotIdentifier", ""), region)
         source = self._snapshot_database(snap_region, snap_id, environ)
-        if source is None:
-            return
-        self._materialize_instance(region, params["DBInstanceIdentifier"], source, kind="restore")
+        if source is not None:
+            self._materialize_instance(region, params["DBInstanceIdentifier"], source, kind="restore")
+        self._log_instance_event(region, params["DBInstanceIdentifier"], f"Restored from snapshot {snap_id}",
+                                 ("restoration",), environ)
 
     def _on_restore_to_point_in_time(self, region: str, params: dict[str, str], environ: dict[str, Any]) -> None:
         """A copy of the source instance's database *as of now*.
@@ -260,10 +284,13 @@ class RdsDataPlane:
         Sources given as SourceDbiResourceId or SourceDBInstanceAutomatedBackupsArn are not
         resolved and pass through unbound.
         """
-        source = self.database_for_instance(params.get("SourceDBInstanceIdentifier", ""), region)
-        if source is None:
-            return
-        self._materialize_instance(region, params["TargetDBInstanceIdentifier"], source, kind="point_in_time")
+        source_id = params.get("SourceDBInstanceIdentifier", "")
+        source = self.database_for_instance(source_id, region)
+        if source is not None:
+            self._materialize_instance(region, params["TargetDBInstanceIdentifier"], source, kind="point_in_time")
+        when = params.get("RestoreTime") or datetime.now(timezone.utc).isoformat()  # no WAL here: "now"
+        self._log_instance_event(region, params["TargetDBInstanceIdentifier"],
+                                 f"Restored from DB instance {source_id} to {when}", ("restoration",), environ)
 
     def _on_delete_instance(self, region: str, params: dict[str, str], environ: dict[str, Any]) -> None:
         instance_id = params.get("DBInstanceIdentifier", "")
@@ -311,6 +338,54 @@ class RdsDataPlane:
             binding = self._instances.pop((region, params.get("DBInstanceIdentifier", "")), None)
             if binding is not None:
                 self._instances[(region, new_id)] = binding
+
+    # -- events ----------------------------------------------------------------------
+    def _log_instance_event(self, region: str, instance_id: str, message: str, categories: tuple[str, ...],
+                            environ: dict[str, Any]) -> None:
+        """Dated now: the hook runs once the restored data exists, i.e. when the restore completed."""
+        found = self._inner_query(environ, region, {"Action": "DescribeDBInstances",
+                                                    "DBInstanceIdentifier": instance_id})
+        arn = (_first_text(found, "DBInstanceArn") if found is not None else None) or ""
+        with self._lock:
+            self.events.append(RdsEventRecord(region, instance_id, "db-instance", message, categories,
+                                              datetime.now(timezone.utc), arn))
+
+    def _add_events(self, body: bytes, region: str, params: dict[str, str]) -> bytes:
+        """moto's DescribeEvents answer plus the data plane's events that match the request's filters."""
+        end = _iso(params.get("EndTime")) or datetime.now(timezone.utc)
+        start = _iso(params.get("StartTime")) or end - timedelta(minutes=int(params.get("Duration") or 60))
+        with self._lock:
+            ours = [e for e in self.events if e.region == region and start <= e.date <= end
+                    and params.get("SourceIdentifier", e.source_identifier) == e.source_identifier
+                    and params.get("SourceType", e.source_type) == e.source_type]
+        if not ours:
+            return body
+        try:
+            root = ET.fromstring(body)
+        except ET.ParseError:
+            return body
+        ns = root.tag[1:].split("}", 1)[0] if root.tag.startswith("{") else ""
+
+        def q(tag: str) -> str:
+            return f"{{{ns}}}{tag}" if ns else tag
+
+        events = next(root.iter(q("Events")), None)
+        if events is None:
+            result = next(root.iter(q("DescribeEventsResult")), None)
+            if result is None:
+                return body
+            events = ET.SubElement(result, q("Events"))
+        for record in sorted(ours, key=lambda e: e.date):
+            event = ET.SubElement(events, q("Event"))
+            for tag, text in (("SourceIdentifier", record.source_identifier), ("SourceType", record.source_type),
+                              ("Message", record.message)):
+                ET.SubElement(event, q(tag)).text = text
+            categories = ET.SubElement(event, q("EventCategories"))
+            for category in record.categories:
+                ET.SubElement(categories, q("EventCategory")).text = category
+            ET.SubElement(event, q("Date")).text = record.date.isoformat().replace("+00:00", "Z")
+            ET.SubElement(event, q("SourceArn")).text = record.source_arn
+        return ET.tostring(root, encoding="unicode", default_namespace=ns or None).encode()
 
     _HOOKS: dict[str, Callable[[RdsDataPlane, str, dict[str, str], dict[str, Any]], None]] = {
         "CreateDBSnapshot": _on_create_snapshot,
@@ -593,6 +668,13 @@ def _first_text(root: ET.Element, tag: str) -> str | None:
         if element.tag == tag or element.tag.endswith("}" + tag):
             return element.text
     return None
+
+
+def _iso(raw: str | None) -> datetime | None:
+    if not raw:
+        return None
+    value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
 def _set_child(parent: ET.Element, tag: str, text: str) -> None:

@@ -20,7 +20,12 @@ CONFIGURED = ["churnguard-prod", "churnguard-analytics"]  # backup.db_instance_i
 HANDLERS = {
     "plan": "app.plan", "poll": "app.poll", "restore": "app.restore", "validate": "app.validate",
     "measure": "app.measure", "cleanup": "app.cleanup", "report": "app.report", "sweeper": "app.sweep",
+    "freshness": "app.freshness",
 }
+SCHEDULED = ("sweeper", "freshness")  # invoked by EventBridge rules, not by the state machine
+# Plan, Cleanup and Report also get the execution from the context object (the drill id is derived from it).
+WITH_EXECUTION = {"execution": {"id.$": "$$.Execution.Id", "name.$": "$$.Execution.Name",
+                                "started_at.$": "$$.Execution.StartTime"}, "drill.$": "$"}
 TASKS = {  # state -> (function suffix, ResultPath)
     "Plan": ("plan", "$.plan"),
     "PollSnapshot": ("poll", "$.plan.wait"),
@@ -236,16 +241,18 @@ def test_history_table_is_the_contract_table_with_kms_and_pitr(resources, functi
         assert functions[key][1]["Environment"]["Variables"]["DRILL_HISTORY_TABLE"] == {"Ref": table_id}
 
 
-def test_only_the_sweeper_is_asynchronous_with_dlq_retries_and_single_concurrency(resources, functions):
-    configs = of_type(resources, "AWS::Lambda::EventInvokeConfig")
-    (config,) = configs.values()
-    sweeper_id, sweeper = functions["sweeper"]
-    assert config["Properties"]["FunctionName"] == {"Ref": sweeper_id}
-    assert config["Properties"]["MaximumRetryAttempts"] == 2
-    dlq_arn = config["Properties"]["DestinationConfig"]["OnFailure"]["Destination"]
-    dlq_id = dlq_arn["Fn::GetAtt"][0]
-    assert resources[dlq_id]["Properties"]["QueueName"] == "churnguard-ops-drill-sweeper-dlq"
-    assert sweeper["ReservedConcurrentExecutions"] == 1
+@pytest.mark.parametrize("key", SCHEDULED)
+def test_only_the_scheduled_functions_are_asynchronous_with_dlq_retries_and_single_concurrency(resources, functions,
+                                                                                              key):
+    configs = {c["Properties"]["FunctionName"]["Ref"]: c["Properties"]
+               for c in of_type(resources, "AWS::Lambda::EventInvokeConfig").values()}
+    assert set(configs) == {functions[k][0] for k in SCHEDULED}
+    function_id, function = functions[key]
+    config = configs[function_id]
+    assert config["MaximumRetryAttempts"] == 2
+    dlq_id = config["DestinationConfig"]["OnFailure"]["Destination"]["Fn::GetAtt"][0]
+    assert resources[dlq_id]["Properties"]["QueueName"] == f"churnguard-ops-drill-{key}-dlq"
+    assert function["ReservedConcurrentExecutions"] == 1
 
 
 # --- state machine ----------------------------------------------------------------------------
@@ -287,6 +294,8 @@ def test_tasks_invoke_their_function_directly_with_the_contract_payload_and_resu
         if key == "poll":
             target = "snapshot" if name == "PollSnapshot" else "instance"
             assert state["Parameters"] == {"target": target, "drill.$": "$"}, name
+        elif key in ("plan", "cleanup", "report"):
+            assert state["Parameters"] == WITH_EXECUTION, name
         else:
             assert "Parameters" not in state and "InputPath" not in state, f"{name}: the payload is the whole state"
 
@@ -368,7 +377,7 @@ def test_state_machine_role_invokes_only_the_drill_task_functions(resources, sta
     role_id = state_machine[1]["Properties"]["RoleArn"]["Fn::GetAtt"][0]
     invoke = [s for s in policy_statements(resources, role_id) if "lambda:InvokeFunction" in as_list(s["Action"])]
     invoked = {flat(r).split(".Arn>")[0].lstrip("<") for s in invoke for r in as_list(s["Resource"])}
-    assert invoked == {functions[k][0] for k in HANDLERS if k != "sweeper"}
+    assert invoked == {functions[k][0] for k in HANDLERS if k not in SCHEDULED}
 
 
 # --- schedules --------------------------------------------------------------------------------
@@ -610,17 +619,56 @@ def _alarms(resources) -> dict[str, dict[str, Any]]:
             for a in of_type(resources, "AWS::CloudWatch::Alarm").values()}
 
 
-def test_alarm_when_no_drill_succeeded_in_8_days(resources):
+def test_alarm_when_no_drill_succeeded_in_exactly_8_days_by_the_age_of_the_last_success(resources):
     alarm = _alarms(resources)["churnguard-ops-drill-no-success-8d"]
-    assert (alarm["Namespace"], alarm["MetricName"], alarm["Statistic"]) == ("ChurnGuardOps", "DrillSucceeded", "Sum")
+    assert (alarm["Namespace"], alarm["MetricName"], alarm["Statistic"]) == (
+        "ChurnGuardOps", "SecondsSinceLastSuccessfulDrill", "Maximum")
     # Powertools adds service=drill to every EMF metric; the scheduled drill drills the first instance.
     assert sorted(alarm["Dimensions"], key=lambda d: d["Name"]) == [
         {"Name": "SourceDBInstance", "Value": "churnguard-prod"}, {"Name": "service", "Value": "drill"}]
-    assert (alarm["ComparisonOperator"], alarm["Threshold"]) == ("LessThanThreshold", 1)
+    assert (alarm["ComparisonOperator"], alarm["Threshold"]) == ("GreaterThanThreshold", 8 * 86400)
+    # Never a success, or the freshness function not running: missing data pages.
     assert alarm["TreatMissingData"] == "breaching"
-    # 7 whole days without a success => the last success is 7-8 days old; CloudWatch caps the window at 7 days.
-    assert (alarm["Period"], alarm["EvaluationPeriods"], alarm["DatapointsToAlarm"]) == (86400, 7, 7)
+    assert (alarm["Period"], alarm["EvaluationPeriods"], alarm["DatapointsToAlarm"]) == (3600, 1, 1)
     assert "8 days" in alarm["AlarmDescription"]
+    assert not any(a["MetricName"] == "DrillSucceeded" for a in _alarms(resources).values())  # the old one is gone
+
+
+def test_freshness_runs_every_15_minutes_so_no_alarm_period_is_left_empty(resources, functions):
+    rules = {r["Properties"]["Name"]: r["Properties"] for r in of_type(resources, "AWS::Events::Rule").values()}
+    rule = rules["churnguard-ops-drill-freshness"]
+    assert rule["ScheduleExpression"] == "rate(15 minutes)"  # four values per one-hour alarm period
+    (target,) = rule["Targets"]
+    assert target["Arn"] == {"Fn::GetAtt": [functions["freshness"][0], "Arn"]}
+
+
+def test_freshness_may_only_query_the_history_table(resources, functions):
+    statements = _statements(resources, functions, "freshness")
+    actions = {a for s in statements for a in as_list(s["Action"])}
+    assert {a for a in actions if a.startswith(("dynamodb:", "rds:", "s3:", "sns:"))} == {"dynamodb:Query"}
+    table_id, _ = only(resources, "AWS::DynamoDB::Table")
+    (query,) = _with_action(statements, "dynamodb:Query")
+    assert query["Resource"] == {"Fn::GetAtt": [table_id, "Arn"]}
+
+
+def test_no_success_threshold_comes_from_context(tmp_path):
+    from infra_cdk.app import cdk_json_context
+
+    drill = {**cdk_json_context()["churnguard"]["drill"], "no_success_alert_days": 15}
+    resources = synth_drill_template(tmp_path, drill)["Resources"]
+    alarm = _alarms(resources)["churnguard-ops-drill-no-success-15d"]
+    assert alarm["Threshold"] == 15 * 86400 and alarm["TreatMissingData"] == "breaching"
+
+
+def test_only_report_reads_rds_events_and_on_star_because_describe_events_has_no_resource_type(resources,
+                                                                                              functions):
+    for key in HANDLERS:
+        found = _with_action(_statements(resources, functions, key), "rds:DescribeEvents")
+        if key == "report":
+            (statement,) = found
+            assert statement["Resource"] == "*" and as_list(statement["Action"]) == ["rds:DescribeEvents"]
+        else:
+            assert found == [], key
 
 
 def test_alarm_windows_are_valid_for_cloudwatch(resources):

@@ -43,6 +43,7 @@ CONTRACT = {
         "rpo_minutes": 15,
         "expiry_hours": 6,
         "schedule": "cron(0 3 ? * SUN *)",
+        "no_success_alert_days": 8,
         "db_secrets": {},
         "vpc": None,
         "dr_subnet_group": None,
@@ -110,6 +111,7 @@ def test_context_given_as_json_string_is_accepted():
     {"drill": {"instance_class": "t3.micro"}},
     {"drill": {"expiry_hours": 4}},  # not longer than the 4 h state machine timeout: sweeper vs running drill
     {"drill": {"rto_minutes": 0}},
+    {"drill": {"no_success_alert_days": 0}},
     {"drill": {"db_secrets": {"churnguard-other": "arn:aws:secretsmanager:us-east-1:123456789012:secret:x-AbCdEf"}}},
     {"drill": {"db_secrets": {"churnguard-prod": "churnguard/prod"}}},
     {"drill": {"vpc": {"vpc_id": "vpc-01234567", "subnet_ids": [], "security_group_ids": ["sg-01234567"]}}},

@@ -57,6 +57,18 @@ def test_healthy_backup_passes_with_every_check_and_is_cleaned_up(env):
     assert {c["status"] for c in run.report["checks"]} == {"passed"}
     assert run.states[0] == "Plan" and run.states[-1] == "DrillSucceeded"
     assert _left(env) == [] and _restored_databases(env) == []
+    # The drill id is the execution's, and the report is filed under it.
+    assert run.report["drill_id"] == run.drill_id and run.report["execution_arn"] == run.execution_arn
+
+
+def test_rto_ends_at_the_rds_restore_event_not_at_the_poll(env):
+    run = _drill(env, poll_seconds=3)  # moto is available at once; the first poll still comes 3 s later
+    report = run.report
+    assert run.status == "SUCCEEDED", report
+    assert report["rto_source"] == "rds_event" and report["rto"]["event"].startswith("Restored from snapshot ")
+    timings = report["timings"]
+    assert timings["restore_requested_at"] <= timings["available_at"] <= timings["available_polled_at"]
+    assert report["rto"]["seconds"] == report["timings"]["restore_seconds"]
 
 
 @pytest.mark.parametrize("case, check", [
@@ -123,4 +135,57 @@ def test_killed_execution_leaves_resources_that_the_sweeper_removes_once_expired
     swept = invoke(env.function_name("drill-sweeper"), load_event("drill/sweeper-scheduled-tick.json"))
     assert swept.ok, swept.payload
     assert len(swept.payload["instances"]) == 1 and len(swept.payload["snapshots"]) == 1
+    assert _left(env) == [] and _restored_databases(env) == []
+
+
+def _plant_drill(env, drill_id: str) -> dict:
+    """Another drill's temporary instance and drill snapshot, tagged as that drill's, as if it were running."""
+    from datetime import datetime, timedelta, timezone
+
+    rds = boto3.client("rds", region_name=env.region)
+    expires = (datetime.now(timezone.utc) + timedelta(hours=6)).isoformat()
+    tags = [{"Key": k, "Value": v} for k, v in {"Purpose": "RestoreDrill", "CreatedBy": "churnguard-ops",
+                                                "DrillId": drill_id, "Expiry": expires,
+                                                "SourceInstance": SOURCE}.items()]
+    backups = [s for s in rds.describe_db_snapshots(DBInstanceIdentifier=SOURCE, SnapshotType="manual")["DBSnapshots"]
+               if s["DBSnapshotIdentifier"].startswith(f"churnguard-ops-{SOURCE}-")]
+    instance, snapshot = f"churnguard-ops-drill-{drill_id}", f"churnguard-ops-dr-test-{drill_id}"
+    rds.restore_db_instance_from_db_snapshot(DBInstanceIdentifier=instance, DBInstanceClass="db.t3.micro",
+                                             DBSnapshotIdentifier=backups[0]["DBSnapshotIdentifier"], Tags=tags)
+    rds.create_db_snapshot(DBInstanceIdentifier=SOURCE, DBSnapshotIdentifier=snapshot, Tags=tags)
+    now = datetime.now(timezone.utc).isoformat()
+    wait = {"ready": True, "waited_seconds": 0, "next_wait_seconds": 1, "status": "available", "observed_at": now}
+    plan = {"drill_id": drill_id, "source_instance": SOURCE, "region": env.region, "target_region": "primary",
+            "recovery_point": {"kind": "snapshot", "snapshot_id": snapshot, "time": now},
+            "temp_instance_id": instance, "expires_at": expires, "requested_at": now, "drill_snapshot_id": snapshot,
+            "poll_seconds": 1, "max_wait_seconds": 120, "wait": wait}
+    return {"plan": plan, "restore": {"instance_id": instance, "requested_at": now, "wait": wait}}
+
+
+def test_an_execution_whose_input_carries_another_drills_plan_cleans_up_and_reports_only_itself(env):
+    other = "20261101t030000-0badf00d"
+    planted = _plant_drill(env, other)
+    try:
+        # Plan fails (no such snapshot), so $.plan is still what the input said when Cleanup runs.
+        run = _drill(env, mode="snapshot", snapshot_id="churnguard-ops-no-such-snapshot", drill_id=other, **planted)
+        assert run.status == "FAILED" and "Cleanup" in run.states and run.states[-1] == "DrillFailed"
+        assert "NoRecoveryPoint" in run.report["failure"]
+        # The other drill's instance, data and snapshot are untouched ...
+        assert sorted(_left(env)) == [f"{env.region}/instance/churnguard-ops-drill-{other}",
+                                      f"{env.region}/snapshot/churnguard-ops-dr-test-{other}"]
+        assert len(_restored_databases(env)) == 1
+        # ... and the report and history are this execution's, not the other drill's.
+        assert run.report["drill_id"] == run.drill_id != other
+        assert run.report["temp_instance_id"] is None
+        history = boto3.client("dynamodb", region_name=env.region).query(
+            TableName=f"{env.context.prefix}-drill-history", KeyConditionExpression="source_instance = :s",
+            ExpressionAttributeValues={":s": {"S": SOURCE}})["Items"]
+        ids = {item["drill_id"]["S"] for item in history}
+        assert run.drill_id in ids and other not in ids
+    finally:
+        rds = boto3.client("rds", region_name=env.region)
+        rds.modify_db_instance(DBInstanceIdentifier=f"churnguard-ops-drill-{other}", DeletionProtection=False,
+                               ApplyImmediately=True)  # restored copies inherit it
+        rds.delete_db_instance(DBInstanceIdentifier=f"churnguard-ops-drill-{other}", SkipFinalSnapshot=True)
+        rds.delete_db_snapshot(DBSnapshotIdentifier=f"churnguard-ops-dr-test-{other}")
     assert _left(env) == [] and _restored_databases(env) == []

@@ -433,3 +433,37 @@ def test_concurrent_restores_from_one_snapshot_each_get_their_own_database(
         results = list(pool.map(restore, range(4)))
     assert results == [(SEED_ROWS, 0)] * 4
     assert len({plane.database_for_instance(f"par-{n}") for n in range(4)}) == 4
+
+
+def test_describe_events_logs_a_restores_completion_once_its_data_exists(
+    aws: EmbeddedAws, plane: RdsDataPlane, pg: EmbeddedPostgres, source_db: str
+) -> None:
+    from datetime import datetime, timedelta, timezone
+
+    rds = aws.client("rds")
+    _create_instance(rds, "prod")
+    plane.bind("prod", source_db)
+    rds.create_db_snapshot(DBInstanceIdentifier="prod", DBSnapshotIdentifier="nightly")
+    requested = datetime.now(timezone.utc)
+    rds.restore_db_instance_from_db_snapshot(DBInstanceIdentifier="drill-ev", DBSnapshotIdentifier="nightly")
+    rds.restore_db_instance_to_point_in_time(SourceDBInstanceIdentifier="prod", TargetDBInstanceIdentifier="drill-pit",
+                                             UseLatestRestorableTime=True)
+
+    events = rds.describe_events(SourceType="db-instance", SourceIdentifier="drill-ev",
+                                 StartTime=requested - timedelta(seconds=1))["Events"]
+    (restored,) = [e for e in events if e["Message"].startswith("Restored from")]
+    assert restored["Message"] == "Restored from snapshot nightly"
+    assert restored["SourceArn"].endswith(":db:drill-ev") and restored["EventCategories"] == ["restoration"]
+    # Dated when the restored database existed, i.e. after the materialization the request waited for.
+    assert requested <= restored["Date"] <= datetime.now(timezone.utc)
+    pit = rds.describe_events(SourceType="db-instance", SourceIdentifier="drill-pit")["Events"]
+    assert [e["Message"] for e in pit if e["Message"].startswith("Restored from DB instance prod to ")]
+    # moto's own events are still there, and the filters apply to the data plane's too.
+    assert any(e["Message"] == "DB instance created" for e in events)
+    assert not [e for e in rds.describe_events(SourceType="db-instance", SourceIdentifier="drill-ev",
+                                               StartTime=requested - timedelta(hours=2),
+                                               EndTime=requested - timedelta(hours=1))["Events"]
+                if e["Message"].startswith("Restored from")]
+    plane.reset()
+    assert not [e for e in rds.describe_events(SourceType="db-instance", SourceIdentifier="drill-ev")["Events"]
+                if e["Message"].startswith("Restored from")]

@@ -12,7 +12,10 @@ from churnguard_ops.drill.settings import DrillSettings
 from churnguard_ops.drill.validation import DrillValidator
 from churnguard_ops.drill.workflow import DrillWorkflow
 from tests.events import EVENTS_DIR, event_files
-from tests.unit.drill_fakes import T0, FakeDrillRds, source_instance
+from tests.unit.drill_fakes import T0, FakeDrillRds, execution, source_instance
+
+RUN = execution("g1")
+RESTORED = "churnguard-ops-drill-" + RUN.drill_id
 
 
 class _Credentials:
@@ -27,8 +30,8 @@ class _Credentials:
 def _restored_state(rds: FakeDrillRds, settings: DrillSettings) -> DrillState:
     rds.add_snapshot("snap", "churnguard-prod", T0)
     workflow = DrillWorkflow(settings, lambda region: rds, "us-east-1", clock=lambda: T0)
-    state = DrillState.model_validate({"drill_id": "g1", "poll_seconds": 1})
-    state.plan = workflow.plan(state)
+    state = DrillState.model_validate({"poll_seconds": 1})
+    state.plan = workflow.plan(state, RUN)
     state.restore = workflow.restore(state)
     return state
 
@@ -38,7 +41,7 @@ def test_validation_refuses_to_connect_when_the_restored_endpoint_is_the_source(
     rds.add_instance(source_instance())
     settings = DrillSettings(db_instance_ids=["churnguard-prod"], db_secrets={"churnguard-prod": "secret"})
     state = _restored_state(rds, settings)
-    restored = rds.instance("churnguard-ops-drill-g1")
+    restored = rds.instance(RESTORED)
     source = rds.instance("churnguard-prod")
     # A misconfigured restore that points at the production endpoint and database:
     rds.add_instance(replace(restored, status="available", address=source.address, port=source.port,
@@ -53,7 +56,7 @@ def test_validation_refuses_an_instance_without_this_drills_tags():
     rds.add_instance(source_instance())
     settings = DrillSettings(db_instance_ids=["churnguard-prod"], db_secrets={"churnguard-prod": "secret"})
     state = _restored_state(rds, settings)
-    untagged = replace(rds.instance("churnguard-ops-drill-g1"), tags={})
+    untagged = replace(rds.instance(RESTORED), tags={})
     rds.add_instance(untagged)
     credentials = _Credentials()
     validator = DrillValidator(settings, lambda region: rds, "us-east-1", credentials, documents=None)
@@ -62,7 +65,8 @@ def test_validation_refuses_an_instance_without_this_drills_tags():
     assert credentials.reads == 0  # refused before any secret was read
 
 
-EXECUTION_INPUTS = [p for p in event_files("drill") if "sweeper" not in p.name and not p.name.startswith("task-")]
+EXECUTION_INPUTS = [p for p in event_files("drill")
+                    if "scheduled-tick" not in p.name and not p.name.startswith("task-")]
 
 
 @pytest.mark.parametrize("path", EXECUTION_INPUTS, ids=lambda p: p.name)

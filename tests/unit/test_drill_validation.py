@@ -17,7 +17,9 @@ from churnguard_ops.drill.model import DrillState
 from churnguard_ops.drill.settings import DrillSettings
 from churnguard_ops.drill.validation import DrillValidator
 from churnguard_ops.drill.workflow import DrillWorkflow
-from tests.unit.drill_fakes import T0, FakeDrillRds, source_instance
+from tests.unit.drill_fakes import T0, FakeDrillRds, execution, source_instance
+
+RUN = execution("v1")
 
 
 class _Credentials:
@@ -51,9 +53,9 @@ def _validator(settings: DrillSettings, documents: MemoryDocuments | None = None
     rds.add_instance(source_instance())
     rds.add_snapshot("snap", "churnguard-prod", T0)
     workflow = DrillWorkflow(settings, lambda region: rds, "us-east-1", clock=lambda: T0)
-    state = DrillState.model_validate({"drill_id": "v1", "poll_seconds": 1, "mode": mode,
+    state = DrillState.model_validate({"poll_seconds": 1, "mode": mode,
                                        **({"snapshot_id": "snap"} if mode == "snapshot" else {})})
-    state.plan = workflow.plan(state)
+    state.plan = workflow.plan(state, RUN)
     state.restore = workflow.restore(state)
     restored = rds.instance(state.restore.instance_id)
     rds.add_instance(replace(restored, status="available", address=f"{restored.instance_id}.rds.example",
@@ -94,7 +96,7 @@ def test_sslmode_and_sslrootcert_from_the_environment_reach_libpq(
 
     (call,) = libpq
     assert call["sslmode"] == "verify-ca" and call["sslrootcert"] == str(bundle)
-    assert call["host"] == "churnguard-ops-drill-v1.rds.example"  # the copy, never the source
+    assert call["host"] == f"churnguard-ops-drill-{RUN.drill_id}.rds.example"  # the copy, never the source
 
 
 def test_a_local_run_configures_sslmode_disable_and_passes_no_root_certificate(

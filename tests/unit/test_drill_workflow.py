@@ -10,9 +10,12 @@ from churnguard_ops.drill.errors import GuardViolation, NoRecoveryPoint, Restore
 from churnguard_ops.drill.model import DrillState, PollRequest
 from churnguard_ops.drill.settings import DrillSettings
 from churnguard_ops.drill.workflow import DrillWorkflow
-from tests.unit.drill_fakes import T0, FakeDrillRds, source_instance
+from tests.unit.drill_fakes import T0, FakeDrillRds, execution, source_instance
 
 NOW = T0 + timedelta(minutes=20)
+EXECUTION = execution("t1")
+INSTANCE = "churnguard-ops-drill-" + EXECUTION.drill_id
+SNAPSHOT = "churnguard-ops-dr-test-" + EXECUTION.drill_id
 
 
 @pytest.fixture
@@ -26,9 +29,9 @@ def world():
     return workflow, regions, clock
 
 
-def _planned(workflow, **state):
-    base = {"drill_id": "t1", "poll_seconds": 10, "max_wait_seconds": 60, **state}
-    plan = workflow.plan(DrillState.model_validate(base))
+def _planned(workflow, run=EXECUTION, **state):
+    base = {"poll_seconds": 10, "max_wait_seconds": 60, **state}
+    plan = workflow.plan(DrillState.model_validate(base), run)
     return DrillState.model_validate({**base, "plan": plan.model_dump(mode="json")})
 
 
@@ -41,7 +44,7 @@ def test_latest_mode_picks_the_newest_backup_snapshot_not_foreign_or_drill_ones(
     rds.add_snapshot("dr-test-newer", "churnguard-prod", T0 + timedelta(minutes=6), Purpose="RestoreDrill")
     state = _planned(workflow)
     assert state.plan.recovery_point.snapshot_id == "newest"
-    assert state.plan.temp_instance_id == "churnguard-ops-drill-t1"
+    assert state.plan.temp_instance_id == INSTANCE
     assert state.plan.wait.ready is True
 
 
@@ -64,7 +67,7 @@ def test_restore_uses_source_network_drill_class_and_drill_tags(world):
     assert call["subnet_group"] == "prod-db-subnets" and call["security_group_ids"] == ["sg-prod-db"]
     assert call["instance_class"] == "db.t3.micro"
     tags = regions["us-east-1"].instance(info.instance_id).tags
-    assert tags["Purpose"] == "RestoreDrill" and tags["DrillId"] == "t1"
+    assert tags["Purpose"] == "RestoreDrill" and tags["DrillId"] == EXECUTION.drill_id
     assert tags["Expiry"] == (NOW + timedelta(hours=6)).isoformat()
 
 
@@ -111,9 +114,9 @@ def test_instance_available_ends_the_wait_and_failed_state_raises(world):
     regions["us-east-1"].add_snapshot("snap", "churnguard-prod", T0)
     state = _planned(workflow)
     state.restore = workflow.restore(state)
-    regions["us-east-1"].set_status("churnguard-ops-drill-t1", "available")
+    regions["us-east-1"].set_status(INSTANCE, "available")
     assert workflow.poll(PollRequest(target="instance", drill=state)).ready is True
-    regions["us-east-1"].set_status("churnguard-ops-drill-t1", "incompatible-restore")
+    regions["us-east-1"].set_status(INSTANCE, "incompatible-restore")
     with pytest.raises(RestoreFailed):
         workflow.poll(PollRequest(target="instance", drill=state))
 
@@ -121,28 +124,29 @@ def test_instance_available_ends_the_wait_and_failed_state_raises(world):
 def test_fresh_mode_snapshot_is_waited_for_and_deleted_by_cleanup(world):
     workflow, regions, _ = world
     state = _planned(workflow, mode="fresh")
-    assert state.plan.drill_snapshot_id == "churnguard-ops-dr-test-t1"
+    assert state.plan.drill_snapshot_id == SNAPSHOT
     assert state.plan.wait.ready is False
     state.restore = workflow.restore(state)
-    result = workflow.cleanup(state)
-    assert result["deleted_instance"] == "churnguard-ops-drill-t1"
-    assert result["deleted_snapshot"] == "churnguard-ops-dr-test-t1"
-    assert workflow.cleanup(state)["already_gone"] == ["churnguard-ops-drill-t1", "churnguard-ops-dr-test-t1"]
+    result = workflow.cleanup(EXECUTION)
+    assert result["deleted_instance"] == INSTANCE
+    assert result["deleted_snapshot"] == SNAPSHOT
+    assert workflow.cleanup(EXECUTION)["already_gone"] == [INSTANCE, SNAPSHOT]
 
 
 def test_cleanup_after_a_failed_plan_has_nothing_to_do_and_succeeds(world):
     workflow, _, _ = world
-    result = workflow.cleanup(DrillState.model_validate({"error": {"Error": "NoRecoveryPoint", "Cause": "{}"}}))
+    result = workflow.cleanup(EXECUTION)
     assert result["deleted_instance"] is None and result["deleted_snapshot"] is None
+    assert result["already_gone"] == [INSTANCE, SNAPSHOT]
 
 
 def test_cleanup_refuses_an_instance_that_is_not_tagged_by_this_drill(world):
     workflow, regions, _ = world
     regions["us-east-1"].add_snapshot("snap", "churnguard-prod", T0)
-    state = _planned(workflow)
-    regions["us-east-1"].add_instance(source_instance("churnguard-ops-drill-t1"))  # same name, no drill tags
+    _planned(workflow)
+    regions["us-east-1"].add_instance(source_instance(INSTANCE))  # same name, no drill tags
     with pytest.raises(GuardViolation):
-        workflow.cleanup(state)
+        workflow.cleanup(EXECUTION)
     assert regions["us-east-1"].deleted_instances == []
 
 
@@ -156,8 +160,8 @@ def test_sweeper_deletes_only_expired_drill_resources_in_every_region(world):
     assert workflow.sweep() == {"instances": [], "snapshots": ["us-west-2/churnguard-ops-dr-test-old"], "errors": []}
     clock["now"] = NOW + timedelta(hours=7)  # the killed drill's resources have expired
     swept = workflow.sweep()
-    assert swept["instances"] == ["us-east-1/churnguard-ops-drill-t1"]
-    assert swept["snapshots"] == ["us-east-1/churnguard-ops-dr-test-t1"]
+    assert swept["instances"] == [f"us-east-1/{INSTANCE}"]
+    assert swept["snapshots"] == [f"us-east-1/{SNAPSHOT}"]
     assert "snap" in regions["us-east-1"].snapshots_by_id and "churnguard-prod" in regions["us-east-1"].instances_by_id
 
 
@@ -195,7 +199,7 @@ def test_a_retried_fresh_plan_reuses_its_own_drill_snapshot(world):
     first = _planned(workflow, mode="fresh")
     second = _planned(workflow, mode="fresh")  # Step Functions retried Plan after the snapshot was made
     assert second.plan.drill_snapshot_id == first.plan.drill_snapshot_id
-    assert [s for s in regions["us-east-1"].snapshots_by_id if "dr-test" in s] == ["churnguard-ops-dr-test-t1"]
+    assert [s for s in regions["us-east-1"].snapshots_by_id if "dr-test" in s] == [SNAPSHOT]
 
 
 def test_restore_and_snapshot_waits_share_one_budget(world):

@@ -53,21 +53,25 @@ def _event(name: str, **overrides: Any) -> Any:
 
 # Cleanup and Report run whatever arrives: an invalid state becomes the drill's recorded error (a drill
 # must always clean up and report); the sweeper reads nothing from its scheduled event.
-RUNS_ON_ANY_INPUT = {("drill", "cleanup"), ("drill", "report"), ("drill", "sweep")}
+RUNS_ON_ANY_INPUT = {("drill", "cleanup"), ("drill", "report"), ("drill", "sweep"), ("drill", "freshness")}
 
 # handler -> the sample payloads it receives (backup ticks are re-dated to now, as EventBridge delivers them)
 BACKUP_EVENTS = [_event(f"backup/{p.name}", time=NOW) for p in sorted((EVENTS_DIR / "backup").glob("*.json"))]
 STATE = _event("drill/task-state-after-restore.json")
+# Plan, Cleanup and Report get {"execution": <$$.Execution>, "drill": <state>} (the drill id is the execution's).
+EXECUTION = _event("drill/task-plan.json")["execution"]
 HANDLERS: dict[tuple[str, str], list[Any]] = {
     ("backup", "handler"): BACKUP_EVENTS,
-    ("drill", "plan"): [_event("drill/weekly-schedule.json"), _event("drill/dr-region-copy.json"),
-                        _event("drill/manual-fresh-snapshot.json")],
+    ("drill", "plan"): [_event("drill/task-plan.json"),
+                        {"execution": EXECUTION, "drill": _event("drill/dr-region-copy.json")},
+                        {"execution": EXECUTION, "drill": _event("drill/manual-fresh-snapshot.json")}],
     ("drill", "poll"): [_event("drill/task-poll-instance.json")],
     ("drill", "restore"): [STATE],
     ("drill", "validate"): [STATE],
     ("drill", "measure"): [STATE],
-    ("drill", "cleanup"): [STATE],
-    ("drill", "report"): [STATE],
+    ("drill", "cleanup"): [_event("drill/task-execution-state.json")],
+    ("drill", "report"): [_event("drill/task-execution-state.json")],
+    ("drill", "freshness"): [_event("drill/freshness-scheduled-tick.json")],
     ("drill", "sweep"): [_event("drill/sweeper-scheduled-tick.json")],
 }
 

@@ -5,10 +5,12 @@ task's ResultPath ($.plan, $.restore, ...). Unknown keys are ignored so the stat
 """
 from __future__ import annotations
 
-from datetime import datetime
+import hashlib
+import json
+from datetime import datetime, timezone
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from churnguard_ops.core.clock import IsoTime
 
@@ -64,8 +66,8 @@ class DrillInput(_State):
     target_region: Literal["primary", "dr"] = "primary"
     poll_seconds: int = Field(30, ge=1, le=3600)
     max_wait_seconds: int = Field(3600, ge=1, le=4 * 3600)
-    # Becomes part of RDS identifiers: lowercase, no "--", no trailing "-".
-    drill_id: str | None = Field(None, pattern=r"^[a-z0-9](?:-?[a-z0-9])*$", max_length=31)
+    # No drill_id: a drill's id is its execution's (ExecutionRef.drill_id), so no input can name another
+    # drill's resources. An input that still carries one is ignored like any unknown key.
 
     @model_validator(mode="after")
     def _mode_arguments(self) -> DrillInput:
@@ -84,6 +86,74 @@ class DrillState(DrillInput):
     cleanup: dict[str, Any] | None = None
     error: dict[str, Any] | None = None
     cleanup_error: dict[str, Any] | None = None
+
+
+def drill_id_for(execution_id: str, started_at: datetime) -> str:
+    """The drill id of one Step Functions execution: its start second, then a hash of its ARN.
+
+    Deterministic (a retried task of the same execution gets the same id, so it finds its own
+    resources) and unique (an execution ARN is unique while it may be reused only 90 days after the
+    execution closed, and then starts at another second). Fits RDS identifiers: lowercase, no "--".
+    """
+    started = started_at.astimezone(timezone.utc) if started_at.tzinfo else started_at
+    return f"{started:%Y%m%dt%H%M%S}-{hashlib.sha256(execution_id.encode()).hexdigest()[:8]}"
+
+
+class ExecutionRef(_State):
+    """The execution a task runs in, from the Step Functions context object ($$.Execution), never
+    from the execution input: the state machine sets it in the task's Parameters."""
+
+    id: str = Field(min_length=1, max_length=2048)  # the execution ARN
+    name: str = Field(min_length=1, max_length=80)
+    started_at: datetime
+
+    @property
+    def drill_id(self) -> str:
+        return drill_id_for(self.id, self.started_at)
+
+
+class ExecutionTask(_State):
+    """Payload of Plan, Cleanup and Report: {"execution": <$$.Execution fields>, "drill": <the state>}."""
+
+    execution: ExecutionRef
+    drill: DrillState
+
+
+class LenientExecutionTask(_State):
+    """Cleanup and Report run whatever arrives: an invalid execution ref or state becomes None / the
+    drill's recorded error, so they still clean up what they can and report."""
+
+    execution: ExecutionRef | None = None
+    drill: DrillState
+
+    @classmethod
+    def parse(cls, event: Any) -> LenientExecutionTask:
+        body = event if isinstance(event, dict) else {}
+        try:
+            execution = ExecutionRef.model_validate(body.get("execution"))
+        except ValidationError:
+            execution = None
+        try:
+            drill = DrillState.model_validate(body.get("drill"))
+        except ValidationError as exc:
+            drill = DrillState(error={"Error": "InvalidInput",
+                                      "Cause": json.dumps({"errorMessage": f"invalid drill input: {exc}"})})
+        if execution is None:
+            drill = drill.model_copy(update={"error": drill.error or {
+                "Error": "InvalidInput", "Cause": json.dumps({"errorMessage": "no execution in the task payload: "
+                                                                         "execution.id/name/started_at"})}})
+        return cls(execution=execution, drill=drill)
+
+    def own(self) -> DrillState:
+        """The state with only this execution's plan and restore: a plan or restore that came in with
+        the execution input (Plan failed before writing its own) belongs to another drill."""
+        drill_id = self.execution.drill_id if self.execution else None
+        plan, restore = self.drill.plan, self.drill.restore
+        if plan is not None and plan.drill_id != drill_id:
+            plan = restore = None
+        if restore is not None and (plan is None or restore.instance_id != plan.temp_instance_id):
+            restore = None
+        return self.drill.model_copy(update={"plan": plan, "restore": restore})
 
 
 class PollRequest(_State):

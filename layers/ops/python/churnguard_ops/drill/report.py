@@ -7,6 +7,7 @@ from typing import Any
 
 from churnguard_ops.drill.model import DrillState
 from churnguard_ops.drill.settings import DrillSettings
+from churnguard_ops.drill.timing import RestoreTiming
 
 
 def _when(value: Any) -> datetime | None:
@@ -60,8 +61,13 @@ def _rpo(state: DrillState, requested: datetime | None) -> tuple[float | None, s
     return seconds, None
 
 
-def build_report(state: DrillState, settings: DrillSettings, now: datetime) -> dict[str, Any]:
+def build_report(state: DrillState, settings: DrillSettings, now: datetime, *, drill_id: str | None = None,
+                 execution_arn: str | None = None, timing: RestoreTiming | None = None) -> dict[str, Any]:
     """Also for a drill that failed before Plan: it still needs an id, a source and an alert.
+
+    ``drill_id`` is the execution's (the only id this report may be filed under); ``state`` holds only
+    this drill's plan and restore. RTO is restore requested -> instance available, available as RDS
+    logged it (``timing``, source "rds_event") or else as the first poll saw it (source "poll").
 
     Verdicts: data_integrity needs no failed or errored check and at least one check that ran; checks
     that were not applicable or skipped are listed but do not fail it. baseline_present is always shown
@@ -71,16 +77,20 @@ def build_report(state: DrillState, settings: DrillSettings, now: datetime) -> d
     validation, performance, cleanup = state.validation or {}, state.performance or {}, state.cleanup
     requested = plan.requested_at if plan else None
     restore_requested = restore.requested_at if restore else None
-    available = restore.wait.observed_at if restore and restore.wait.ready else None
+    polled = restore.wait.observed_at if restore and restore.wait.ready else None
+    timing = timing or RestoreTiming()
+    from_event = polled is not None and timing.source == "rds_event" and timing.available_at is not None
+    available = timing.available_at if from_event else polled
+    rto_source = ("rds_event" if from_event else "poll") if available is not None else None
     validated = _when(validation.get("validated_at"))
     cleaned = _when(cleanup.get("cleaned_at")) if cleanup else None
-    rto = _seconds(restore_requested, validated)
+    rto = _seconds(restore_requested, available)
     rpo, rpo_reason = _rpo(state, requested)
     outcomes = _checks_by_outcome(validation)
     baseline = _baseline(validation)
     verdicts = {
         "snapshot_exists": plan is not None,
-        "can_restore": available is not None,
+        "can_restore": polled is not None,
         "data_integrity": bool(validation.get("data_integrity")) and bool(outcomes["checks_ran"]),
         "performance_acceptable": bool(performance.get("performance_acceptable")),
         "rto_met": rto is not None and rto <= settings.rto_minutes * 60,
@@ -96,7 +106,8 @@ def build_report(state: DrillState, settings: DrillSettings, now: datetime) -> d
     slow = [q for q in performance.get("queries", []) if not q.get("passed")]
     return {
         "schema": "churnguard-ops/drill-report/v1",
-        "drill_id": plan.drill_id if plan else (state.drill_id or f"unplanned-{now:%Y%m%dt%H%M%S}"),
+        "drill_id": drill_id or (plan.drill_id if plan else f"unplanned-{now:%Y%m%dt%H%M%S}"),
+        "execution_arn": execution_arn,
         "source_instance": plan.source_instance if plan else (
             state.source_instance or (settings.db_instance_ids[0] if settings.db_instance_ids else "unknown")),
         "mode": state.mode,
@@ -114,7 +125,10 @@ def build_report(state: DrillState, settings: DrillSettings, now: datetime) -> d
         "slow_queries": [f"{q['name']}: {q.get('error') or str(q.get('median_ms')) + ' ms'} "
                          f"(threshold {q.get('threshold_ms')} ms)" for q in slow],
         "rto": {"seconds": rto, "target_seconds": settings.rto_minutes * 60, "met": verdicts["rto_met"],
-                "measured_as": "restore requested -> data validated"},
+                "measured_as": "restore requested -> instance available" + _AVAILABLE_BY.get(rto_source or "", ""),
+                **({"event": timing.event} if from_event and timing.event else {}),
+                **({"note": timing.note} if rto_source == "poll" and timing.note else {})},
+        "rto_source": rto_source,
         "rpo": {"seconds": rpo, "target_seconds": settings.rpo_minutes * 60, "met": verdicts["rpo_met"],
                 "measured_as": "drill requested - recovery point time",
                 **({"reason": rpo_reason} if rpo_reason else {})},
@@ -122,10 +136,11 @@ def build_report(state: DrillState, settings: DrillSettings, now: datetime) -> d
             "requested_at": requested.isoformat() if requested else None,
             "restore_requested_at": restore_requested.isoformat() if restore_requested else None,
             "available_at": available.isoformat() if available else None,
+            "available_polled_at": polled.isoformat() if polled else None,
             "validated_at": validated.isoformat() if validated else None,
             "cleaned_at": cleaned.isoformat() if cleaned else None,
             "restore_seconds": _seconds(restore_requested, available),
-            "validate_seconds": _seconds(available, validated),
+            "validate_seconds": _seconds(polled, validated),  # validation starts after the poll
             "cleanup_seconds": _seconds(validated or available or restore_requested, cleaned),
         },
         "checks": validation.get("checks", []),
@@ -133,6 +148,9 @@ def build_report(state: DrillState, settings: DrillSettings, now: datetime) -> d
         "cleanup": cleanup,
         "reported_at": now.isoformat(),
     }
+
+
+_AVAILABLE_BY = {"rds_event": " (RDS event)", "poll": " (first poll that saw it)"}
 
 
 def _reason(check: dict[str, Any]) -> str:
@@ -146,8 +164,10 @@ def summary_line(report: dict[str, Any]) -> str:
     verdict = "PASSED" if report["passed"] else "FAILED"
     rto, rpo = report["rto"]["seconds"], report["rpo"]["seconds"]
     rpo_reason = report["rpo"].get("reason")
+    rto_source = report.get("rto_source")
     parts = [f"Restore drill {report['drill_id']} of {report['source_instance']} {verdict}",
-             f"RTO {'-' if rto is None else f'{rto:g}'}s/{report['rto']['target_seconds']:.0f}s",
+             f"RTO {'-' if rto is None else f'{rto:g}'}s/{report['rto']['target_seconds']:.0f}s"
+             + (f" (from {'the RDS event' if rto_source == 'rds_event' else 'polling'})" if rto_source else ""),
              f"RPO {'-' if rpo is None else f'{rpo:g}'}s/{report['rpo']['target_seconds']:.0f}s"
              + (f" ({rpo_reason})" if rpo_reason else "")]
     if report["failure"]:

@@ -42,6 +42,7 @@ class DrillReporter:
                 "source_instance": report["source_instance"], "drill_id": report["drill_id"],
                 "passed": report["passed"], "reported_at": report["reported_at"], "report_s3": location,
                 "rto_seconds": report["rto"]["seconds"], "rpo_seconds": report["rpo"]["seconds"],
+                "rto_source": report.get("rto_source"), "execution_arn": report.get("execution_arn"),
                 "verdicts": report["verdicts"], "mode": report["mode"], "target_region": report["target_region"]})
         return {"passed": report["passed"], "report_s3": location, "rto_seconds": report["rto"]["seconds"],
                 "rpo_seconds": report["rpo"]["seconds"], "verdicts": report["verdicts"], "summary": summary}

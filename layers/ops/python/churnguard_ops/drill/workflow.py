@@ -5,7 +5,6 @@ is created or deleted, so a bug upstream cannot aim a drill at the source databa
 """
 from __future__ import annotations
 
-import secrets
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from functools import partial
@@ -18,7 +17,15 @@ from churnguard_ops.core.ports import RdsRegion
 from churnguard_ops.core.rds_model import Snapshot
 from churnguard_ops.drill import guard, polling
 from churnguard_ops.drill.errors import GuardViolation, NoRecoveryPoint
-from churnguard_ops.drill.model import DrillPlan, DrillState, PollRequest, RecoveryPoint, RestoreInfo, WaitStatus
+from churnguard_ops.drill.model import (
+    DrillPlan,
+    DrillState,
+    ExecutionRef,
+    PollRequest,
+    RecoveryPoint,
+    RestoreInfo,
+    WaitStatus,
+)
 from churnguard_ops.drill.settings import DrillSettings
 
 RdsFactory = Callable[[str], RdsRegion]
@@ -40,14 +47,14 @@ class DrillWorkflow:
         return self.primary_region
 
     # -- plan ---------------------------------------------------------------------------------
-    def plan(self, state: DrillState) -> DrillPlan:
+    def plan(self, state: DrillState, execution: ExecutionRef) -> DrillPlan:
         configured = self.settings.db_instance_ids
         source = state.source_instance or (configured[0] if configured else None)
         if source is None or source not in configured:
             raise GuardViolation(f"source_instance: {source!r} is not a configured drill source; "
                                  f"configured: {configured}")
         now = self.clock()
-        drill_id = state.drill_id or f"{now:%Y%m%dt%H%M%S}-{secrets.token_hex(2)}"
+        drill_id = execution.drill_id  # a retried Plan gets the same id and continues with its own resources
         region = self._region(state.target_region)
         rds = self.rds(region)
         expires_at = now + timedelta(hours=self.settings.expiry_hours)
@@ -153,21 +160,29 @@ class DrillWorkflow:
                                  max_wait_seconds=max(plan.max_wait_seconds - plan.wait.waited_seconds, 1), now=now)
 
     # -- clean up -----------------------------------------------------------------------------
-    def cleanup(self, state: DrillState) -> dict:
-        """Delete what this drill made. Safe to run twice and after any failure."""
-        result: dict = {"deleted_instance": None, "deleted_snapshot": None, "already_gone": []}
-        plan = state.plan
-        if plan is not None:
-            rds = self.rds(plan.region)
-            if self._delete_owned_instance(rds, plan.temp_instance_id, plan.drill_id):
-                result["deleted_instance"] = plan.temp_instance_id
+    def cleanup(self, execution: ExecutionRef | None) -> dict:
+        """Delete what this execution's drill made. Safe to run twice and after any failure.
+
+        The names come from the execution's own drill id, never from the state: a plan in the execution
+        input (Plan failed before writing its own) may name another drill. Plan may also have died
+        between creating the drill snapshot and returning, so every region is looked at, and each
+        resource's live DrillId tag must be this drill's before it is deleted.
+        """
+        result: dict = {"drill_id": None, "deleted_instance": None, "deleted_snapshot": None, "already_gone": []}
+        if execution is not None:
+            drill_id = result["drill_id"] = execution.drill_id
+            instance_id, snapshot_id = DRILL_INSTANCE_PREFIX + drill_id, DRILL_SNAPSHOT_PREFIX + drill_id
+            regions = [self.primary_region] + ([self.settings.dr_region] if self.settings.dr_region else [])
+            deleted = [r for r in regions if self._delete_owned_instance(self.rds(r), instance_id, drill_id)]
+            if deleted:
+                result["deleted_instance"] = instance_id
             else:
-                result["already_gone"].append(plan.temp_instance_id)
-            if plan.drill_snapshot_id:
-                if self._delete_owned_snapshot(self.rds(self.primary_region), plan.drill_snapshot_id, plan.drill_id):
-                    result["deleted_snapshot"] = plan.drill_snapshot_id
-                else:
-                    result["already_gone"].append(plan.drill_snapshot_id)
+                result["already_gone"].append(instance_id)
+            # Drill snapshots are taken in the primary region only (mode "fresh").
+            if self._delete_owned_snapshot(self.rds(self.primary_region), snapshot_id, drill_id):
+                result["deleted_snapshot"] = snapshot_id
+            else:
+                result["already_gone"].append(snapshot_id)
         result["cleaned_at"] = self.clock().isoformat()
         return result
 
