@@ -58,6 +58,7 @@ from .lambda_runtime import (
 )
 from .lambda_versions import AliasRevisions, QualifierNotFound, QualifierResolver, ResolvedInvocation
 from .rds_dataplane import RdsDataPlane, credential_scope
+from .stepfunctions_fixes import StepFunctionsCauses
 
 if TYPE_CHECKING:
     from .postgres import EmbeddedPostgres
@@ -351,6 +352,7 @@ class EmbeddedAws:
         # Alarms evaluate their metrics only when asked: aws.alarms.evaluate() (one pass) or .start(10).
         self.alarms = AlarmEvaluator(self.clients, [region])
         self.lambda_dispatch: LambdaInvokeMiddleware | None = None  # set by start()
+        self.sfn_causes = StepFunctionsCauses()  # StopExecution / SendTaskFailure keep their error and cause
 
     @property
     def endpoint_url(self) -> str:
@@ -373,7 +375,7 @@ class EmbeddedAws:
         # alarm state, percentiles), EventBridge routing, moto fixes. Each answers only its own
         # API actions and passes everything else on, so their order among themselves is free.
         extensions = self.alarm_events.wrap(self.initial_alarm_state.wrap(
-            self.percentiles.wrap(self.events.wrap(ExecutionNameMiddleware(moto_app)))))
+            self.percentiles.wrap(self.events.wrap(self.sfn_causes.wrap(ExecutionNameMiddleware(moto_app))))))
         self.lambda_dispatch = LambdaInvokeMiddleware(extensions, self.lambdas, self.lambda_versions,
                                                       self.lambda_metrics, AliasRevisions(self.clients))
         self._dispatch = self.lambda_dispatch

@@ -70,3 +70,16 @@ def test_the_window_is_whole_minutes_since_the_step_started() -> None:
     assert period == 360
     short_start, short_end, short_period = window(started, started + timedelta(seconds=10))
     assert short_end - short_start == timedelta(minutes=1) and short_period == 60
+
+
+def test_a_high_resolution_window_is_whole_periods_of_that_length_since_the_shift():
+    from datetime import datetime, timezone
+
+    from churnguard_ops.canary.metrics import window
+
+    shifted = datetime(2026, 11, 30, 10, 0, 7, 500000, tzinfo=timezone.utc)
+    now = datetime(2026, 11, 30, 10, 0, 33, tzinfo=timezone.utc)
+    start, end, period = window(shifted, now, resolution=5)
+    assert (start.second, end.second, period) == (10, 30, 5)  # the shift's own 5 s and the current 5 s excluded
+    start, end, period = window(shifted, now)  # standard resolution: nothing whole yet, one minute ahead
+    assert (start.minute, end.minute, period) == (1, 2, 60)

@@ -144,6 +144,16 @@ def _business(canary: VersionSamples, baseline: VersionSamples, metric: Business
     return None
 
 
+def business_change_pct(samples: WindowSamples | None, metric: BusinessMetric | None) -> float | None:
+    """The canary's business value against the stable version's, in percent (signed: +2.0 = 2 % higher)."""
+    if samples is None or metric is None:
+        return None
+    ours, theirs = samples.canary.business_value(metric), samples.baseline.business_value(metric)
+    if ours is None or theirs is None or theirs == 0:
+        return None
+    return (ours - theirs) / abs(theirs) * 100
+
+
 def _pass_reason(canary: VersionSamples, elapsed: float) -> str:
     p99 = f", p99 {canary.p99_ms:.0f} ms" if canary.p99_ms is not None else ""
     return (f"version {canary.version} passed every rule over {canary.invocations:.0f} invocations in "

@@ -27,25 +27,30 @@ ROLES = ("canary", "baseline")
 _LAMBDA = (("invocations", "Invocations", "Sum"), ("errors", "Errors", "Sum"), ("p99_ms", "Duration", "p99"))
 
 
-def window(step_started_at: datetime, now: datetime) -> tuple[datetime, datetime, int]:
-    """The whole minutes since the step started: ``(start, end, period_seconds)``.
+def window(step_started_at: datetime, now: datetime, resolution: int = 60) -> tuple[datetime, datetime, int]:
+    """The whole periods since the step started: ``(start, end, period_seconds)``.
 
-    Start is rounded up (the minute the shift happened in mixes the previous weight), end down (the
-    current minute is incomplete). Shorter than a minute: a one-minute window ending now, whose counts
-    are too small to be judged anyway.
+    Start is rounded up (the period the shift happened in mixes the previous weight), end down (the
+    current period is incomplete). Standard resolution (60 s, what AWS/Lambda publishes): one period
+    spanning every whole minute. High resolution (1, 5, 10 or 30 s, for metrics published that finely,
+    and the embedded AWS): periods of that length, summed (counts) or maxed (p99) by ``parse_results``.
+    Shorter than a period: one period ending in the future, whose counts are too small to be judged.
     """
-    start = _floor_minute(step_started_at)
+    start = _floor(step_started_at, resolution)
     if start < step_started_at:
-        start += timedelta(minutes=1)
-    end = _floor_minute(now)
+        start += timedelta(seconds=resolution)
+    end = _floor(now, resolution)
     if end <= start:
-        end = start + timedelta(minutes=1)
+        end = start + timedelta(seconds=resolution)
+    if resolution < 60:
+        return start, end, resolution
     period = max(60, math.ceil((end - start).total_seconds() / 60) * 60)
     return start, end, period
 
 
-def _floor_minute(moment: datetime) -> datetime:
-    return moment.replace(second=0, microsecond=0)
+def _floor(moment: datetime, seconds: int) -> datetime:
+    epoch = moment.timestamp()
+    return datetime.fromtimestamp(epoch - epoch % seconds, tz=moment.tzinfo)
 
 
 def build_queries(function_name: str, alias: str, canary_version: str, baseline_version: str,

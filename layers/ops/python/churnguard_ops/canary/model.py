@@ -155,8 +155,10 @@ class ReleaseRequest(_Strict):
     thresholds: Thresholds = Field(default_factory=Thresholds)
     on_no_data: Literal["rollback", "hold", "extend"] = "rollback"
     on_provider_error: Literal["rollback", "hold"] = "rollback"
-    evaluation_interval_seconds: int = Field(60, ge=60, le=3600,
-                                             description="Lambda metrics have one-minute resolution")
+    evaluation_interval_seconds: int = Field(60, ge=1, le=3600, description="Time between evaluations of a step")
+    # AWS/Lambda metrics have one-minute resolution: 60 on AWS. 1, 5, 10 or 30 only for metrics published
+    # at high resolution (and the embedded AWS, where a whole release runs in a couple of minutes).
+    metric_period_seconds: Literal[1, 5, 10, 30, 60] = 60
     alarms: list[Name] = Field(default_factory=list, max_length=100)
     pre_existing_alarm: Literal["block", "ignore"] = "block"
     approval: Approval = Field(default_factory=Approval)
@@ -296,6 +298,7 @@ class LastDecision(BaseModel):
     canary_p99_ms: float | None = None
     baseline_error_rate_pct: float | None = None
     baseline_p99_ms: float | None = None
+    business_change_pct: float | None = Field(None, description="Canary vs stable, signed percent")
     action: str | None = None
 
 

@@ -38,7 +38,7 @@ from churnguard_ops.canary.errors import (
     ValidationFailed,
 )
 from churnguard_ops.canary.events import AlarmStateChange
-from churnguard_ops.canary.judge import judge
+from churnguard_ops.canary.judge import business_change_pct, judge
 from churnguard_ops.canary.model import (
     Action,
     DecisionRecord,
@@ -179,7 +179,7 @@ class CanaryWorkflow:
         elapsed = (now - state.step_started_at).total_seconds()
         bake = request.bake.final() if state.final else request.bake
         deadline = bake.max_wait_seconds * (1 + state.extensions)
-        start, end, period = cw.window(state.step_started_at, now)
+        start, end, period = cw.window(state.step_started_at, now, request.metric_period_seconds)
         business = request.thresholds.business
         samples: WindowSamples | None = None
         provider_error: str | None = None
@@ -223,7 +223,8 @@ class CanaryWorkflow:
                             canary_invocations=seen.canary.invocations,
                             canary_error_rate_pct=seen.canary.error_rate_pct, canary_p99_ms=seen.canary.p99_ms,
                             baseline_error_rate_pct=seen.baseline.error_rate_pct,
-                            baseline_p99_ms=seen.baseline.p99_ms, action=action)
+                            baseline_p99_ms=seen.baseline.p99_ms,
+                            business_change_pct=business_change_pct(samples, business), action=action)
         return state.model_copy(update={
             **base, "action": action, "extensions": extensions, "last_decision": last,
             "decisions": [*state.decisions, last],
