@@ -4,7 +4,8 @@
 whole state with ``action`` set to what the state machine does next. Exceptions propagate: their
 class name is the Step Functions error the state machine catches (a failure anywhere rolls back).
 ``await_decision``: the release waits for a human (approval, or a hold): notify, and let the task
-token wait. ``abort``: a CloudWatch alarm went to ALARM; roll back every release it gates at once.
+token wait. ``abort``: a CloudWatch alarm went to ALARM (roll back every release it gates at once), or a
+release's execution ended while holding its alias (stopped by hand, timed out): roll that one back.
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from churnguard_ops.canary.events import AlarmStateChange, DecisionRequest, ReleaseTask
+from churnguard_ops.canary.events import AbortTrigger, AlarmStateChange, DecisionRequest, ReleaseTask
 from churnguard_ops.core.observability import ops_handler
 
 logger = Logger()
@@ -49,13 +50,14 @@ def await_decision(event: dict[str, Any], context: LambdaContext) -> dict[str, A
 
 @ops_handler(logger, metrics)
 def abort(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    alarm = parse(event=event, model=AlarmStateChange)
+    """A gating alarm went to ALARM, or a release's execution ended: roll back what is still shifted."""
+    trigger = parse(event=event, model=AbortTrigger)
     from churnguard_ops.canary import wiring
 
-    result = wiring.workflow().abort(alarm)
+    flow = wiring.workflow()
+    result = flow.abort(trigger) if isinstance(trigger, AlarmStateChange) else flow.execution_ended(trigger)
     if result["aborted"]:
-        logger.warning(f"alarm {alarm.detail.alarm_name} aborted {len(result['aborted'])} release(s)",
-                       extra={"aborted": result["aborted"]})
+        logger.warning(f"rolled back {len(result['aborted'])} release(s)", extra={"aborted": result["aborted"]})
         metrics.add_metric(name="ReleasesRolledBack", unit="Count", value=len(result["aborted"]))
     return result
 

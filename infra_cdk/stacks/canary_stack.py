@@ -32,6 +32,7 @@ CANARY_SERVICE_NAME = "canary"
 CANARY_CODE_DIR = FUNCTIONS_DIR / "canary"
 #: Name of the EventBridge rule that sends alarm state changes to the abort function (contract).
 ABORT_RULE_SUFFIX = "canary-alarm-abort"
+ENDED_RULE_SUFFIX = "canary-release-ended"
 
 
 class CanaryStack(Stack):
@@ -95,6 +96,18 @@ class CanaryStack(Stack):
         self.abort_rule.add_target(targets.LambdaFunction(
             self.abort.function, dead_letter_queue=self.abort.dlq, retry_attempts=2,
             max_event_age=Duration.minutes(10)))  # an abort that late is no longer "at once": page instead
+
+        # A release whose execution ends holding the alias (stopped by hand, timed out, failed past every
+        # Catch) would leave traffic split until the lock expires: the abort function rolls it back.
+        self.ended_rule = events.Rule(
+            self, "ReleaseEndedRule", rule_name=f"{prefix}-{ENDED_RULE_SUFFIX}",
+            description="A canary release execution ended abnormally: roll back what it still holds",
+            event_pattern=events.EventPattern(
+                source=["aws.states"], detail_type=["Step Functions Execution Status Change"],
+                detail={"status": ["ABORTED", "TIMED_OUT", "FAILED"],
+                        "stateMachineArn": [self.state_machine.state_machine_arn]}))
+        self.ended_rule.add_target(targets.LambdaFunction(
+            self.abort.function, dead_letter_queue=self.abort.dlq, retry_attempts=2, max_event_age=Duration.hours(1)))
 
         # --- alarms ---------------------------------------------------------------------------------
         self.alarms: list[cw.Alarm] = [

@@ -52,12 +52,17 @@ STATE_ABORTED = "Aborted"
 STATE_REFUSED = "Refused"
 STATE_ROLLBACK_FAILED = "RollbackFailed"
 STATE_UNKNOWN_ACTION = "UnknownAction"
+STATE_APPROVAL_TIMED_OUT = "ApprovalTimedOut"
+STATE_WATCH_FAILED = "JudgingFailed"
+STATE_EXPLAIN_REFUSAL = "ExplainRefusal"
 
 #: Error names of the Fail states (an execution's ``error``): what a pipeline or alarm matches on.
 ERROR_ROLLED_BACK = "ReleaseRolledBack"
 ERROR_ABORTED = "ReleaseAborted"
 ERROR_REFUSED = "ReleaseRefused"
 ERROR_ROLLBACK_FAILED = "RollbackFailed"
+ERROR_APPROVAL_TIMED_OUT = "ApprovalTimedOut"
+ERROR_WATCH_FAILED = "JudgingWhileWaitingFailed"
 
 
 def _release_task(stack: Stack, name: str, function: lambda_.IFunction, task: str,
@@ -112,7 +117,12 @@ def _definition(stack: Stack, release: lambda_.IFunction, decide: lambda_.IFunct
     aborted = sfn.Fail(stack, STATE_ABORTED, state_name=STATE_ABORTED, error=ERROR_ABORTED,
                        cause_path="$.reason")
     refused = sfn.Fail(stack, STATE_REFUSED, state_name=STATE_REFUSED, error=ERROR_REFUSED,
-                       cause_path="$.error.Cause")
+                       cause_path="$.refusal.errorMessage")
+    # Lambda's Cause is JSON ({errorMessage, errorType, stackTrace}): the execution's cause is the message alone.
+    explain_refusal = sfn.Pass(stack, STATE_EXPLAIN_REFUSAL, state_name=STATE_EXPLAIN_REFUSAL,
+                               parameters={"refusal": sfn.JsonPath.string_to_json(
+                                   sfn.JsonPath.string_at("$.error.Cause"))})
+    explain_refusal.next(refused)
     rollback_failed = sfn.Fail(stack, STATE_ROLLBACK_FAILED, state_name=STATE_ROLLBACK_FAILED,
                                error=ERROR_ROLLBACK_FAILED, cause_path="$.rollback_error.Cause")
     unknown = sfn.Fail(stack, STATE_UNKNOWN_ACTION, state_name=STATE_UNKNOWN_ACTION, error="UnknownAction",
@@ -124,6 +134,12 @@ def _definition(stack: Stack, release: lambda_.IFunction, decide: lambda_.IFunct
     approval_received = sfn.Fail(stack, STATE_APPROVED, state_name=STATE_APPROVED, error=CANARY_APPROVED_ERROR,
                                  cause_path="$.approval.approved_by")
     await_approval.next(approval_received)
+    # A branch's failure leaves the Parallel under its own error name: give the timeout one that says what
+    # happened (and that any Catch may match: States.* names do not survive a branch everywhere).
+    await_approval.add_catch(sfn.Fail(stack, STATE_APPROVAL_TIMED_OUT, state_name=STATE_APPROVAL_TIMED_OUT,
+                                      error=ERROR_APPROVAL_TIMED_OUT,
+                                      cause="no approval within request.approval.timeout_seconds"),
+                             errors=["States.Timeout"], result_path="$.approval")
 
     watch = _release_task(stack, STATE_WATCH, release, "evaluate")
     watch_wait = sfn.Wait(stack, STATE_WATCH_WAIT, state_name=STATE_WATCH_WAIT,
@@ -136,6 +152,9 @@ def _definition(stack: Stack, release: lambda_.IFunction, decide: lambda_.IFunct
     still_healthy.otherwise(watch_wait)
     watch_wait.next(watch)
     watch.next(still_healthy)
+    watch.add_catch(sfn.Fail(stack, STATE_WATCH_FAILED, state_name=STATE_WATCH_FAILED, error=ERROR_WATCH_FAILED,
+                             cause_path="$.watch_error.Cause"),
+                    errors=["States.ALL"], result_path="$.watch_error")
     shifted = sfn.Choice(stack, STATE_WATCH_SHIFTED, state_name=STATE_WATCH_SHIFTED)
     # Blue-green ([100]) asks before any traffic moved: there is nothing to judge yet.
     shifted.when(sfn.Condition.number_greater_than_equals("$.step_index", 0), watch_wait)
@@ -172,7 +191,7 @@ def _definition(stack: Stack, release: lambda_.IFunction, decide: lambda_.IFunct
         step.add_catch(rollback, errors=["States.ALL"], result_path="$.error")
     for waiting in (approval_gate, await_operator):  # rejected, timed out, or a breach while waiting
         waiting.add_catch(rollback, errors=["States.ALL"], result_path="$.error")
-    validate.add_catch(refused, errors=["States.ALL"], result_path="$.error")
+    validate.add_catch(explain_refusal, errors=["States.ALL"], result_path="$.error")
     validate.next(route)
     bake.next(evaluate)
     rollback.add_catch(rollback_failed, errors=["States.ALL"], result_path="$.rollback_error")

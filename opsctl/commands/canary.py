@@ -7,6 +7,7 @@ import getpass
 import json
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -192,8 +193,9 @@ class LocalRelease:
 
 
 def local_release(env: Any, request: dict[str, Any], *, error_rate: float = 0.0, latency_ms: float = 50.0,
-                  rps: float = 20.0, fire_alarm_after: float | None = None,
-                  prefix: str = "churnguard-ops") -> LocalRelease:
+                  rps: float = 20.0, fire_alarm_after: float | None = None, prefix: str = "churnguard-ops",
+                  on_start: Callable[[str], None] | None = None,
+                  on_event: Callable[[dict[str, Any]], None] | None = None) -> LocalRelease:
     """One release of the sample API on the embedded AWS, with traffic flowing, followed to its end."""
     from opsctl import canary_runner
     from opsctl.local.sample_api import SampleApi
@@ -216,6 +218,8 @@ def local_release(env: Any, request: dict[str, Any], *, error_rate: float = 0.0,
         machine = canary_runner.state_machine_arn(prefix)
         arn = canary_runner.start(machine, request)
         progress(f"started release {arn.rsplit(':', 1)[-1]} with {rps:g} requests/s on {api.name}:{api.alias}")
+        if on_start:
+            on_start(arn)
         if fire_alarm_after is not None:
             def fire() -> None:
                 release.alarm_fired_at = time.monotonic()
@@ -229,7 +233,7 @@ def local_release(env: Any, request: dict[str, Any], *, error_rate: float = 0.0,
                 release.stable_again_at = time.monotonic()
 
         release.result = canary_runner.follow(arn, request.get("steps") or [10, 25, 50, 75, 100],
-                                              poll_interval=0.25, on_poll=watch_alias)
+                                              poll_interval=0.25, on_poll=watch_alias, on_event=on_event)
     finally:
         if timer:
             timer.cancel()
@@ -243,11 +247,16 @@ def local_release(env: Any, request: dict[str, Any], *, error_rate: float = 0.0,
 
 
 def create_local_gating_alarm(cloudwatch: Any, function_name: str) -> None:
+    """The alarm a local release is gated by, created (or reset) in OK."""
     cloudwatch.put_metric_alarm(
         AlarmName=LOCAL_GATING_ALARM, Namespace="ChurnGuard/Api", MetricName="DatabaseConnections",
         Dimensions=[{"Name": "FunctionName", "Value": function_name}], Statistic="Maximum", Period=10,
         EvaluationPeriods=1, Threshold=80, ComparisonOperator="GreaterThanThreshold",
         TreatMissingData="notBreaching", AlarmDescription="ChurnGuard API database connections > 80: abort releases")
+    state = cloudwatch.describe_alarms(AlarmNames=[LOCAL_GATING_ALARM])["MetricAlarms"][0]["StateValue"]
+    if state != "OK":  # a previous run in this account left it in ALARM (or it is new)
+        cloudwatch.set_alarm_state(AlarmName=LOCAL_GATING_ALARM, StateValue="OK",
+                                   StateReason="no database connection data: notBreaching")
 
 
 def fire_alarm(cloudwatch: Any) -> None:

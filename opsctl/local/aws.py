@@ -58,6 +58,7 @@ from .lambda_runtime import (
 )
 from .lambda_versions import AliasRevisions, QualifierNotFound, QualifierResolver, ResolvedInvocation
 from .rds_dataplane import RdsDataPlane, credential_scope
+from .stepfunctions_events import ExecutionStatusEvents
 from .stepfunctions_fixes import StepFunctionsCauses
 
 if TYPE_CHECKING:
@@ -353,6 +354,8 @@ class EmbeddedAws:
         self.alarms = AlarmEvaluator(self.clients, [region])
         self.lambda_dispatch: LambdaInvokeMiddleware | None = None  # set by start()
         self.sfn_causes = StepFunctionsCauses()  # StopExecution / SendTaskFailure keep their error and cause
+        # "Step Functions Execution Status Change" events on the default bus, as AWS sends them.
+        self.execution_events = ExecutionStatusEvents(self.clients, self.events.emit, [region])
 
     @property
     def endpoint_url(self) -> str:
@@ -391,12 +394,14 @@ class EmbeddedAws:
         EmbeddedAws._active = self
         self._set_env()
         self.configure()
+        self.execution_events.start()
         return self
 
     def stop(self) -> None:
         if self._server is None:
             return
         self.alarms.stop()
+        self.execution_events.stop()
         self._server.shutdown()
         self._server.server_close()
         if self._thread is not None:

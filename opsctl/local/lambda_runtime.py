@@ -394,9 +394,14 @@ def _environment(overlay: Mapping[str, str]) -> Iterator[None]:
     try:
         yield
     finally:
-        # Restore exactly, including removing keys the handler (or overlay) added.
-        os.environ.clear()
-        os.environ.update(saved)
+        # Restore exactly, including removing keys the handler (or overlay) added, key by key: never
+        # os.environ.clear(), which would leave other threads (traffic, the Step Functions interpreter, the
+        # server) a moment with no endpoint or credentials at all, so a client made then would reach real AWS.
+        for key in [k for k in os.environ if k not in saved]:
+            os.environ.pop(key, None)
+        for key, value in saved.items():
+            if os.environ.get(key) != value:
+                os.environ[key] = value
 
 
 def _load_handler(fn: RegisteredFunction) -> Handler:

@@ -25,6 +25,7 @@ CONTRACT = {
         "manual_snapshot_quota": 100,
         "max_copies_in_flight": 5,
         "rpo_minutes": 15,
+        "probe_minutes": 5,  # the recoverability probe: restorable lag at least every RPO
         "dr_rpo_minutes": None,  # None: two database schedules + rpo_minutes
         "max_event_age_minutes": 180,
         "max_clock_skew_minutes": 5,
@@ -53,6 +54,7 @@ CONTRACT = {
         "db_sslmode": "verify-full",
         "db_sslrootcert": None,  # None: the RDS CA bundle shipped in the layer
     },
+    "canary": {"functions": ["churnguard-api"], "max_release_hours": 24},
 }
 # cdk.json drills (and backs up) both ChurnGuard databases; everything else is the default.
 CDK_JSON_CONTEXT = {

@@ -129,7 +129,8 @@ def test_a_pre_existing_alarm_blocks_by_default_and_is_reported_when_ignored(wor
 
 
 def test_json_entry_point_turns_bad_input_into_validation_failed(world: World) -> None:
-    with pytest.raises(ValidationFailed, match=r"^steps: Value error, steps must end at 100.*\(invalid release request\)"):
+    with pytest.raises(ValidationFailed,
+                       match=r"^steps: Value error, steps must end at 100.*\(invalid release request\)"):
         world.flow.task("validate", {"function_name": FN, "alias": ALIAS, "new_version": "8", "steps": [10]})
 
 
@@ -417,3 +418,33 @@ def test_the_published_decision_log_stores_then_announces(world: World) -> None:
     assert document["thresholds"]["max_error_rate_pct"] == 1.0
     detail_type, detail = events.events[-1]
     assert detail_type == contracts.CANARY_DECISION_DETAIL_TYPE and detail["record"] == state.last_decision.location
+
+
+def test_a_second_release_is_refused_naming_the_running_one_even_while_the_alias_is_split(world: World) -> None:
+    first = started(world)  # 10 % on version 8: the alias is split
+    with pytest.raises(ReleaseInProgress, match=first.release_id):
+        world.flow.validate(request(release_id="another-release"))
+
+
+def test_an_execution_that_ended_holding_the_alias_is_rolled_back_and_its_lock_freed(world: World) -> None:
+    from churnguard_ops.canary.events import ExecutionStatusChange
+    from tests.events import load_event
+
+    execution = load_event("canary/execution-status-change.json")["detail"]["executionArn"]
+    started(world, execution_id=execution)
+    assert world.routing() == ("7", {"8": 10.0})
+    result = world.flow.execution_ended(ExecutionStatusChange.model_validate(
+        load_event("canary/execution-status-change.json")))
+    assert [a["execution_id"] for a in result["aborted"]] == [execution]
+    assert world.routing() == ("7", {}) and world.lock.entries == {}
+    assert world.executions.stopped == [], "an execution that already ended is not stopped again"
+
+
+def test_an_ended_execution_that_holds_nothing_changes_nothing(world: World) -> None:
+    from churnguard_ops.canary.events import ExecutionStatusChange
+    from tests.events import load_event
+
+    state = started(world, execution_id="arn:aws:states:us-east-1:123456789012:execution:m:another")
+    event = ExecutionStatusChange.model_validate(load_event("canary/execution-status-change.json"))
+    assert world.flow.execution_ended(event)["aborted"] == []
+    assert world.lock.holder(state.request.lock_key) is not None and world.routing() == ("7", {"8": 10.0})

@@ -62,6 +62,7 @@ STATE = _event("drill/task-state-after-restore.json")
 EXECUTION = _event("drill/task-plan.json")["execution"]
 HANDLERS: dict[tuple[str, str], list[Any]] = {
     ("backup", "handler"): BACKUP_EVENTS,
+    ("backup", "probe"): [_event("backup/probe/scheduled-tick.json", time=NOW)],
     ("drill", "plan"): [_event("drill/task-plan.json"),
                         {"execution": EXECUTION, "drill": _event("drill/dr-region-copy.json")},
                         {"execution": EXECUTION, "drill": _event("drill/manual-fresh-snapshot.json")}],
@@ -73,6 +74,11 @@ HANDLERS: dict[tuple[str, str], list[Any]] = {
     ("drill", "report"): [_event("drill/task-execution-state.json")],
     ("drill", "freshness"): [_event("drill/freshness-scheduled-tick.json")],
     ("drill", "sweep"): [_event("drill/sweeper-scheduled-tick.json")],
+    ("canary", "release"): [_event("canary/task-evaluate.json"),
+                            {"task": "validate", "state": _event("canary/start-release.json"),
+                             "execution_id": "arn:aws:states:us-east-1:123456789012:execution:canary:run-1"}],
+    ("canary", "await_decision"): [_event("canary/decision-request-approval.json")],
+    ("canary", "abort"): [_event("canary/alarm-state-change.json"), _event("canary/execution-status-change.json")],
 }
 
 JSON = st.recursive(
@@ -137,6 +143,8 @@ def tripwired(monkeypatch: pytest.MonkeyPatch) -> None:
         "DRILL_DB_INSTANCE_IDS": '["churnguard-prod", "churnguard-analytics"]', "DRILL_DR_REGION": "us-west-2",
         "DRILL_BUCKET": "backups", "DRILL_HISTORY_TABLE": "history", "DRILL_TOPIC_ARN": "arn:aws:sns:us-east-1:1:ops",
         "DRILL_DB_SECRETS": '{"churnguard-prod": "arn:aws:secretsmanager:us-east-1:123456789012:secret:db"}',
+        "CANARY_LOCK_TABLE": "releases", "CANARY_DECISIONS_BUCKET": "backups", "CANARY_FUNCTIONS": '["churnguard-api"]',
+        "CANARY_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:ops",
     }
     for key, value in env.items():
         monkeypatch.setenv(key, value)

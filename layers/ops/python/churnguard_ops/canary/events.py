@@ -1,7 +1,7 @@
 """What arrives at the canary handlers: alarm state changes (the abort path), release tasks, decision requests."""
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from pydantic import BaseModel, ConfigDict, Field
@@ -24,6 +24,26 @@ class AlarmStateChangeDetail(BaseModel):
 
 class AlarmStateChange(EventBridgeModel):
     detail: AlarmStateChangeDetail
+    detail_type: Literal["CloudWatch Alarm State Change"] = Field(alias="detail-type")
+
+
+class ExecutionStatusChangeDetail(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    execution_arn: str = Field(alias="executionArn", min_length=1)
+    state_machine_arn: str = Field(alias="stateMachineArn", min_length=1)
+    status: Literal["RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "PENDING_REDRIVE"]
+
+
+class ExecutionStatusChange(EventBridgeModel):
+    """A release's execution ended: the abort function frees what it may still hold."""
+
+    detail: ExecutionStatusChangeDetail
+    detail_type: Literal["Step Functions Execution Status Change"] = Field(alias="detail-type")
+
+
+#: What the abort function receives: an alarm that fired, or a release execution that ended.
+AbortTrigger = Annotated[AlarmStateChange | ExecutionStatusChange, Field(discriminator="detail_type")]
 
 
 ReleaseTaskName = Literal["validate", "smoke", "shift", "evaluate", "approve", "resume", "promote", "rollback"]

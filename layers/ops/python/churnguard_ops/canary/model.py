@@ -127,7 +127,7 @@ class Approval(_Strict):
     """A human approves before the step that moves all traffic (100 %); no answer in time = rollback."""
 
     required: bool = False
-    timeout_seconds: int = Field(3600, ge=60, le=7 * 24 * 3600)
+    timeout_seconds: int = Field(3600, ge=1, le=7 * 24 * 3600)
 
 
 class SmokeExpectation(_Strict):

@@ -34,10 +34,11 @@ from churnguard_ops.canary.errors import (
     AlarmAlreadyFiring,
     AliasChanged,
     MetricsUnavailable,
+    ReleaseInProgress,
     SmokeTestFailed,
     ValidationFailed,
 )
-from churnguard_ops.canary.events import AlarmStateChange
+from churnguard_ops.canary.events import AlarmStateChange, ExecutionStatusChange
 from churnguard_ops.canary.judge import business_change_pct, judge
 from churnguard_ops.canary.model import (
     Action,
@@ -94,6 +95,15 @@ class CanaryWorkflow:
             routing = self.shifter.routing(fn, alias)
         except NotFound as exc:
             raise ValidationFailed(f"function_name/alias: {fn}:{alias} not found ({exc})") from exc
+        now = self.clock()
+        execution_name = (request.execution_id or "").rsplit(":", 1)[-1]
+        release_id = request.release_id or execution_name or f"{fn}-{alias}-v{new}-{now:%Y%m%dT%H%M%SZ}"
+        holder = self.lock.holder(request.lock_key)
+        if holder is not None and holder.release_id != release_id and holder.expires_at >= now:
+            # Named first: a running release also explains the alias's split weights below.
+            raise ReleaseInProgress(f"{request.lock_key} is being released by {holder.release_id} (version "
+                                    f"{holder.stable_version} -> {holder.new_version}, started "
+                                    f"{holder.started_at.isoformat()})")
         if routing.split:
             raise ValidationFailed(f"alias: {fn}:{alias} already splits traffic {routing.weights} besides version "
                                    f"{routing.version}; finish or roll back that release first")
@@ -109,10 +119,7 @@ class CanaryWorkflow:
         if firing and request.pre_existing_alarm == "block":
             raise AlarmAlreadyFiring(f"alarms: {firing} already in ALARM before the release; fix them or set "
                                      "pre_existing_alarm to 'ignore'")
-        now = self.clock()
         # A retried validate must find its own lock: the id comes from the request or the execution when given.
-        execution_name = (request.execution_id or "").rsplit(":", 1)[-1]
-        release_id = request.release_id or execution_name or f"{fn}-{alias}-v{new}-{now:%Y%m%dT%H%M%SZ}"
         self.lock.acquire(LockEntry(key=request.lock_key, release_id=release_id, new_version=new,
                                     stable_version=routing.version, started_at=now,
                                     expires_at=now + timedelta(seconds=request.max_duration_seconds()),
@@ -316,25 +323,44 @@ class CanaryWorkflow:
         for entry in self.lock.running():
             if name not in entry.alarms or entry.status != "running":
                 continue
-            if not self.lock.mark_aborting(entry.key, entry.release_id):
-                continue  # finished or taken over meanwhile
-            function_name, alias = entry.key.split(":", 1)
-            self.shifter.rollback(function_name, alias, entry.stable_version)
-            self.lock.release(entry.key, entry.release_id)
-            detail = {"release_id": entry.release_id, "function_name": function_name, "alias": alias,
-                      "stable_version": entry.stable_version, "new_version": entry.new_version,
-                      "execution_id": entry.execution_id,
-                      "reason": f"alarm {name} went to ALARM: {event.detail.state.reason}".rstrip(": ")}
-            if self.executions and entry.execution_id:
-                # The alias is already safe; stopping the execution ends the release now, with the reason.
-                try:
-                    self.executions.stop(entry.execution_id, "AlarmAbort", detail["reason"])
-                except OpsError as exc:  # its next task sees the lock gone and ends as aborted anyway
-                    detail["stop_error"] = str(exc)
-            if self.events:
-                self.events.publish(contracts.CANARY_RELEASE_DETAIL_TYPES["aborted"], detail)
-            result["aborted"].append(detail)
+            reason = f"alarm {name} went to ALARM: {event.detail.state.reason}".rstrip(": ")
+            detail = self._abort_entry(entry, reason, stop_execution=True)
+            if detail is not None:
+                result["aborted"].append(detail)
         return result
+
+    def execution_ended(self, event: ExecutionStatusChange) -> dict[str, Any]:
+        """A release's execution ended without giving the alias back (stopped by hand, timed out, failed in a
+        way no Catch saw): roll the alias back to the stable version and free the lock."""
+        arn, status = event.detail.execution_arn, event.detail.status
+        result: dict[str, Any] = {"execution": arn, "status": status, "aborted": []}
+        for entry in self.lock.running():
+            if entry.execution_id != arn:
+                continue
+            detail = self._abort_entry(entry, f"its execution ended {status} while it held the alias",
+                                       stop_execution=False)
+            if detail is not None:
+                result["aborted"].append(detail)
+        return result
+
+    def _abort_entry(self, entry: LockEntry, reason: str, *, stop_execution: bool) -> dict[str, Any] | None:
+        if not self.lock.mark_aborting(entry.key, entry.release_id):
+            return None  # finished or taken over meanwhile
+        function_name, alias = entry.key.split(":", 1)
+        self.shifter.rollback(function_name, alias, entry.stable_version)
+        self.lock.release(entry.key, entry.release_id)
+        detail: dict[str, Any] = {"release_id": entry.release_id, "function_name": function_name, "alias": alias,
+                                  "stable_version": entry.stable_version, "new_version": entry.new_version,
+                                  "execution_id": entry.execution_id, "reason": reason}
+        if stop_execution and self.executions and entry.execution_id:
+            # The alias is already safe; stopping the execution ends the release now, with the reason.
+            try:
+                self.executions.stop(entry.execution_id, "AlarmAbort", reason)
+            except OpsError as exc:  # its next task sees the lock gone and ends as aborted anyway
+                detail["stop_error"] = str(exc)
+        if self.events:
+            self.events.publish(contracts.CANARY_RELEASE_DETAIL_TYPES["aborted"], detail)
+        return detail
 
     # -- helpers ------------------------------------------------------------------------------
     def _to_next_step(self, state: ReleaseState) -> Action:
