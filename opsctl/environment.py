@@ -11,6 +11,7 @@ import contextlib
 import copy
 import hashlib
 import json
+import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -82,25 +83,51 @@ def local_context(region: str, source_dsn: str | None = None) -> dict[str, Any]:
 
 
 def synthesize(outdir: Path, region: str, source_dsn: str | None = None) -> ChurnGuardContext:
-    """Synthesize the CDK app into ``outdir`` (or reuse it) and return its validated context."""
+    """Synthesize the CDK app into ``outdir`` (or reuse it) and return its validated context.
+
+    The synth writes into a private temporary directory that replaces ``outdir`` only when complete, so a
+    second opsctl process never reads a half-written assembly.
+    """
     context = local_context(region, source_dsn)
-    stamp = outdir / ".inputs-sha256"
     digest = _inputs_digest(json.dumps([context, sorted(LOCAL_ACKNOWLEDGED_WARNINGS)], sort_keys=True))
+    stamp = outdir / ".inputs-sha256"
     if not (stamp.exists() and stamp.read_text() == digest):
         from aws_cdk import Annotations
 
         from infra_cdk.app import build_app
 
-        shutil.rmtree(outdir, ignore_errors=True)
         where = outdir.relative_to(ROOT) if outdir.is_relative_to(ROOT) else outdir
         progress(f"synthesizing the CDK app into {where} (its inputs changed; takes ~15 s)")
+        building = outdir.parent / f".{outdir.name}.{os.getpid()}.building"
+        shutil.rmtree(building, ignore_errors=True)
         with still_running("synthesizing the CDK app"):
-            app = build_app(outdir=outdir, context={**context, "aws:cdk:bundling-stacks": []}, nag=False)
+            app = build_app(outdir=building, context={**context, "aws:cdk:bundling-stacks": []}, nag=False)
             for warning_id, reason in LOCAL_ACKNOWLEDGED_WARNINGS.items():
                 Annotations.of(app).acknowledge_warning(warning_id, reason)
             app.synth()
-        stamp.write_text(digest)
+        (building / ".inputs-sha256").write_text(digest)
+        _replace_dir(building, outdir)
     return ChurnGuardContext.model_validate(context[CONTEXT_KEY])
+
+
+def assembly_dir(region: str, source_dsn: str | None = None) -> Path:
+    """Where the embedded default's cloud assembly for this context lives: one directory per context, so
+    processes with different contexts (say, a --source-dsn drill) never overwrite each other's."""
+    context = local_context(region, source_dsn)
+    key = hashlib.sha256(json.dumps(context, sort_keys=True).encode()).hexdigest()[:12]
+    return STATE_DIR / "cdk.out" / key
+
+
+def _replace_dir(new: Path, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    old = target.parent / f".{target.name}.{os.getpid()}.old"
+    with contextlib.suppress(FileNotFoundError):
+        target.rename(old)
+    try:
+        new.rename(target)
+    except OSError:  # another process put its (equivalent) assembly there first: use that one
+        shutil.rmtree(new, ignore_errors=True)
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def synthesized_functions(outdir: Path) -> list[str]:
@@ -133,7 +160,7 @@ class LocalEnvironment:
 
     @property
     def cdk_out(self) -> Path:
-        return STATE_DIR / "cdk.out"
+        return assembly_dir(self.region, self.source_dsn)
 
     def synthesize(self) -> LocalEnvironment:
         """Synthesize (or reuse) the CDK app without starting anything.
