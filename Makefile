@@ -39,6 +39,7 @@ test-unit: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/import_time.py
 	$(BIN)/python bench/drill.py
+	$(BIN)/python bench/canary.py
 
 synth: $(STAMP)
 	$(BIN)/python -m infra_cdk.app
