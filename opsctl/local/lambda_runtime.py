@@ -15,7 +15,8 @@ What it mimics from the AWS Python runtime, because code under test depends on i
   embedded-metric-format (EMF) records are also handed back with the result, so the caller
   can ingest them as CloudWatch does from the function's log group.
 
-os.environ is process-global, so invocations are serialized with one lock.
+Invocations are serialized with one lock (handlers share modules and process state); the function's
+variables are an overlay of ``os.environ`` seen by the invoking thread alone (``_ThreadEnviron``).
 """
 
 from __future__ import annotations
@@ -387,21 +388,47 @@ class _OutputTee(io.TextIOBase):
             self._emf.append(record)
 
 
+class _ThreadEnviron(os._Environ):  # type: ignore[type-arg,misc]
+    """``os.environ`` whose contents are per thread while a function runs.
+
+    A handler must see its function's variables in ``os.environ``; writing them into the process
+    environment and removing them afterwards races with every other thread that reads it (the traffic
+    generator, the Step Functions interpreter, the server): a key removed while another thread iterates
+    ``os.environ`` (urllib's proxy lookup does, for each new boto3 client) raises KeyError there. So the
+    invoking thread gets its own copy with the overlay; every other thread keeps seeing the process's.
+    """
+
+    def __init__(self, base: os._Environ) -> None:  # type: ignore[type-arg]
+        self.__dict__.update({k: v for k, v in vars(base).items() if k != "_data"})
+        self._process_data = base._data
+        self._local = threading.local()
+
+    @property  # type: ignore[override]
+    def _data(self) -> dict[Any, Any]:
+        return getattr(self._local, "data", None) or self._process_data
+
+    @_data.setter
+    def _data(self, value: dict[Any, Any]) -> None:
+        self._process_data = value
+
+
+def _thread_environ() -> _ThreadEnviron:
+    if not isinstance(os.environ, _ThreadEnviron):
+        os.environ = _ThreadEnviron(os.environ)  # noqa: B003 - same process data, per-thread overlay on top
+    return os.environ
+
+
 @contextmanager
 def _environment(overlay: Mapping[str, str]) -> Iterator[None]:
-    saved = dict(os.environ)
-    os.environ.update(overlay)
+    """``overlay`` on top of the process environment, visible to this thread only while it runs."""
+    environ = _thread_environ()
+    data = dict(environ._process_data)
+    data.update({environ.encodekey(k): environ.encodevalue(v) for k, v in overlay.items()})
+    environ._local.data = data
     try:
         yield
     finally:
-        # Restore exactly, including removing keys the handler (or overlay) added, key by key: never
-        # os.environ.clear(), which would leave other threads (traffic, the Step Functions interpreter, the
-        # server) a moment with no endpoint or credentials at all, so a client made then would reach real AWS.
-        for key in [k for k in os.environ if k not in saved]:
-            os.environ.pop(key, None)
-        for key, value in saved.items():
-            if os.environ.get(key) != value:
-                os.environ[key] = value
+        environ._local.data = None
 
 
 def _load_handler(fn: RegisteredFunction) -> Handler:
