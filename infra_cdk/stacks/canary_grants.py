@@ -31,7 +31,9 @@ def grant_canary_permissions(stack: Stack, *, config: ChurnGuardContext, foundat
     bucket = foundation.bucket
 
     g = RoleGrants(stack, release.role)
-    g.add("ReadAndMoveTheAlias", ["lambda:GetAlias", "lambda:UpdateAlias"], qualified, why_wildcard=WHY_QUALIFIED)
+    # Alias actions are authorized on the function's ARN (and its qualified forms): both are granted.
+    g.add("ReadAndMoveTheAlias", ["lambda:GetAlias", "lambda:UpdateAlias"], [*functions, *qualified],
+          why_wildcard=WHY_QUALIFIED)
     g.add("ReadVersions", ["lambda:GetFunctionConfiguration"], [*functions, *qualified], why_wildcard=WHY_QUALIFIED)
     g.add("SmokeTestVersions", ["lambda:InvokeFunction"], qualified, why_wildcard=WHY_QUALIFIED)
     g.add("JudgeMetrics", ["cloudwatch:GetMetricData"], ["*"], why_wildcard=WHY_METRICS)
@@ -58,7 +60,8 @@ def grant_canary_permissions(stack: Stack, *, config: ChurnGuardContext, foundat
           [lock_table.table_arn])
     g.add("LockTableKey", ["kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"], [key.key_arn],
           conditions=table_key)
-    g.add("RollBackTheAlias", ["lambda:GetAlias", "lambda:UpdateAlias"], qualified, why_wildcard=WHY_QUALIFIED)
+    g.add("RollBackTheAlias", ["lambda:GetAlias", "lambda:UpdateAlias"], [*functions, *qualified],
+          why_wildcard=WHY_QUALIFIED)
     g.add("StopTheRelease", ["states:StopExecution"],
           [f"arn:{partition}:states:{region}:{account}:execution:{state_machine_name}:*"],
           why_wildcard="Executions of the canary state machine only (their names are generated per release).")

@@ -65,10 +65,12 @@ class CanaryStack(Stack):
 
         def function(construct_id: str, key: str, handler: str, description: str, *,
                      asynchronous: bool = False) -> Any:
+            # An abort delivered late is no longer "at once": give up after 10 minutes (the DLQ alarm pages).
+            extra = {"max_event_age": Duration.minutes(10)} if asynchronous else {}
             return foundation.function(
                 self, construct_id, function_name=f"{prefix}-canary-{key}", code_dir=CANARY_CODE_DIR,
                 handler=handler, description=description, service_name=CANARY_SERVICE_NAME,
-                environment=environment, timeout=Duration.seconds(60), asynchronous=asynchronous)
+                environment=environment, timeout=Duration.seconds(60), asynchronous=asynchronous, **extra)
 
         # Called synchronously by the state machine (its Retry/Catch apply), so no DLQ.
         self.release = function("ReleaseFunction", "release", "app.release",

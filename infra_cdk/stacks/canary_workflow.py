@@ -55,6 +55,11 @@ STATE_UNKNOWN_ACTION = "UnknownAction"
 STATE_APPROVAL_TIMED_OUT = "ApprovalTimedOut"
 STATE_WATCH_FAILED = "JudgingFailed"
 STATE_EXPLAIN_REFUSAL = "ExplainRefusal"
+STATE_REFUSED_ON_ERROR = "RefusedOnError"
+STATE_APPROVED_BY = "ApprovedBy?"
+STATE_APPROVED_ANONYMOUSLY = "ApprovalReceivedFromUnknown"
+#: The errors Validate raises to refuse a request (churnguard_ops.canary.errors).
+REFUSAL_ERRORS = ("ValidationFailed", "AlarmAlreadyFiring", "ReleaseInProgress")
 
 #: Error names of the Fail states (an execution's ``error``): what a pipeline or alarm matches on.
 ERROR_ROLLED_BACK = "ReleaseRolledBack"
@@ -82,7 +87,7 @@ def _release_task(stack: Stack, name: str, function: lambda_.IFunction, task: st
 def _await_human(stack: Stack, name: str, function: lambda_.IFunction, kind: str,
                  timeout_path: str, result_path: str) -> tasks.LambdaInvoke:
     """Notify, then wait for ``opsctl canary approve|reject`` to answer the task token."""
-    return tasks.LambdaInvoke(
+    invoke = tasks.LambdaInvoke(
         stack, name, state_name=name, lambda_function=function,
         integration_pattern=sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
         payload=sfn.TaskInput.from_object({
@@ -97,6 +102,10 @@ def _await_human(stack: Stack, name: str, function: lambda_.IFunction, kind: str
             "reason": sfn.JsonPath.string_at("$.reason") if kind == "hold" else None,
         }),
         task_timeout=sfn.Timeout.at(timeout_path), result_path=result_path, retry_on_service_exceptions=False)
+    # A throttled announcement must not roll back a healthy release; a retry asks again with a new token.
+    invoke.add_retry(errors=LAMBDA_TRANSIENT_ERRORS, max_attempts=3, interval=Duration.seconds(2), backoff_rate=2)
+    invoke.add_retry(errors=list(TRANSIENT_ERROR_NAMES), max_attempts=3, interval=Duration.seconds(5), backoff_rate=2)
+    return invoke
 
 
 def _definition(stack: Stack, release: lambda_.IFunction, decide: lambda_.IFunction) -> sfn.IChainable:
@@ -133,7 +142,13 @@ def _definition(stack: Stack, release: lambda_.IFunction, decide: lambda_.IFunct
                                   "$.request.approval.timeout_seconds", "$.approval")
     approval_received = sfn.Fail(stack, STATE_APPROVED, state_name=STATE_APPROVED, error=CANARY_APPROVED_ERROR,
                                  cause_path="$.approval.approved_by")
-    await_approval.next(approval_received)
+    # An answer without approved_by (a pipeline's bare SendTaskSuccess) still approves, as "unknown".
+    approved_by_whom = sfn.Choice(stack, STATE_APPROVED_BY, state_name=STATE_APPROVED_BY)
+    approved_by_whom.when(sfn.Condition.and_(sfn.Condition.is_present("$.approval.approved_by"),
+                                             sfn.Condition.is_string("$.approval.approved_by")), approval_received)
+    approved_by_whom.otherwise(sfn.Fail(stack, STATE_APPROVED_ANONYMOUSLY, state_name=STATE_APPROVED_ANONYMOUSLY,
+                                        error=CANARY_APPROVED_ERROR, cause="unknown"))
+    await_approval.next(approved_by_whom)
     # A branch's failure leaves the Parallel under its own error name: give the timeout one that says what
     # happened (and that any Catch may match: States.* names do not survive a branch everywhere).
     await_approval.add_catch(sfn.Fail(stack, STATE_APPROVAL_TIMED_OUT, state_name=STATE_APPROVAL_TIMED_OUT,
@@ -191,7 +206,11 @@ def _definition(stack: Stack, release: lambda_.IFunction, decide: lambda_.IFunct
         step.add_catch(rollback, errors=["States.ALL"], result_path="$.error")
     for waiting in (approval_gate, await_operator):  # rejected, timed out, or a breach while waiting
         waiting.add_catch(rollback, errors=["States.ALL"], result_path="$.error")
-    validate.add_catch(explain_refusal, errors=["States.ALL"], result_path="$.error")
+    # The release's own refusals carry Lambda's JSON cause; anything else (a Lambda service error) as it came.
+    validate.add_catch(explain_refusal, errors=list(REFUSAL_ERRORS), result_path="$.error")
+    validate.add_catch(sfn.Fail(stack, STATE_REFUSED_ON_ERROR, state_name=STATE_REFUSED_ON_ERROR,
+                                error=ERROR_REFUSED, cause_path="$.error.Cause"),
+                       errors=["States.ALL"], result_path="$.error")
     validate.next(route)
     bake.next(evaluate)
     rollback.add_catch(rollback_failed, errors=["States.ALL"], result_path="$.rollback_error")
