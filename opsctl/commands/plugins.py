@@ -17,6 +17,7 @@ from opsctl.console import write_json
 #: kind -> "module:registry attribute". A capability with plugins adds its registry here.
 REGISTRIES: dict[str, str] = {
     "check": "churnguard_ops.drill.checks:CHECKS",  # restore-drill integrity checks (DRILL_CHECKS / drill.checks)
+    "detector": "churnguard_ops.security.detectors:DETECTORS",  # security event detectors (security.detectors)
 }
 
 

@@ -1,0 +1,1 @@
+"""Security event analysis: exact, event-time detections over application and CloudTrail events."""
