@@ -106,6 +106,8 @@ class LambdaInvokeMiddleware:
         self.resolver = resolver
         self.metrics = metrics
         self.aliases = aliases
+        self._async: set[threading.Thread] = set()  # asynchronous invocations still running
+        self._async_lock = threading.Lock()
         # ReservedConcurrentExecutions set through PutFunctionConcurrency, by (region, name): 0 throttles
         # every invocation (TooManyRequestsException), as Lambda does for a function turned off that way.
         self.reserved_concurrency: dict[tuple[str, str], int] = {}
@@ -214,7 +216,10 @@ class LambdaInvokeMiddleware:
                             {"X-Amzn-ErrorType": "TooManyRequestsException"})
         if invocation_type == "Event":
             # Asynchronous invoke: accept now, run in the background (serialized like any other).
-            threading.Thread(target=self._run, args=(fn, event, resolved), daemon=True).start()
+            worker = threading.Thread(target=self._run_async, args=(fn, event, resolved), daemon=True)
+            with self._async_lock:
+                self._async.add(worker)
+            worker.start()
             return _respond(start_response, "202 Accepted", None,
                             {"X-Amz-Executed-Version": version.version if version else "$LATEST"})
         try:
@@ -225,6 +230,24 @@ class LambdaInvokeMiddleware:
         if result.function_error:
             headers["X-Amz-Function-Error"] = result.function_error
         return _respond(start_response, "200 OK", result.payload, headers)
+
+    def _run_async(self, fn: RegisteredFunction, event: Any, resolved: ResolvedInvocation | None) -> None:
+        try:
+            self._run(fn, event, resolved)
+        finally:
+            with self._async_lock:
+                self._async.discard(threading.current_thread())
+
+    def drain(self, timeout_seconds: float = 30.0) -> None:
+        """Wait for asynchronous invocations still running: stopping the server under them would leave a
+        handler calling a dead endpoint (and caching a client for it) while the process goes on."""
+        deadline = time.monotonic() + timeout_seconds
+        while True:
+            with self._async_lock:
+                running = list(self._async)
+            if not running or time.monotonic() >= deadline:
+                return
+            running[0].join(max(0.0, deadline - time.monotonic()))
 
     def _run(self, fn: RegisteredFunction, event: Any, resolved: ResolvedInvocation | None) -> InvocationResult:
         result = self.registry.invoke(fn.arn, event, region=fn.region,
@@ -402,6 +425,8 @@ class EmbeddedAws:
             return
         self.alarms.stop()
         self.execution_events.stop()
+        if self.lambda_dispatch is not None:
+            self.lambda_dispatch.drain()
         self._server.shutdown()
         self._server.server_close()
         if self._thread is not None:
