@@ -15,7 +15,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from churnguard_ops.canary.events import AbortTrigger, AlarmStateChange, DecisionRequest, ReleaseTask
+from churnguard_ops.canary.events import AlarmStateChange, DecisionRequest, ReleaseTask, abort_trigger
 from churnguard_ops.core.observability import ops_handler
 
 logger = Logger()
@@ -51,7 +51,7 @@ def await_decision(event: dict[str, Any], context: LambdaContext) -> dict[str, A
 @ops_handler(logger, metrics)
 def abort(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """A gating alarm went to ALARM, or a release's execution ended: roll back what is still shifted."""
-    trigger = parse(event=event, model=AbortTrigger)
+    trigger = abort_trigger(event)  # pydantic: a malformed event is refused naming the field
     from churnguard_ops.canary import wiring
 
     flow = wiring.workflow()

@@ -1,7 +1,7 @@
 """What arrives at the canary handlers: alarm state changes (the abort path), release tasks, decision requests."""
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from pydantic import BaseModel, ConfigDict, Field
@@ -42,8 +42,14 @@ class ExecutionStatusChange(EventBridgeModel):
     detail_type: Literal["Step Functions Execution Status Change"] = Field(alias="detail-type")
 
 
-#: What the abort function receives: an alarm that fired, or a release execution that ended.
-AbortTrigger = Annotated[AlarmStateChange | ExecutionStatusChange, Field(discriminator="detail_type")]
+def abort_trigger(event: Any) -> AlarmStateChange | ExecutionStatusChange:
+    """What the abort function receives: a release execution that ended, or else an alarm state change.
+
+    Chosen by ``detail-type`` first, so a malformed event is refused naming its field (a tagged union
+    would report a missing tag on the event as a whole)."""
+    if isinstance(event, dict) and event.get("detail-type") == "Step Functions Execution Status Change":
+        return ExecutionStatusChange.model_validate(event)
+    return AlarmStateChange.model_validate(event)
 
 
 ReleaseTaskName = Literal["validate", "smoke", "shift", "evaluate", "approve", "resume", "promote", "rollback"]
