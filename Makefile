@@ -24,7 +24,7 @@ demo: $(STAMP)
 	$(BIN)/opsctl demo --out out/demo
 
 test: lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadgroup
 
 # Static checks (also part of `make test`): lint + import order, layering contracts, types of the
 # layer, the CDK app and the test fakes (typed against the ports they stand in for).
