@@ -13,6 +13,7 @@ import boto3
 
 from opsctl.console import progress
 from opsctl.errors import UsageError
+from opsctl.executions import execution_history
 
 CANARY_STATE_MACHINE_SUFFIX = "canary-release"
 TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
@@ -77,17 +78,6 @@ def decision_line(decision: dict[str, Any], steps: list[int]) -> str:
     return line
 
 
-def _history(sfn: Any, arn: str) -> list[dict[str, Any]]:
-    events: list[dict[str, Any]] = []
-    kwargs: dict[str, Any] = {"executionArn": arn, "maxResults": 1000}
-    while True:
-        page = sfn.get_execution_history(**kwargs)
-        events.extend(page["events"])
-        if not page.get("nextToken"):
-            return events
-        kwargs["nextToken"] = page["nextToken"]
-
-
 def follow(arn: str, steps: list[int], *, poll_interval: float = 0.5, timeout_seconds: float = 24 * 3600,
            on_event: Callable[[dict[str, Any]], None] | None = None,
            on_poll: Callable[[dict[str, Any]], None] | None = None) -> ReleaseRun:
@@ -101,7 +91,7 @@ def follow(arn: str, steps: list[int], *, poll_interval: float = 0.5, timeout_se
         status = description["status"]
         if on_poll:
             on_poll(description)
-        events = _history(sfn, arn)
+        events = execution_history(sfn, arn)
         for event in events[seen:]:
             _show(event, run, steps)
             if on_event:
@@ -198,7 +188,7 @@ def pending_token(execution_arn: str) -> tuple[str, str]:
         raise UsageError(f"--execution {execution_arn}: no such execution") from None
     if status != "RUNNING":
         raise UsageError(f"--execution {execution_arn}: the release is {status}, nothing waits for an answer")
-    events = _history(sfn, execution_arn)
+    events = execution_history(sfn, execution_arn)
     latest: tuple[int, str, str] | None = None  # (event id, state, token) of the newest token task
     entered = ""
     for event in events:

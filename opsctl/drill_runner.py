@@ -17,6 +17,7 @@ import boto3
 from churnguard_ops.core.contracts import DRILL_INSTANCE_PREFIX, DRILL_SNAPSHOT_PREFIX
 from opsctl.console import HEARTBEAT_SECONDS, progress
 from opsctl.errors import UsageError
+from opsctl.executions import execution_history
 
 DRILL_STATE_MACHINE_SUFFIX = "restore-drill"
 TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
@@ -48,17 +49,6 @@ def new_drill_id() -> str:
     return f"{datetime.now(timezone.utc):%Y%m%dt%H%M%S}-{secrets.token_hex(2)}"
 
 
-def _history(sfn: Any, arn: str) -> list[dict[str, Any]]:
-    events: list[dict[str, Any]] = []
-    kwargs: dict[str, Any] = {"executionArn": arn, "maxResults": 1000}
-    while True:
-        page = sfn.get_execution_history(**kwargs)
-        events.extend(page["events"])
-        if not page.get("nextToken"):
-            return events
-        kwargs["nextToken"] = page["nextToken"]
-
-
 def run_drill(machine_arn: str, drill_input: dict[str, Any], *, on_start: Callable[[str], None] | None = None,
               poll_interval: float = 0.5, timeout_seconds: float = 4 * 3600) -> DrillRun:
     from churnguard_ops.drill.model import drill_id_for
@@ -78,7 +68,7 @@ def run_drill(machine_arn: str, drill_input: dict[str, Any], *, on_start: Callab
     entered = last_line = time.monotonic()
     while True:
         status = sfn.describe_execution(executionArn=arn)["status"]
-        events = _history(sfn, arn)
+        events = execution_history(sfn, arn)
         for event in events[seen:]:
             if event["type"].endswith("StateEntered"):
                 name = event["stateEnteredEventDetails"]["name"]

@@ -9,8 +9,7 @@ ends the wait by failing its branch with ``Approved`` (the standard way out of a
 
 from __future__ import annotations
 
-from aws_cdk import Aws, Duration, RemovalPolicy, Stack
-from aws_cdk import aws_iam as iam
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -22,7 +21,7 @@ from churnguard_ops.core.contracts import (
     CANARY_BREACH_WHILE_WAITING_ERROR,
     TRANSIENT_ERROR_NAMES,
 )
-from infra_cdk.nag import resource_finding, suppress
+from infra_cdk.constructs.state_machine import logged_state_machine
 from infra_cdk.stacks.drill_spec import LAMBDA_TRANSIENT_ERRORS
 
 # State names: opsctl and the tests refer to them (contract).
@@ -221,35 +220,7 @@ def _definition(stack: Stack, release: lambda_.IFunction, decide: lambda_.IFunct
 def create_canary_state_machine(stack: Stack, *, state_machine_name: str, release: lambda_.IFunction,
                                 decide: lambda_.IFunction, key: kms.Key,
                                 timeout: Duration) -> tuple[sfn.StateMachine, logs.LogGroup]:
-    key.add_to_resource_policy(
-        iam.PolicyStatement(
-            sid="AllowCloudWatchLogsForTheReleaseLogGroup",
-            principals=[iam.ServicePrincipal(f"logs.{stack.region}.amazonaws.com")],
-            actions=["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
-            resources=["*"],
-            conditions={"ArnLike": {"kms:EncryptionContext:aws:logs:arn": (
-                f"arn:{Aws.PARTITION}:logs:{stack.region}:{stack.account}:log-group:"
-                f"/aws/vendedlogs/states/{state_machine_name}"
-            )}},
-        )
-    )
-    log_group = logs.LogGroup(
-        stack, "StateMachineLogGroup", log_group_name=f"/aws/vendedlogs/states/{state_machine_name}",
-        encryption_key=key, retention=logs.RetentionDays.THREE_MONTHS, removal_policy=RemovalPolicy.DESTROY)
-    machine = sfn.StateMachine(
-        stack, "StateMachine", state_machine_name=state_machine_name,
-        state_machine_type=sfn.StateMachineType.STANDARD,
-        definition_body=sfn.DefinitionBody.from_chainable(_definition(stack, release, decide)),
-        timeout=timeout, tracing_enabled=True,
-        logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
+    return logged_state_machine(
+        stack, state_machine_name=state_machine_name, definition=_definition(stack, release, decide), key=key,
+        timeout=timeout, key_policy_sid="AllowCloudWatchLogsForTheReleaseLogGroup", task_functions=[release, decide],
         comment="ChurnGuard Ops canary release: validate, smoke-test, shift/bake/judge per step, promote or roll back")
-    role_policy = machine.role.node.find_child("DefaultPolicy")
-    suppress(role_policy, "IAM5",
-             "Step Functions log delivery (logs:CreateLogDelivery & co.) and X-Ray (xray:PutTraceSegments & co.) "
-             "support only Resource '*' (added by CDK for logging level ALL and tracing).",
-             applies_to=["Resource::*"])
-    suppress(role_policy, "IAM5",
-             "CDK grants lambda:InvokeFunction on '<function arn>:*' (versions/aliases) next to the unqualified "
-             "ARN; only the two canary task functions are covered.",
-             applies_to=[resource_finding(stack, f"{fn.function_arn}:*") for fn in (release, decide)])
-    return machine, log_group

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from aws_cdk import Aws, Duration, RemovalPolicy, Stack
-from aws_cdk import aws_iam as iam
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -17,7 +16,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 
 from churnguard_ops.core.contracts import TRANSIENT_ERROR_NAMES
-from infra_cdk.nag import resource_finding, suppress
+from infra_cdk.constructs.state_machine import logged_state_machine
 from infra_cdk.settings import DRILL_STATE_MACHINE_TIMEOUT_HOURS
 from infra_cdk.stacks.drill_spec import (
     LAMBDA_TRANSIENT_ERRORS,
@@ -132,53 +131,9 @@ def _definition(stack: Stack, functions: Mapping[str, lambda_.IFunction]) -> sfn
 def create_drill_state_machine(stack: Stack, *, state_machine_name: str, functions: Mapping[str, lambda_.IFunction],
                                key: kms.Key) -> tuple[sfn.StateMachine, logs.LogGroup]:
     """The state machine and its KMS-encrypted log group (``key`` is the drill stack's CMK)."""
-    definition = _definition(stack, functions)
-
-    key.add_to_resource_policy(
-        iam.PolicyStatement(
-            sid="AllowCloudWatchLogsForTheDrillLogGroup",
-            principals=[iam.ServicePrincipal(f"logs.{stack.region}.amazonaws.com")],
-            actions=["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
-            resources=["*"],
-            conditions={"ArnLike": {"kms:EncryptionContext:aws:logs:arn": (
-                f"arn:{Aws.PARTITION}:logs:{stack.region}:{stack.account}:log-group:"
-                f"/aws/vendedlogs/states/{state_machine_name}"
-            )}},
-        )
-    )
-    log_group = logs.LogGroup(
-        stack,
-        "StateMachineLogGroup",
-        # /aws/vendedlogs/ keeps the CloudWatch Logs resource policy small (AWS recommendation).
-        log_group_name=f"/aws/vendedlogs/states/{state_machine_name}",
-        encryption_key=key,
-        retention=logs.RetentionDays.THREE_MONTHS,
-        removal_policy=RemovalPolicy.DESTROY,
-    )
-
-    machine = sfn.StateMachine(
-        stack,
-        "StateMachine",
-        state_machine_name=state_machine_name,
-        state_machine_type=sfn.StateMachineType.STANDARD,
-        definition_body=sfn.DefinitionBody.from_chainable(definition),
+    return logged_state_machine(
+        stack, state_machine_name=state_machine_name, definition=_definition(stack, functions), key=key,
         timeout=Duration.hours(DRILL_STATE_MACHINE_TIMEOUT_HOURS),
-        tracing_enabled=True,
-        logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
+        key_policy_sid="AllowCloudWatchLogsForTheDrillLogGroup",
         comment="ChurnGuard Ops restore drill: plan, restore, poll, validate, measure, ALWAYS clean up, report",
-    )
-
-    role_policy = machine.role.node.find_child("DefaultPolicy")
-    suppress(
-        role_policy, "IAM5",
-        "Step Functions log delivery (logs:CreateLogDelivery & co.) and X-Ray (xray:PutTraceSegments & co.) "
-        "support only Resource '*' (added by CDK for logging level ALL and tracing).",
-        applies_to=["Resource::*"],
-    )
-    suppress(
-        role_policy, "IAM5",
-        "CDK grants lambda:InvokeFunction on '<function arn>:*' (versions/aliases) next to the unqualified "
-        "ARN; only the drill task functions are covered.",
-        applies_to=[resource_finding(stack, f"{functions[k].function_arn}:*") for k in TASK_FUNCTIONS],
-    )
-    return machine, log_group
+        task_functions=[functions[k] for k in TASK_FUNCTIONS])
