@@ -31,7 +31,7 @@ test: lint
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports --no-cache
-	$(BIN)/mypy layers/ops/python/churnguard_ops infra_cdk tests/unit/fakes.py tests/unit/drill_fakes.py tests/unit/canary_fakes.py
+	$(BIN)/mypy layers/ops/python/churnguard_ops infra_cdk tests/unit/fakes.py tests/unit/drill_fakes.py tests/unit/canary_fakes.py tests/unit/security_fakes.py
 
 test-unit: $(STAMP)
 	$(BIN)/python -m pytest tests/unit
@@ -40,6 +40,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/import_time.py
 	$(BIN)/python bench/drill.py
 	$(BIN)/python bench/canary.py
+	$(BIN)/python bench/security.py
 
 synth: $(STAMP)
 	$(BIN)/python -m infra_cdk.app

@@ -1,0 +1,100 @@
+"""opsctl security replay: the sample file, envelopes, alert lines, summaries and one-line refusals."""
+from __future__ import annotations
+
+import gzip
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from opsctl.cli import main
+from tests.events import EVENTS_DIR, load_event
+
+SAMPLE = EVENTS_DIR / "security" / "app-events.jsonl"
+
+
+def replay(*args: str) -> int:
+    return main(["security", "replay", *args])
+
+
+def test_the_sample_file_raises_each_kind_of_alert(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "alerts.jsonl"
+    assert replay(str(SAMPLE), "--out", str(out)) == 0
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert {line["detector"] for line in lines} >= {"brute_force_login", "data_exfiltration", "privilege_escalation",
+                                                   "gdpr_violation_risk"}
+    for line in lines:
+        assert {"detector", "severity", "entity", "event_id", "timestamp", "count", "window_seconds",
+                "recommended_action", "alert_id"} <= set(line)
+    brute = next(line for line in lines if line["detector"] == "brute_force_login")
+    assert (brute["entity"], brute["count"], brute["severity"]) == ("185.220.101.34", 5, "high")
+    printed = capsys.readouterr().out
+    assert f"{len(SAMPLE.read_text().splitlines())} events, {len(lines)} alerts" in printed
+    assert "brute_force_login" in printed and "alerts:" in printed
+
+
+def test_dedup_minutes_zero_alerts_on_every_qualifying_event(tmp_path: Path) -> None:
+    hourly, every = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    replay(str(SAMPLE), "--out", str(hourly))
+    replay(str(SAMPLE), "--dedup-minutes", "0", "--out", str(every))
+    count = {p: sum(json.loads(x)["detector"] == "brute_force_login" for x in p.read_text().splitlines())
+             for p in (hourly, every)}
+    assert (count[hourly], count[every]) == (1, 2)  # six failures: the fifth and the sixth qualify
+
+
+def test_eventbridge_envelopes_gzipped_and_redelivered_give_the_same_alerts(tmp_path: Path) -> None:
+    envelope = load_event("security/eventbridge-app-event.json")
+    lines = [json.dumps({**envelope, "detail": json.loads(raw)}) for raw in SAMPLE.read_text().splitlines()]
+    path = tmp_path / "envelopes.jsonl.gz"
+    with gzip.open(path, "wt") as handle:
+        handle.write("\n".join(lines + lines[-20:]) + "\n")  # the last 20 delivered twice
+    plain, wrapped = tmp_path / "plain.jsonl", tmp_path / "wrapped.jsonl"
+    replay(str(SAMPLE), "--out", str(plain))
+    assert replay(str(path), "--out", str(wrapped)) == 0
+    assert plain.read_text() == wrapped.read_text()
+
+
+def test_alerts_to_standard_output_keep_the_summary_on_standard_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert replay(str(SAMPLE), "--out", "-") == 0
+    captured = capsys.readouterr()
+    assert all(json.loads(line)["detector"] for line in captured.out.splitlines())
+    assert "alerts (dedup 60 min" in captured.err
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    ('{"event_id": "a", "timestamp": "2026-11-28T10:00:00Z", "event_type": "login_failed"}\nnot json\n',
+     "line 2: not JSON"),
+    ('{"event_id": "a", "timestamp": 1764324000, "event_type": "login_failed"}\n', "line 1: not an application"),
+    ("[1, 2]\n", "expected a JSON object"),
+    ("\n\n", "empty file"),
+])
+def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str,
+                                          message: str) -> None:
+    path = tmp_path / "bad.jsonl"
+    path.write_text(content)
+    assert replay(str(path)) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_missing_file_an_unknown_detector_and_a_directory_out_are_refused(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert replay(str(tmp_path / "nope.jsonl")) == 2
+    assert replay(str(SAMPLE), "--detector", "brute_force") == 2
+    assert replay(str(SAMPLE), "--out", str(tmp_path)) == 2
+    assert replay(str(SAMPLE), "--dedup-minutes", "-1") == 2
+    err = capsys.readouterr().err.splitlines()
+    assert "no such file" in err[0] and "unknown detector 'brute_force'" in err[1] and "is a directory" in err[2]
+
+
+def test_cloudtrail_input_without_the_cloudtrail_module_says_it_is_not_supported_yet(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    import churnguard_ops.security as package
+
+    monkeypatch.setitem(sys.modules, "churnguard_ops.security.cloudtrail", None)  # import fails
+    monkeypatch.delattr(package, "cloudtrail", raising=False)
+    path = tmp_path / "trail.json"
+    path.write_text(json.dumps({"Records": [{"eventVersion": "1.08", "eventName": "ConsoleLogin"}]}, indent=2))
+    assert replay(str(path)) == 2
+    assert "CloudTrail input is not supported yet" in capsys.readouterr().err
