@@ -15,7 +15,7 @@ each finding through three gates, in this order:
 3. the alert is built (severity and recommended action from the detector).
 
 Lateness: an event more than ``lateness_seconds`` older than the newest one its key (the memory
-state: the stream) has seen is not counted by stateful detectors (``stats.late``); within it, the
+state: the stream) has seen is neither counted nor judged by stateful detectors; within it, the
 windowed detectors give the same detections as in order (see ``detectors/windowed.py``). Stateless
 detectors judge every event, however late.
 

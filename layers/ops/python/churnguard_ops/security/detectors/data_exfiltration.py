@@ -26,11 +26,12 @@ class DataExfiltrationParams(WindowedCountParams):
 class DataExfiltration(WindowedCountDetector):
     """Many exports by one user within a window (``threshold`` in ``window_seconds``), or one very large export.
 
-    Qualifies: at least ``threshold`` exports by one ``user_id`` within ``window_seconds``, OR one export
-    with ``details.export_size_mb`` above ``max_export_mb``. An export is an application event whose type contains ``type_contains`` (``data_export``,
-    ``bulk_export``, ``report_exported``...). The window for an export at t is (t - window, t], itself
-    included. The size is a number (or numeric text) in MB; strictly above the limit alerts. One alert
-    per triggering export even when both conditions hold (``context.reasons`` lists them). Entity: the
+    Qualifies: at least ``threshold`` exports by one ``user_id`` within ``window_seconds``, OR one
+    export with ``details.export_size_mb`` above ``max_export_mb``. An export is an application event
+    whose type contains ``type_contains`` (``data_export``, ``bulk_export``, ``report_exported``...). The
+    window for an export at t is (t - window, t], itself included. The size is a number (or numeric
+    text) in MB; strictly above the limit alerts. One alert per triggering export even when both
+    conditions hold (``context.reasons`` lists them). Entity: the
     user id; exports without one are not judged.
 
     Example::
