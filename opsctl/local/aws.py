@@ -416,6 +416,9 @@ class EmbeddedAws:
         self._thread.start()
         EmbeddedAws._active = self
         self._set_env()
+        # moto's backends are process-global: an embedded AWS started after another one in the same process
+        # (a test module after another) must start from an empty account, not from what the last one deployed.
+        self._moto_api("reset", None)
         self.configure()
         self.execution_events.start()
         return self
