@@ -13,8 +13,9 @@ from opsctl import canary_runner
 from opsctl.commands.canary import LOCAL_DEFAULTS, LOCAL_GATING_ALARM, local_release
 from opsctl.environment import LocalEnvironment
 
-FAST = {**LOCAL_DEFAULTS, "bake": {"min_seconds": 5, "min_invocations": 10, "max_wait_seconds": 60,
-                                   "final_bake_seconds": 5}}
+# One-second metric periods and short bakes: a three-step release takes about 20 s.
+FAST = {**LOCAL_DEFAULTS, "metric_period_seconds": 1, "evaluation_interval_seconds": 2,
+        "bake": {"min_seconds": 4, "min_invocations": 10, "max_wait_seconds": 60, "final_bake_seconds": 3}}
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +47,7 @@ class AliasWatch:
             self.seen.append(_routing())
 
 
-def _answer_when_waiting(execution: list[str], answer: Any, after_seconds: float = 8) -> threading.Thread:
+def _answer_when_waiting(execution: list[str], answer: Any, after_seconds: float = 5) -> threading.Thread:
     """Once the release has waited for a human ``after_seconds`` (long enough for the approval branch to judge
     the step at least once), answer through the task token, as opsctl canary approve does."""
     def run() -> None:
