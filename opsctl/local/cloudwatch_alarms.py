@@ -26,18 +26,17 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from .awsapi import AwsRequest, StartResponse, WsgiApp, call_app
+from .background import Repeating
 from .lambda_runtime import DEFAULT_ACCOUNT_ID
 
 __all__ = ["AlarmEvaluator", "AlarmTransition", "InitialAlarmState"]
 
-_log = logging.getLogger(__name__)
 ClientFactory = Callable[[str, str], Any]
 
 _COMPARE: dict[str, Callable[[float, float], bool]] = {
@@ -105,32 +104,16 @@ class AlarmEvaluator:
         self._clients = clients
         self.regions = list(regions)
         self.transitions: list[AlarmTransition] = []
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._loop = Repeating("alarm-evaluator", self.evaluate)
         self._lock = threading.Lock()
 
     # -- background loop -----------------------------------------------------------------
     def start(self, interval_seconds: float = 10.0) -> AlarmEvaluator:
-        if self._thread is not None:
-            return self
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._loop, args=(interval_seconds,), name="alarm-evaluator",
-                                        daemon=True)
-        self._thread.start()
+        self._loop.start(interval_seconds)
         return self
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
-        self._thread = None
-
-    def _loop(self, interval: float) -> None:
-        while not self._stop.wait(interval):
-            try:
-                self.evaluate()
-            except Exception:  # noqa: BLE001 - keep evaluating; the server may be stopping
-                _log.exception("alarm evaluation failed")
+        self._loop.stop()
 
     # -- one pass ------------------------------------------------------------------------
     def evaluate(self, now: dt.datetime | None = None) -> list[AlarmTransition]:

@@ -8,17 +8,15 @@ through the public API and emits one event per status change it sees, with the d
 from __future__ import annotations
 
 import datetime as dt
-import logging
-import threading
 import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from .background import Repeating
 from .lambda_runtime import DEFAULT_ACCOUNT_ID
 
 __all__ = ["ExecutionStatusEvents"]
 
-_log = logging.getLogger(__name__)
 ClientFactory = Callable[[str, str], Any]
 
 
@@ -30,29 +28,14 @@ class ExecutionStatusEvents:
         self.regions = list(regions)
         self.account_id = account_id
         self._statuses: dict[str, str] = {}
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._loop = Repeating("sfn-status-events", self.poll)
 
     def start(self, interval_seconds: float = 0.5) -> ExecutionStatusEvents:
-        if self._thread is None:
-            self._stop.clear()
-            self._thread = threading.Thread(target=self._loop, args=(interval_seconds,), daemon=True,
-                                            name="sfn-status-events")
-            self._thread.start()
+        self._loop.start(interval_seconds)
         return self
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
-        self._thread = None
-
-    def _loop(self, interval: float) -> None:
-        while not self._stop.wait(interval):
-            try:
-                self.poll()
-            except Exception:  # noqa: BLE001 - the server may be stopping; the next poll tries again
-                _log.debug("execution status poll failed", exc_info=True)
+        self._loop.stop()
 
     def poll(self) -> list[dict[str, Any]]:
         """Emit an event for every execution whose status changed since the last poll; return them."""
