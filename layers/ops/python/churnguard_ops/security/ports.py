@@ -20,7 +20,10 @@ Item size stays small by construction: at most ``keep`` entries of (timestamp, e
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Literal, NamedTuple, Protocol
+
+from churnguard_ops.security.model import Alert, Event
 
 
 class Entry(NamedTuple):
@@ -70,4 +73,43 @@ class DetectorState(Protocol):
         the claim (a redelivery re-yields its alert), or when no granted claim lies within
         ``dedup_seconds`` of ``ts`` (either side, so a late event cannot add a second alert to a window).
         Granted claims older than ``max - dedup - lateness`` are forgotten."""
+        ...
+
+
+class AlertStore(Protocol):
+    """Every alert, kept for the reports and the audit; written conditionally on ``alert_id``.
+
+    Delivery is exactly-once-stored, at-least-once-published: ``put`` says whether the alert still needs
+    publishing (new, or stored by an attempt that crashed before ``mark_published``), so a redelivered
+    event publishes an alert again only if no attempt finished publishing it.
+    """
+
+    def put(self, alert: Alert) -> bool:
+        """Store ``alert`` unless already stored; True while it has not been marked published."""
+        ...
+
+    def mark_published(self, alert: Alert) -> None: ...
+
+    def alerts(self, organization_id: str | None, start: datetime, end: datetime) -> list[Alert]:
+        """The alerts of one organization (None: alerts with no organization) with start <= timestamp < end."""
+        ...
+
+
+class EventTally(Protocol):
+    """Per-organization, per-day counts of application events by type: what the weekly report counts.
+
+    Idempotent on event id (a redelivered event is not counted twice). Events without an organization
+    are not counted.
+    """
+
+    def record(self, event: Event) -> bool:
+        """Count ``event``; False when it was counted before (or has no organization)."""
+        ...
+
+    def counts(self, organization_id: str, start: date, end: date) -> dict[str, int]:
+        """Event type -> count over the days start <= day < end."""
+        ...
+
+    def organizations(self, start: date, end: date) -> set[str]:
+        """Organizations with at least one counted event on the days start <= day < end."""
         ...
