@@ -27,8 +27,11 @@ def register(commands: argparse._SubParsersAction) -> None:
         "replay", help="run the detectors over a file of events; write alerts as JSONL, print a summary",
         description="FILE: JSONL of application security events, JSONL of EventBridge envelopes (detail = an "
                     "application event or a CloudTrail record), or a CloudTrail log file ({\"Records\": [...]}, "
-                    "gzipped or not). Streams: a million events in bounded memory. Event time only: windows, "
-                    "dedup and lateness follow the events' own timestamps. Exit 0 (alerts or not), 2 on bad input.")
+                    "gzipped or not). Every detector runs by default: the application ones (brute_force_login, "
+                    "data_exfiltration, ...) on application events, the CloudTrail ones (root_activity, "
+                    "snapshot_shared_externally, backup_tampering, console_brute_force, ...) on CloudTrail records. "
+                    "Streams: a million events in bounded memory. Event time only: windows, dedup and lateness "
+                    "follow the events' own timestamps. Exit 0 (alerts or not), 2 on bad input.")
     replay.add_argument("file", metavar="FILE", help="the events to replay")
     replay.add_argument("--dedup-minutes", type=float, default=60.0,
                         help="one alert per detector and entity per this many minutes of event time (0: every "
@@ -36,14 +39,20 @@ def register(commands: argparse._SubParsersAction) -> None:
     replay.add_argument("--lateness-seconds", type=float, default=900.0,
                         help="events up to this much older than the newest one still count (default 900)")
     replay.add_argument("--detector", dest="detectors", action="append", metavar="NAME",
-                        help="run only this detector (repeatable; default: all application detectors)")
+                        help="run only this detector (repeatable; default: every detector, application and "
+                             "CloudTrail alike: each judges only its own kind of event; `opsctl plugins list "
+                             "--kind detector` lists them)")
+    replay.add_argument("--config", metavar="FILE",
+                        help="detector configuration, as the live analyzer takes it (SECURITY_DETECTORS): a JSON "
+                             "list of {\"detector\": NAME, \"params\": {...}}; only these run, unless --detector "
+                             "names others (which then run with default params)")
     replay.add_argument("--out", metavar="FILE", help="write the alerts as JSONL to FILE ('-': standard output)")
     replay.set_defaults(run=run_replay)
 
 
 def run_replay(args: argparse.Namespace) -> int:
     from churnguard_ops.core.registry import PluginSpecError
-    from churnguard_ops.security.engine import Engine, build_detectors
+    from churnguard_ops.security.engine import DetectorSpec, Engine, build_detectors
     from churnguard_ops.security.state import MemoryDetectorState
 
     if args.dedup_minutes < 0 or args.lateness_seconds < 0:
@@ -53,8 +62,12 @@ def run_replay(args: argparse.Namespace) -> int:
         raise UsageError(f"{path}: no such file" if not path.exists() else f"{path}: not a file")
     if args.out and args.out != "-" and Path(args.out).is_dir():
         raise UsageError(f"--out {args.out}: is a directory; name the alerts file")
+    specs = _configured(args.config) if args.config else None
+    if args.detectors:
+        by_name = {spec.detector: spec for spec in specs or []}
+        specs = [by_name.get(name) or DetectorSpec(detector=name) for name in args.detectors]
     try:
-        detectors = build_detectors(args.detectors)
+        detectors = build_detectors(specs)
     except (PluginSpecError, ValueError) as exc:
         raise UsageError(str(exc)) from None
     engine = Engine(detectors, MemoryDetectorState(), dedup_seconds=args.dedup_minutes * 60,
@@ -79,12 +92,38 @@ def run_replay(args: argparse.Namespace) -> int:
                     sink.write(json.dumps(alert.line(), sort_keys=True) + "\n")
                 if sink is not sys.stdout and shown < _SHOWN:
                     shown += 1
-                    print(f"  {alert.timestamp.isoformat()}  {alert.severity:<8} {alert.detector:<21} "
+                    print(f"  {alert.timestamp.isoformat()}  {alert.severity:<8} {alert.detector:<28} "
                           f"{alert.entity}  (count {alert.count}, event {alert.event_id})")
             if engine.stats.events % _PROGRESS_EVERY == 0:
                 progress(f"{engine.stats.events:,} events, {engine.stats.alerts:,} alerts")
     _summary(engine, per_detector, entities, args.out, shown)
     return 0
+
+
+def _configured(config: str) -> list[Any]:
+    """The detector specs of a ``--config`` file; one line and exit 2 for anything wrong with it."""
+    from pydantic import ValidationError
+
+    from churnguard_ops.core.registry import describe_errors
+    from churnguard_ops.security.engine import DetectorSpec
+
+    path = Path(config)
+    try:
+        loaded = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise UsageError(f"--config {config}: cannot read it ({exc.strerror})") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise UsageError(f"--config {config}: not JSON ({exc})") from None
+    if not isinstance(loaded, list):
+        raise UsageError(f"--config {config}: expected a JSON list of detector specs "
+                         '([{"detector": NAME, "params": {...}}]), not a JSON ' + type(loaded).__name__)
+    specs = []
+    for number, spec in enumerate(loaded, start=1):
+        try:
+            specs.append(DetectorSpec.model_validate(spec))
+        except ValidationError as exc:
+            raise UsageError(f"--config {config}: entry {number}: {describe_errors(exc)}") from None
+    return specs
 
 
 def _summary(engine: Any, per_detector: Counter[str], entities: dict[str, set[str]], out: str | None,

@@ -8,10 +8,13 @@ from pathlib import Path
 
 import pytest
 
+from churnguard_ops.security.detectors import APP_DETECTORS, DEFAULT_DETECTORS
 from opsctl.cli import main
 from tests.events import EVENTS_DIR, load_event
+from tests.unit.test_security_cloudtrail import EXPECTED, PARAMS
 
 SAMPLE = EVENTS_DIR / "security" / "app-events.jsonl"
+CLOUDTRAIL = EVENTS_DIR / "security" / "cloudtrail"
 
 
 def replay(*args: str) -> int:
@@ -91,6 +94,7 @@ def test_a_missing_file_an_unknown_detector_and_a_directory_out_are_refused(
 def test_cloudtrail_input_without_the_cloudtrail_module_says_it_is_not_supported_yet(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     import churnguard_ops.security as package
+    import churnguard_ops.security.engine  # noqa: F401 - the CloudTrail detectors load the module before it goes
 
     monkeypatch.setitem(sys.modules, "churnguard_ops.security.cloudtrail", None)  # import fails
     monkeypatch.delattr(package, "cloudtrail", raising=False)
@@ -98,3 +102,84 @@ def test_cloudtrail_input_without_the_cloudtrail_module_says_it_is_not_supported
     path.write_text(json.dumps({"Records": [{"eventVersion": "1.08", "eventName": "ConsoleLogin"}]}, indent=2))
     assert replay(str(path)) == 2
     assert "CloudTrail input is not supported yet" in capsys.readouterr().err
+
+
+# --- CloudTrail ---------------------------------------------------------------------------------------------------
+
+
+def _config(tmp_path: Path, specs: object) -> str:
+    path = tmp_path / "detectors.json"
+    path.write_text(json.dumps(specs))
+    return str(path)
+
+
+def test_a_cloudtrail_log_file_prints_its_alerts_and_every_detector_runs_by_default(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    assert replay(str(CLOUDTRAIL / "log-file.json")) == 0
+    printed = capsys.readouterr().out
+    alerts = [line.split() for line in printed.splitlines() if line.startswith("  2026-")]
+    assert [(fields[1], fields[2], fields[3]) for fields in alerts] == [
+        ("critical", "snapshot_shared_externally", "churnguard-ops-churnguard-prod-daily-2026-11-28"),
+        ("critical", "snapshot_shared_externally", "snap-0a1b2c3d4e5f60789"),
+        ("high", "security_group_open_to_world", "sg-0a1b2c3d4e5f60718")]
+    assert "5 events, 3 alerts" in printed
+    summary = [line.split()[0] for line in printed.splitlines() if line.rstrip().endswith("entities")]
+    assert summary == DEFAULT_DETECTORS
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_each_cloudtrail_sample_replayed_with_a_config_alerts_exactly_its_detectors(
+        tmp_path: Path, name: str) -> None:
+    config = _config(tmp_path, [{"detector": d, "params": PARAMS.get(d, {})} for d in DEFAULT_DETECTORS])
+    out = tmp_path / "alerts.jsonl"
+    assert replay(str(CLOUDTRAIL / name), "--config", config, "--out", str(out)) == 0
+    assert {json.loads(line)["detector"] for line in out.read_text().splitlines()} == EXPECTED[name]
+
+
+def test_without_the_config_the_defaults_apply(tmp_path: Path) -> None:
+    out = tmp_path / "alerts.jsonl"
+    # The DR account is on no allowlist by default; no bucket is protected by default.
+    replay(str(CLOUDTRAIL / "rds-snapshot-shared-allowlisted.json"), "--out", str(out))
+    assert [json.loads(line)["detector"] for line in out.read_text().splitlines()] == ["snapshot_shared_externally"]
+    replay(str(CLOUDTRAIL / "s3-suspend-versioning-protected.json"), "--out", str(out))
+    assert out.read_text() == ""
+
+
+def test_detector_filters_the_defaults_or_the_config(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    log = str(CLOUDTRAIL / "log-file.json")
+    assert replay(log, "--detector", "security_group_open_to_world", "--detector", "root_activity") == 0
+    printed = capsys.readouterr().out
+    assert "1 alerts" in printed and "snapshot_shared_externally" not in printed
+    allow = _config(tmp_path, [{"detector": "snapshot_shared_externally",
+                                "params": {"snapshot_share_allowlist": ["444455556666"]}}])
+    out = tmp_path / "alerts.jsonl"
+    assert replay(log, "--config", allow, "--out", str(out)) == 0  # only the configured detector runs
+    assert [json.loads(x)["entity"] for x in out.read_text().splitlines()] == ["snap-0a1b2c3d4e5f60789"]
+    assert replay(log, "--config", allow, "--detector", "snapshot_shared_externally", "--detector",
+                  "security_group_open_to_world", "--out", str(out)) == 0
+    assert [json.loads(x)["detector"] for x in out.read_text().splitlines()] == [
+        "snapshot_shared_externally", "security_group_open_to_world"]
+
+
+def test_the_app_sample_gives_the_same_alerts_with_all_detectors_as_with_the_app_ones(tmp_path: Path) -> None:
+    every, app = tmp_path / "every.jsonl", tmp_path / "app.jsonl"
+    assert replay(str(SAMPLE), "--out", str(every)) == 0
+    assert replay(str(SAMPLE), *[arg for name in APP_DETECTORS for arg in ("--detector", name)],
+                  "--out", str(app)) == 0
+    assert every.read_text() == app.read_text() != ""
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    ("not json", "not JSON"),
+    ('{"detector": "root_activity"}', "expected a JSON list"),
+    ('[{"detector": "root_activity", "parms": {}}]', "entry 1: parms: Extra inputs are not permitted"),
+    ('[{"detector": "root_activty"}]', "unknown detector 'root_activty'"),
+    ('[{"detector": "backup_tampering", "params": {"snapshot_prefix": ""}}]', "invalid params for backup_tampering"),
+])
+def test_a_bad_config_is_one_line_and_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str,
+                                             message: str) -> None:
+    path = tmp_path / "detectors.json"
+    path.write_text(content)
+    assert replay(str(CLOUDTRAIL / "log-file.json"), "--config", str(path)) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1

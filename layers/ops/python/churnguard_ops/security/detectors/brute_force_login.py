@@ -23,9 +23,14 @@ class BruteForceLoginParams(WindowedCountParams):
     @field_validator("allow_cidrs")
     @classmethod
     def _networks(cls, value: list[str]) -> list[str]:
-        for cidr in value:
-            ipaddress.ip_network(cidr, strict=False)  # ValueError names the bad one
-        return value
+        return check_networks(value)
+
+
+def check_networks(cidrs: list[str]) -> list[str]:
+    """``cidrs`` if each is a network (host bits allowed); ValueError naming the first bad one."""
+    for cidr in cidrs:
+        ipaddress.ip_network(cidr, strict=False)
+    return cidrs
 
 
 @DETECTORS.register
@@ -59,12 +64,13 @@ class BruteForceLogin(WindowedCountDetector):
 
     def entity_of(self, event: Event) -> str | None:
         ip = event.source_ip
-        if not ip or (self.allowed and _in_any(ip, self.allowed)):
+        if not ip or (self.allowed and in_networks(ip, self.allowed)):
             return None
         return ip
 
 
-def _in_any(ip: str, networks: list[Any]) -> bool:
+def in_networks(ip: str, networks: list[Any]) -> bool:
+    """``ip`` is an address inside one of ``networks`` (False for anything that is not an address)."""
     try:
         address = ipaddress.ip_address(ip)
     except ValueError:
