@@ -166,9 +166,10 @@ class MemoryHtmlPages:
 
 
 if TYPE_CHECKING:  # mypy proves every fake satisfies its port
-    from churnguard_ops.security import ports, remediation
+    from churnguard_ops.security import ports, remediation, report
 
     _blocklist: remediation.IpBlocklist = MemoryIpBlocklist()
     _records: remediation.BlockRecords = MemoryBlockRecords()
     _alerts: ports.AlertStore = MemoryAlertStore()
     _tally: ports.EventTally = MemoryEventTally()
+    _pages: report.HtmlPages = MemoryHtmlPages()
