@@ -7,9 +7,10 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 
 from churnguard_ops.core import aws
-from churnguard_ops.core.errors import Conflict, NotFound
+from churnguard_ops.core.errors import Conflict, NotFound, Throttled
 from churnguard_ops.security.model import Alert
 from churnguard_ops.security.remediation import ActiveBlock, BlockAction, RemediationPolicy, Remediator
 from churnguard_ops.security.waf import DynamoBlockRecords, WafIpSet
@@ -128,6 +129,19 @@ def test_a_decision_is_recorded_once_per_alert(records: DynamoBlockRecords) -> N
     assert audit(records) == [action]
 
 
+def test_a_decision_cancelled_by_contention_is_throttled_worth_a_retry(records: DynamoBlockRecords,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    def cancelled(**_kwargs: Any) -> Any:
+        raise ClientError({"Error": {"Code": "TransactionCanceledException", "Message": "cancelled"},
+                           "CancellationReasons": [{"Code": "None"}, {"Code": "TransactionConflict"}]},
+                          "TransactWriteItems")
+
+    monkeypatch.setattr(aws.client("dynamodb", REGION), "transact_write_items", cancelled)
+    action = BlockAction(action="refused", ip="10.0.0.1", alert_id="a1", reason="private", at=NOW, dry_run=False)
+    with pytest.raises(Throttled, match="TransactionConflict"):
+        records.record_decision(action)
+
+
 def test_current_blocks_delete_only_at_the_expiry_read(records: DynamoBlockRecords) -> None:
     block = ActiveBlock(ip="45.33.32.156", cidr="45.33.32.156/32", alert_id="a1", detector="brute_force_login",
                         blocked_at=NOW, expires_at=NOW + timedelta(hours=1), dry_run=False)
@@ -144,8 +158,9 @@ def test_the_table_ttl_never_falls_before_the_sweep(records: DynamoBlockRecords)
     records.put_active(block)
     item = boto3.client("dynamodb", region_name=REGION).get_item(
         TableName=TABLE, Key={"pk": {"S": "remediation#active"}, "sk": {"S": "45.33.32.156"}})["Item"]
-    assert int(item["ttl"]["N"]) == int((block.expires_at + timedelta(days=30)).timestamp())
-    assert "expires_at" not in item  # no attribute a table TTL named expires_at could read as a number
+    # The table's TTL attribute (expires_at, as on the stack's table) is 30 days after the block's expiry
+    assert int(item["expires_at"]["N"]) == int((block.expires_at + timedelta(days=30)).timestamp())
+    assert item["block_expires_at"]["S"] == "2026-11-29T00:50:00.000000Z"  # text: never read by TTL
 
 
 def test_actions_span_the_day_partitions_of_the_audit(records: DynamoBlockRecords) -> None:

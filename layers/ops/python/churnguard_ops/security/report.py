@@ -250,9 +250,9 @@ _ADVICE: Mapping[str, tuple[Severity, tuple[str, str], str]] = {
         "Brute-force logins from {what} ({top}): turn on WAF remediation (security.remediation with dry_run "
         "false) and require MFA for the targeted accounts."),
     "console_brute_force": (
-        "high", ("console user", "console users"),
-        "Console sign-in brute force against {what} ({top}): require MFA for console users and review the "
-        "targeted IAM users."),
+        "high", ("source IP", "source IPs"),
+        "Console sign-in brute force from {what} ({top}): require MFA for console users, review the targeted "
+        "IAM users and turn on WAF remediation (security.remediation with dry_run false)."),
     "data_exfiltration": (
         "critical", ("user", "users"),
         "Unusual data exports by {what} ({top}): review who holds the export permission, suspend it where "

@@ -23,7 +23,8 @@ pk                                     sk                               what
 =====================================  ===============================  =============================================
 
 Every item holds the model as JSON in ``doc`` (S). The table's TTL attribute (``ttl_attribute``, default
-``ttl``, Unix seconds) is never the block's expiry: on a current block it is the expiry plus
+``expires_at`` as on the security stack's table, Unix seconds) is never the block's expiry (that is
+``block_expires_at``, text, which TTL ignores): on a current block it is the expiry plus
 ``keep_after_expiry_days`` (30), so DynamoDB's TTL (which deletes up to days late, and never early enough
 to matter) cannot remove a record before the sweeper has unblocked its address; on decisions and audit
 items it is ``at`` plus ``audit_retention_days``.
@@ -36,10 +37,10 @@ import time
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, NoReturn
 
 from churnguard_ops.core import aws
-from churnguard_ops.core.errors import Conflict, NotFound, OpsError, Unavailable, guarded, raise_translated
+from churnguard_ops.core.errors import Conflict, NotFound, OpsError, Throttled, Unavailable, raise_translated
 from churnguard_ops.security.remediation import ActiveBlock, BlockAction
 
 # -- WAF ----------------------------------------------------------------------------------------------
@@ -59,15 +60,39 @@ def _code(exc: Exception) -> str:
     return response.get("Error", {}).get("Code", "") if isinstance(response, dict) else ""
 
 
-def _waf_call(what: str, call: Callable[..., Any], **kwargs: Any) -> Any:
+#: DynamoDB codes core.errors.translate does not classify: throttling and contention are worth a retry.
+_DYNAMO_ERRORS: dict[str, type[OpsError]] = {
+    "ProvisionedThroughputExceededException": Throttled,
+    "RequestLimitExceeded": Throttled,
+    "TransactionConflictException": Throttled,
+    "TransactionInProgressException": Throttled,
+    "InternalServerError": Unavailable,
+}
+_TRANSIENT_CANCELLATIONS = {"ThrottlingError", "ProvisionedThroughputExceeded", "TransactionConflict"}
+
+
+def _raise(exc: Exception, what: str, special: dict[str, type[OpsError]]) -> NoReturn:
+    """Raise ``exc`` as the domain error ``special`` names for its code, else as core.errors translates it."""
+    error = special.get(_code(exc))
+    if error is not None:
+        message = getattr(exc, "response", {}).get("Error", {}).get("Message", "")
+        raise error(f"{what}: {_code(exc)}: {message}".rstrip(": ")) from exc
+    raise_translated(exc, what)
+
+
+def _call(what: str, special: dict[str, type[OpsError]], call: Callable[..., Any], **kwargs: Any) -> Any:
     try:
         return call(**kwargs)
     except Exception as exc:
-        error = _WAF_ERRORS.get(_code(exc))
-        if error is not None:
-            message = getattr(exc, "response", {}).get("Error", {}).get("Message", "")
-            raise error(f"{what}: {_code(exc)}: {message}".rstrip(": ")) from exc
-        raise_translated(exc, what)
+        _raise(exc, what, special)
+
+
+def _waf_call(what: str, call: Callable[..., Any], **kwargs: Any) -> Any:
+    return _call(what, _WAF_ERRORS, call, **kwargs)
+
+
+def _dynamo_call(what: str, call: Callable[..., Any], **kwargs: Any) -> Any:
+    return _call(what, _DYNAMO_ERRORS, call, **kwargs)
 
 
 def _network(cidr: str) -> Any:
@@ -171,7 +196,7 @@ def _epoch(at: datetime) -> dict[str, str]:
 class DynamoBlockRecords:
     """Current blocks, decisions and the audit in one DynamoDB table (see the module docstring)."""
 
-    def __init__(self, table: str, region: str | None = None, *, ttl_attribute: str = "ttl",
+    def __init__(self, table: str, region: str | None = None, *, ttl_attribute: str = "expires_at",
                  audit_retention_days: int = 400, keep_after_expiry_days: int = 30) -> None:
         if audit_retention_days < 1 or keep_after_expiry_days < 1:
             raise ValueError("audit_retention_days and keep_after_expiry_days must be >= 1")
@@ -187,7 +212,7 @@ class DynamoBlockRecords:
 
     # -- current blocks ---------------------------------------------------------------------------
     def active(self, ip: str) -> ActiveBlock | None:
-        raw = guarded(f"read block of {ip}", self._dynamodb.get_item, TableName=self.table,
+        raw = _dynamo_call(f"read block of {ip}", self._dynamodb.get_item, TableName=self.table,
                       Key={"pk": {"S": ACTIVE_PK}, "sk": {"S": ip}}, ConsistentRead=True)
         item = raw.get("Item")
         return ActiveBlock.model_validate_json(item["doc"]["S"]) if item else None
@@ -201,7 +226,7 @@ class DynamoBlockRecords:
         item = {"pk": {"S": ACTIVE_PK}, "sk": {"S": block.ip}, "doc": {"S": block.model_dump_json()},
                 "block_expires_at": {"S": _stamp(block.expires_at)},
                 self.ttl_attribute: _epoch(block.expires_at + self.keep_after_expiry)}
-        guarded(f"record block of {block.ip}", self._dynamodb.put_item, TableName=self.table, Item=item)
+        _dynamo_call(f"record block of {block.ip}", self._dynamodb.put_item, TableName=self.table, Item=item)
 
     def delete_active(self, ip: str, expires_at: datetime) -> bool:
         try:
@@ -211,12 +236,12 @@ class DynamoBlockRecords:
         except Exception as exc:
             if _code(exc) == "ConditionalCheckFailedException":
                 return False
-            raise_translated(exc, f"delete block of {ip}")
+            _raise(exc, f"delete block of {ip}", _DYNAMO_ERRORS)
         return True
 
     # -- decisions and the audit ------------------------------------------------------------------
     def decision(self, alert_id: str) -> BlockAction | None:
-        raw = guarded(f"read decision on alert {alert_id}", self._dynamodb.get_item, TableName=self.table,
+        raw = _dynamo_call(f"read decision on alert {alert_id}", self._dynamodb.get_item, TableName=self.table,
                       Key={"pk": {"S": DECISION_PK_PREFIX + alert_id}, "sk": {"S": DECISION_SK}},
                       ConsistentRead=True)
         item = raw.get("Item")
@@ -235,15 +260,19 @@ class DynamoBlockRecords:
                 {"Put": {"TableName": self.table, "Item": self._audit_item(action, action.alert_id)}},
             ])
         except Exception as exc:
+            what = f"record decision on alert {action.alert_id}"
             reasons = getattr(exc, "response", {}).get("CancellationReasons") or []
-            if _code(exc) == "TransactionCanceledException" and reasons \
-                    and reasons[0].get("Code") == "ConditionalCheckFailed":
-                return False
-            raise_translated(exc, f"record decision on alert {action.alert_id}")
+            codes = [reason.get("Code") for reason in reasons]
+            if _code(exc) == "TransactionCanceledException":
+                if codes and codes[0] == "ConditionalCheckFailed":
+                    return False
+                if _TRANSIENT_CANCELLATIONS.intersection(codes):
+                    raise Throttled(f"{what}: transaction cancelled: {codes}") from exc
+            _raise(exc, what, _DYNAMO_ERRORS)
         return True
 
     def record(self, action: BlockAction) -> None:
-        guarded(f"audit {action.action} of {action.ip}", self._dynamodb.put_item, TableName=self.table,
+        _dynamo_call(f"audit {action.action} of {action.ip}", self._dynamodb.put_item, TableName=self.table,
                 Item=self._audit_item(action, uuid.uuid4().hex[:12]))
 
     def actions(self, start: datetime, end: datetime) -> list[BlockAction]:
@@ -274,5 +303,5 @@ class DynamoBlockRecords:
                                                                    **kwargs)
             return [item for page in pages for item in page.get("Items", [])]
         except Exception as exc:
-            raise_translated(exc, f"{what} ({self.table})")
+            _raise(exc, f"{what} ({self.table})", _DYNAMO_ERRORS)
 
