@@ -24,7 +24,7 @@ import aws_cdk as cdk
 from infra_cdk.nag import apply_nag
 from infra_cdk.paths import DEFAULT_OUTDIR, cdk_json_context  # noqa: F401  (re-exported for callers)
 from infra_cdk.settings import ChurnGuardContext
-from infra_cdk.stacks import BackupDrStack, BackupStack, CanaryStack, DrillStack, FoundationStack
+from infra_cdk.stacks import BackupDrStack, BackupStack, CanaryStack, DrillStack, FoundationStack, SecurityStack
 
 DEFAULT_PRIMARY_REGION = "us-east-1"
 FOUNDATION_STACK_ID = "ChurnGuardOpsFoundation"
@@ -32,6 +32,7 @@ BACKUP_STACK_ID = "ChurnGuardOpsBackup"
 BACKUP_DR_STACK_ID = "ChurnGuardOpsBackupDr"
 DRILL_STACK_ID = "ChurnGuardOpsDrill"
 CANARY_STACK_ID = "ChurnGuardOpsCanary"
+SECURITY_STACK_ID = "ChurnGuardOpsSecurity"
 
 
 def build_app(
@@ -112,10 +113,20 @@ def build_app(
         env=primary_env,
     )
     canary.add_stack_dependency(foundation_stack, "the layer, bucket, CMK and topic it uses")
+    security = SecurityStack(
+        app,
+        SECURITY_STACK_ID,
+        config=config,
+        foundation=foundation,
+        stack_name=f"{config.prefix}-security",
+        description="ChurnGuard Ops security analysis: event queue, detectors, alerts, WAF remediation, reports",
+        env=primary_env,
+    )
+    security.add_stack_dependency(foundation_stack, "the layer, bucket, CMK and topic it uses")
 
     cdk.Tags.of(app).add("Project", config.prefix)
     for stack, capability in ((foundation_stack, "foundation"), (dr, "backup"), (primary, "backup"),
-                              (drill, "drill"), (canary, "canary")):
+                              (drill, "drill"), (canary, "canary"), (security, "security")):
         cdk.Tags.of(stack).add("Capability", capability)
     if nag:
         apply_nag(app)

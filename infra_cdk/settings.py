@@ -18,10 +18,13 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from churnguard_ops.backup.policy import DEFAULT_POLICIES, POLICY_NAMES, BackupPolicy, PolicyName  # noqa: F401
-from churnguard_ops.core.contracts import NAME_PREFIX
+from churnguard_ops.core.contracts import NAME_PREFIX, SECURITY_APP_DETAIL_TYPE, SECURITY_APP_EVENT_SOURCE
 from churnguard_ops.core.postgres import SslMode
 from churnguard_ops.core.registry import PluginSpecError
 from churnguard_ops.drill.checks import CHECKS, DEFAULT_CHECKS, CheckSpec
+from churnguard_ops.security.detectors import DEFAULT_DETECTORS
+from churnguard_ops.security.engine import DetectorSpec, Suppression, build_detectors
+from churnguard_ops.security.remediation import RemediationPolicy
 
 if TYPE_CHECKING:  # the CDK (and its Node.js runtime) loads only where an app is built
     from constructs import Construct
@@ -283,6 +286,75 @@ class CanaryContext(_Strict):
         return {"CANARY_FUNCTIONS": json.dumps(self.functions)}
 
 
+#: Who may delete our snapshots without a backup_tampering alert: the roles CloudFormation names after the
+#: backup, DR and drill stacks (``<stack name>-<logical id>-<suffix>``).
+DEFAULT_SNAPSHOT_DELETER_ROLES = (f"arn:aws:iam::*:role/{NAME_PREFIX}-backup-*",
+                                  f"arn:aws:iam::*:role/{NAME_PREFIX}-drill-*")
+
+
+class SecurityContext(_Strict):
+    """Security analysis: where events come from, which detectors run, dedup, remediation, reports."""
+
+    # Application security events: the EventBridge source and detail-types ChurnGuard publishes them under.
+    app_event_source: Annotated[str, StringConstraints(min_length=1, max_length=256)] = SECURITY_APP_EVENT_SOURCE
+    app_detail_types: list[Annotated[str, StringConstraints(min_length=1, max_length=128)]] = Field(
+        default_factory=lambda: [SECURITY_APP_DETAIL_TYPE], min_length=1)
+    # Route CloudTrail's EventBridge events (API calls, console sign-ins) to the analyzer too.
+    cloudtrail: bool = True
+    # None: every registered detector with its defaults; else specs {"detector": name, "params": {...}}.
+    detectors: list[DetectorSpec] | None = Field(default=None, min_length=1)
+    dedup_minutes: float = Field(default=60, ge=0, le=7 * 24 * 60)
+    lateness_seconds: int = Field(default=900, ge=0, le=24 * 3600)
+    suppressions: list[Suppression] = Field(default_factory=list)
+    # SQS -> analyzer: records per invocation, how long to gather them, deliveries before the DLQ.
+    batch_size: int = Field(default=100, ge=1, le=10_000)
+    max_batching_window_seconds: int = Field(default=5, ge=0, le=300)
+    max_receive_count: int = Field(default=5, ge=1, le=1000)
+    alert_retention_days: int = Field(default=400, ge=7, le=3650)
+    report_schedule: ScheduleExpression = "cron(0 6 ? * MON *)"
+    sweep_schedule: ScheduleExpression = "rate(1 hour)"
+    # Brute-force remediation (WAF IP set with a TTL); dry-run unless {"dry_run": false}.
+    remediation: dict[str, Any] = Field(default_factory=dict)
+    waf_scope: Literal["REGIONAL", "CLOUDFRONT"] = "REGIONAL"
+
+    @field_validator("detectors")
+    @classmethod
+    def _detectors_are_registered_with_valid_params(cls, value: list[DetectorSpec] | None) -> list[DetectorSpec] | None:
+        # The same construction the analyzer runs at cold start: a typo fails the synth, not the live path.
+        build_detectors(value)
+        return value
+
+    @field_validator("remediation")
+    @classmethod
+    def _remediation_policy(cls, value: dict[str, Any]) -> dict[str, Any]:
+        RemediationPolicy.model_validate(value)
+        return value
+
+    def detector_specs(self) -> list[DetectorSpec]:
+        """The configured detectors, with our own roles allowed to delete our snapshots unless configured."""
+        specs = self.detectors or [DetectorSpec(detector=name) for name in DEFAULT_DETECTORS]
+        ours = {"backup_role_arn_patterns": list(DEFAULT_SNAPSHOT_DELETER_ROLES)}
+        return [DetectorSpec(detector=s.detector, params={**ours, **s.params}) if s.detector == "backup_tampering"
+                else s for s in specs]
+
+    def remediation_policy(self) -> RemediationPolicy:
+        return RemediationPolicy.model_validate(self.remediation)
+
+    def lambda_environment(self) -> dict[str, str]:
+        def compact(value: Any) -> str:
+            return json.dumps(value, separators=(",", ":"))
+
+        return {
+            "SECURITY_DETECTORS": compact([s.model_dump() for s in self.detector_specs()]),
+            "SECURITY_DEDUP_SECONDS": str(self.dedup_minutes * 60),
+            "SECURITY_LATENESS_SECONDS": str(self.lateness_seconds),
+            "SECURITY_SUPPRESSIONS": compact([s.model_dump(mode="json") for s in self.suppressions]),
+            "SECURITY_ALERT_RETENTION_DAYS": str(self.alert_retention_days),
+            "SECURITY_REMEDIATION": compact(self.remediation),
+            "SECURITY_WAF_SCOPE": self.waf_scope,
+        }
+
+
 class ChurnGuardContext(_Strict):
     # Fixed: the functions name and tag what they create "<NAME_PREFIX>-*" / CreatedBy=<NAME_PREFIX>
     # (churnguard_ops.core.contracts), and IAM is scoped to that; a second deployment needs that made configurable.
@@ -291,6 +363,7 @@ class ChurnGuardContext(_Strict):
     backup: BackupContext = Field(default_factory=BackupContext)
     drill: DrillContext = Field(default_factory=DrillContext)
     canary: CanaryContext = Field(default_factory=CanaryContext)
+    security: SecurityContext = Field(default_factory=SecurityContext)
 
     @model_validator(mode="after")
     def _drill_secrets_name_drilled_instances(self) -> ChurnGuardContext:

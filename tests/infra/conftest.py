@@ -29,6 +29,7 @@ class Synth:
     dr: Any  # BackupDrStack
     drill: Any  # DrillStack
     canary: Any  # CanaryStack
+    security: Any  # SecurityStack
     foundation_template: Any  # aws_cdk.assertions.Template of each stack
     template: Any  # the (primary) backup stack
     dr_template: Any
@@ -45,7 +46,8 @@ class Synth:
             return value
         if "Fn::GetStackOutput" in value:
             ref = value["Fn::GetStackOutput"]
-            (producer,) = [s for s in (self.foundation, self.backup, self.dr, self.drill, self.canary)
+            (producer,) = [s for s in (self.foundation, self.backup, self.dr, self.drill, self.canary,
+                                                    self.security)
                            if s.stack_name == ref["StackName"]]
             return self.template_json(producer)["Outputs"][ref["OutputName"]]["Value"]
         return {k: self.resolved(v) for k, v in value.items()}
@@ -70,6 +72,7 @@ def synth(tmp_path_factory: pytest.TempPathFactory, clean_cdk_env) -> Synth:
         CANARY_STACK_ID,
         DRILL_STACK_ID,
         FOUNDATION_STACK_ID,
+        SECURITY_STACK_ID,
         build_app,
         cdk_json_context,
     )
@@ -86,6 +89,7 @@ def synth(tmp_path_factory: pytest.TempPathFactory, clean_cdk_env) -> Synth:
     dr = Stack.of(app.node.find_child(BACKUP_DR_STACK_ID))
     drill = Stack.of(app.node.find_child(DRILL_STACK_ID))
     canary = Stack.of(app.node.find_child(CANARY_STACK_ID))
+    security = Stack.of(app.node.find_child(SECURITY_STACK_ID))
     return Synth(
         app=app,
         outdir=outdir,
@@ -94,6 +98,7 @@ def synth(tmp_path_factory: pytest.TempPathFactory, clean_cdk_env) -> Synth:
         dr=dr,
         drill=drill,
         canary=canary,
+        security=security,
         foundation_template=Template.from_stack(foundation),
         template=Template.from_stack(backup),
         dr_template=Template.from_stack(dr),
@@ -114,3 +119,8 @@ def foundation_resources(synth: Synth) -> dict[str, Any]:
 @pytest.fixture(scope="session")
 def canary_resources(synth: Synth) -> dict[str, Any]:
     return synth.template_json(synth.canary)["Resources"]
+
+
+@pytest.fixture(scope="session")
+def security_resources(synth: Synth) -> dict[str, Any]:
+    return synth.template_json(synth.security)["Resources"]

@@ -87,3 +87,16 @@ CANARY_ACTIONS: tuple[str, ...] = ("smoke", "advance", "bake", "approve", "promo
 #: Class names of ``churnguard_ops.canary.errors`` a state machine Catches (Lambda reports the class name).
 CANARY_ERROR_NAMES: tuple[str, ...] = ("ValidationFailed", "AlarmAlreadyFiring", "ReleaseInProgress",
                                        "SmokeTestFailed", "AliasChanged", "MetricsUnavailable")
+
+# --- security analysis ---------------------------------------------------------------------------
+#: EventBridge ``source`` of security alerts (and of remediation actions); alerts carry ``Alert.line()``.
+SECURITY_EVENT_SOURCE = f"{NAME_PREFIX.replace('-', '.')}.security"
+SECURITY_ALERT_DETAIL_TYPE = "Security Alert"
+SECURITY_REMEDIATION_DETAIL_TYPE = "Security Remediation"
+#: Where ChurnGuard publishes its application security events (configurable in the CDK context).
+SECURITY_APP_EVENT_SOURCE = "churnguard.app"
+SECURITY_APP_DETAIL_TYPE = "Security Event"
+#: Weekly per-organization reports: ``security/reports/<org>/<week>.json`` and ``.html``.
+SECURITY_REPORTS_PREFIX = "security/reports/"
+#: The message attribute a quarantined (malformed) record carries into the dead-letter queue.
+QUARANTINE_REASON_ATTRIBUTE = "reason"

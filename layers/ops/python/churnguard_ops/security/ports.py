@@ -113,3 +113,13 @@ class EventTally(Protocol):
     def organizations(self, start: date, end: date) -> set[str]:
         """Organizations with at least one counted event on the days start <= day < end."""
         ...
+
+
+class Quarantine(Protocol):
+    """Where a record that can never be processed goes, with the reason: the dead-letter queue.
+
+    A malformed record is quarantined and counts as handled, so the rest of the batch proceeds and SQS
+    does not redeliver it; a transient failure is not quarantined but retried (and reaches the same
+    queue by the source queue's redrive policy once retries run out)."""
+
+    def send(self, body: str, reason: str, source_message_id: str) -> None: ...
