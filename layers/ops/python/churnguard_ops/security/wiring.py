@@ -25,10 +25,13 @@ def settings() -> SecuritySettings:
     return SecuritySettings()  # tables and queue come from the environment (SECURITY_*)
 
 
-@functools.cache
 def analyzer() -> Analyzer:
-    config = settings()
-    region = aws.default_region()
+    return _analyzer(settings().model_dump_json(), aws.default_region())
+
+
+@functools.lru_cache(maxsize=4)  # per configuration: a changed environment gets its own analyzer
+def _analyzer(settings_json: str, region: str) -> Analyzer:
+    config = SecuritySettings.model_validate_json(settings_json)
     engine = Engine(build_detectors(config.detectors), DynamoDetectorState(config.state_table, region),
                     dedup_seconds=config.dedup_seconds, suppressions=config.suppressions,
                     lateness_seconds=config.lateness_seconds)
