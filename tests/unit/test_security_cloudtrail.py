@@ -201,6 +201,12 @@ def test_an_eventbridge_envelope_is_unwrapped() -> None:
     assert event.type == "ModifyDBClusterSnapshotAttribute"
 
 
+@pytest.mark.parametrize("detail_type", sorted(ct.CLOUDTRAIL_DETAIL_TYPES))
+def test_every_cloudtrail_detail_type_is_unwrapped(detail_type: str) -> None:
+    envelope = {**sample("eventbridge-api-call.json"), "detail-type": detail_type}
+    assert normalize(envelope).event_id == envelope["detail"]["eventID"]
+
+
 def test_a_log_file_yields_each_record_in_order() -> None:
     log = sample("log-file.json")
     events = [normalize(raw) for raw in ct.iter_records(log)]

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from churnguard_ops.security import cloudtrail
 from churnguard_ops.security.cloudtrail import normalize
 from churnguard_ops.security.detectors import (
     APP_DETECTORS,
@@ -54,6 +55,7 @@ def test_the_defaults_are_all_thirteen_detectors_application_and_cloudtrail() ->
     assert DEFAULT_DETECTORS == APP_DETECTORS + CLOUDTRAIL_DETECTORS
     assert len(DEFAULT_DETECTORS) == 13 and set(DEFAULT_DETECTORS) == set(DETECTORS)
     assert [d.name for d in build_detectors()] == DEFAULT_DETECTORS
+    assert not hasattr(cloudtrail, "Finding")  # one Finding: detectors.base's
 
 
 @pytest.mark.parametrize("name", CLOUDTRAIL_DETECTORS)
