@@ -57,9 +57,10 @@ def snapshot_name(identifier: Any) -> str:
 
 @DETECTORS.register
 class BackupTampering(CloudTrailDetector):
-    """Something that quietly destroys the backups (CloudTrail): a KMS key disabled or scheduled for deletion;
-    versioning suspended, replication or default encryption removed on a protected bucket; one of our snapshots
-    deleted by anyone but our backup role. Critical.
+    """Something that quietly destroys the backups: a key, a protected bucket, our snapshots (CloudTrail). Critical.
+
+    A KMS key disabled or scheduled for deletion; versioning suspended, replication or default encryption removed
+    on a protected bucket; one of our snapshots deleted by anyone but our backup role.
 
     Rule: KMS ``DisableKey`` / ``ScheduleKeyDeletion`` on any key (the snapshots and buckets are encrypted with
     keys we cannot tell apart from a record); S3 ``PutBucketVersioning`` with ``Status`` ``Suspended``,

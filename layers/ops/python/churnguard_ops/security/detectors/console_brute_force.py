@@ -29,8 +29,9 @@ class ConsoleBruteForceParams(WindowedCountParams):
 
 @DETECTORS.register
 class ConsoleBruteForce(WindowedCountDetector):
-    """At least ``threshold`` failed AWS console sign-ins from one ``sourceIPAddress`` within ``window_seconds``
-    (CloudTrail). High.
+    """Many failed AWS console sign-ins from one source IP within a window (CloudTrail). High.
+
+    At least ``threshold`` failed sign-ins from one ``sourceIPAddress`` within ``window_seconds``.
 
     A failed sign-in is a ``ConsoleLogin`` record whose result is ``Failure`` (``responseElements`` or
     ``additionalEventData``) or whose ``errorMessage`` is ``Failed authentication``; root and IAM users alike,

@@ -45,8 +45,9 @@ def permission_grantees(attribute: Any) -> list[str]:
 
 @DETECTORS.register
 class SnapshotSharedExternally(CloudTrailDetector):
-    """A snapshot or image made public or shared with an account not on the allowlist (CloudTrail). Critical:
-    this is how backups are stolen (share, then restore in the thief's account).
+    """A snapshot or AMI made public or shared with an account not on the allowlist (CloudTrail). Critical.
+
+    This is how backups are stolen: share, then restore in the thief's account.
 
     Rule: ``ModifyDBSnapshotAttribute`` / ``ModifyDBClusterSnapshotAttribute`` with ``attributeName`` ``restore``
     and ``valuesToAdd`` holding ``all`` or an account that is neither ours (``recipientAccountId``) nor on
