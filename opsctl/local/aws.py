@@ -20,7 +20,10 @@ What else moto lacks is added the same way, at AWS API paths and actions (one mo
   from their metrics (one pass, or a background loop) and sets the states that change;
 - ``eventbridge_routes``: PutEvents matched against the rules and delivered to Lambda, SQS, Step
   Functions, SNS, Logs and bus targets (Input, InputPath, InputTransformer), and the
-  "CloudWatch Alarm State Change" event when SetAlarmState changes an alarm's state.
+  "CloudWatch Alarm State Change" event when SetAlarmState changes an alarm's state;
+- ``sqs_event_sources``: SQS event source mappings deliver their queues' messages to the functions in
+  batches (BatchSize, MaximumBatchingWindowInSeconds, ReportBatchItemFailures, FilterCriteria), instead
+  of moto consuming them itself; ``aws.sqs_event_sources.drain()`` waits for the queues to empty.
 """
 
 from __future__ import annotations
@@ -58,6 +61,7 @@ from .lambda_runtime import (
 )
 from .lambda_versions import AliasRevisions, QualifierNotFound, QualifierResolver, ResolvedInvocation
 from .rds_dataplane import RdsDataPlane, credential_scope
+from .sqs_event_sources import SqsEventSources
 from .stepfunctions_events import ExecutionStatusEvents
 from .stepfunctions_fixes import StepFunctionsCauses
 
@@ -379,6 +383,9 @@ class EmbeddedAws:
         self.sfn_causes = StepFunctionsCauses()  # StopExecution / SendTaskFailure keep their error and cause
         # "Step Functions Execution Status Change" events on the default bus, as AWS sends them.
         self.execution_events = ExecutionStatusEvents(self.clients, self.events.emit, [region])
+        # SQS event source mappings: a poller that starts with the first mapping created (none: nothing runs).
+        # Local knobs: aws.sqs_event_sources.retry_visibility_timeout_seconds, .max_batching_window_seconds.
+        self.sqs_event_sources = SqsEventSources(lambda: self.endpoint_url)
 
     @property
     def endpoint_url(self) -> str:
@@ -398,10 +405,12 @@ class EmbeddedAws:
         moto_app = DomainDispatcherApplication(create_backend_app)
         # Outermost first: injected faults (any API, Invoke included), the RDS data plane (when
         # attached), Lambda dispatch, CloudWatch extensions (alarm state change events, initial
-        # alarm state, percentiles), EventBridge routing, moto fixes. Each answers only its own
+        # alarm state, percentiles), EventBridge routing, moto fixes, the SQS event source mappings'
+        # control plane (moto stores them; sqs_event_sources delivers). Each answers only its own
         # API actions and passes everything else on, so their order among themselves is free.
         extensions = self.alarm_events.wrap(self.initial_alarm_state.wrap(
-            self.percentiles.wrap(self.events.wrap(self.sfn_causes.wrap(ExecutionNameMiddleware(moto_app))))))
+            self.percentiles.wrap(self.events.wrap(self.sfn_causes.wrap(
+                self.sqs_event_sources.wrap(ExecutionNameMiddleware(moto_app)))))))
         self.lambda_dispatch = LambdaInvokeMiddleware(extensions, self.lambdas, self.lambda_versions,
                                                       self.lambda_metrics, AliasRevisions(self.clients))
         self._dispatch = self.lambda_dispatch
@@ -421,11 +430,13 @@ class EmbeddedAws:
         self._moto_api("reset", None)
         self.configure()
         self.execution_events.start()
+        self.sqs_event_sources.start()
         return self
 
     def stop(self) -> None:
         if self._server is None:
             return
+        self.sqs_event_sources.stop()  # before the server: a batch being delivered finishes first
         self.alarms.stop()
         self.execution_events.stop()
         if self.lambda_dispatch is not None:
@@ -457,6 +468,7 @@ class EmbeddedAws:
         self.lambda_versions.clear()
         self.events.clear()
         self.alarms.transitions.clear()
+        self.sqs_event_sources.clear()
         if self.lambda_dispatch is not None:
             self.lambda_dispatch.reserved_concurrency.clear()
         if self.rds_dataplane is not None:

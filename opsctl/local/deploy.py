@@ -11,6 +11,11 @@ EventBridge rules and buses are created in moto (PutRule, PutTargets), so events
 rules with a schedule are also listed in ``LocalDeployment.skipped`` (schedule and target input
 resolved), for whatever fires them locally (opsctl invokes the scheduled functions itself).
 
+SQS event source mappings are created in moto (CreateEventSourceMapping: the control plane answers
+Get/List/Update/Delete) and delivered by ``opsctl.local.sqs_event_sources`` (batches, batching window,
+ReportBatchItemFailures, FilterCriteria); mappings of other sources (DynamoDB, Kinesis, Kafka, MQ)
+are skipped, since nothing would deliver them. WAFv2 IP sets and SQS queue policies are created in moto.
+
 What is not created is listed in ``LocalDeployment.skipped``, with its properties resolved
 where possible, and answers Ref/GetAtt with placeholders so the rest of the stack still deploys.
 """
@@ -527,6 +532,69 @@ class _NotCreated(Exception):
     """The embedded AWS refused a resource that the stack does not need to run locally (recorded as skipped)."""
 
 
+_ESM_KEYS = ("EventSourceArn", "FunctionName", "Enabled", "BatchSize", "MaximumBatchingWindowInSeconds",
+             "FunctionResponseTypes", "FilterCriteria", "Tags")
+
+
+def _event_source_mapping(ctx: _Context, logical_id: str, p: dict[str, Any]) -> tuple[PhysicalResource, set[str]]:
+    """An SQS mapping, created in moto and delivered by ``opsctl.local.sqs_event_sources``. ScalingConfig is
+    stored (GetEventSourceMapping shows it) but not applied: the local poller delivers one batch at a time."""
+    from botocore.exceptions import ClientError
+
+    source = str(p.get("EventSourceArn", ""))
+    if source.split(":")[2:3] != ["sqs"]:
+        raise _NotCreated("only SQS event sources are delivered locally (opsctl.local.sqs_event_sources)")
+    args: dict[str, Any] = {"EventSourceArn": source, "FunctionName": p["FunctionName"]}
+    if "Enabled" in p:
+        args["Enabled"] = str(p["Enabled"]).lower() != "false"
+    for key in ("BatchSize", "MaximumBatchingWindowInSeconds"):
+        if key in p:
+            args[key] = int(p[key])
+    for key in ("FunctionResponseTypes", "FilterCriteria", "ScalingConfig"):
+        if key in p:
+            args[key] = p[key]
+    if p.get("Tags"):  # CloudFormation: a list of {Key, Value}; the API: a map
+        args["Tags"] = {t["Key"]: t["Value"] for t in _tags(p)}
+    try:
+        created = ctx.client("lambda").create_event_source_mapping(**args)
+    except ClientError as exc:
+        raise _NotCreated(f"embedded Lambda refused the event source mapping: {exc}") from exc
+    uuid = created["UUID"]
+    arn = created.get("EventSourceMappingArn") or ctx.arn("lambda", f"event-source-mapping:{uuid}")
+    return PhysicalResource(uuid, {"Id": uuid, "EventSourceMappingArn": arn}), set(_ESM_KEYS)
+
+
+def _wafv2_ip_set(ctx: _Context, logical_id: str, p: dict[str, Any]) -> tuple[PhysicalResource, set[str]]:
+    """Ref is ``name|id|scope`` as CloudFormation answers it; CLOUDFRONT sets live in us-east-1."""
+    name = p.get("Name") or ctx.name(logical_id, 128)
+    scope = p["Scope"]
+    args: dict[str, Any] = {"Name": name, "Scope": scope, "IPAddressVersion": p["IPAddressVersion"],
+                            "Addresses": [str(a) for a in p.get("Addresses", [])]}
+    if p.get("Description"):
+        args["Description"] = p["Description"]
+    if p.get("Tags"):
+        args["Tags"] = _tags(p)
+    region = "us-east-1" if scope == "CLOUDFRONT" else ctx.region
+    summary = ctx.aws.client("wafv2", region).create_ip_set(**args)["Summary"]
+    return PhysicalResource(f"{name}|{summary['Id']}|{scope}", {"Arn": summary["ARN"], "Id": summary["Id"]}), {
+        "Name", "Scope", "IPAddressVersion", "Addresses", "Description", "Tags"}
+
+
+def _sqs_queue_policy(ctx: _Context, logical_id: str, p: dict[str, Any]) -> tuple[PhysicalResource, set[str]]:
+    """The policy is set on each queue (GetQueueAttributes answers it); moto does not enforce it."""
+    from botocore.exceptions import ClientError
+
+    policy = p["PolicyDocument"] if isinstance(p["PolicyDocument"], str) else json.dumps(p["PolicyDocument"])
+    sqs = ctx.client("sqs")
+    for url in p.get("Queues", []):
+        try:
+            sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": policy})
+        except ClientError as exc:
+            raise _NotCreated(f"embedded SQS refused the queue policy: {exc}") from exc
+    policy_id = ctx.name(logical_id, 255)
+    return PhysicalResource(policy_id, {"Id": policy_id}), {"PolicyDocument", "Queues"}
+
+
 _ALARM_KEYS = ("AlarmName", "AlarmDescription", "ActionsEnabled", "AlarmActions", "OKActions",
                "InsufficientDataActions", "MetricName", "Namespace", "Statistic", "ExtendedStatistic", "Dimensions",
                "Period", "Unit", "EvaluationPeriods", "DatapointsToAlarm", "Threshold", "ComparisonOperator",
@@ -648,4 +716,7 @@ _HANDLERS: dict[str, _Handler] = {
     "AWS::CloudWatch::Alarm": _cloudwatch_alarm,
     "AWS::Lambda::Version": _lambda_version,
     "AWS::Lambda::Alias": _lambda_alias,
+    "AWS::Lambda::EventSourceMapping": _event_source_mapping,
+    "AWS::WAFv2::IPSet": _wafv2_ip_set,
+    "AWS::SQS::QueuePolicy": _sqs_queue_policy,
 }
