@@ -28,7 +28,7 @@ from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
 from churnguard_ops.core.contracts import SECURITY_ALERT_DETAIL_TYPE, SECURITY_EVENT_SOURCE
-from churnguard_ops.security.sources import CLOUDTRAIL_DETAIL_TYPES
+from churnguard_ops.security.cloudtrail import CLOUDTRAIL_DETAIL_TYPES
 from infra_cdk.constructs import Foundation
 from infra_cdk.nag import suppress
 from infra_cdk.paths import FUNCTIONS_DIR

@@ -29,7 +29,8 @@ def account(moto_aws) -> dict[str, Any]:
     ddb.create_table(TableName="security", BillingMode="PAY_PER_REQUEST",
                      AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
                                            {"AttributeName": "sk", "AttributeType": "S"}],
-                     KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}])
+                     KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
+                                {"AttributeName": "sk", "KeyType": "RANGE"}])
     sqs = boto3.client("sqs", REGION)
     dlq_url = sqs.create_queue(QueueName="security-dlq")["QueueUrl"]
     topic = boto3.client("sns", REGION).create_topic(Name="ops")["TopicArn"]

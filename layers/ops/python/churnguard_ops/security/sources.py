@@ -18,11 +18,9 @@ from typing import Any
 from pydantic import ValidationError
 
 from churnguard_ops.core.registry import describe_errors
+from churnguard_ops.security import cloudtrail
+from churnguard_ops.security.cloudtrail import CLOUDTRAIL_DETAIL_TYPES
 from churnguard_ops.security.model import Event, SecurityEvent
-
-#: EventBridge detail-types CloudTrail publishes under.
-CLOUDTRAIL_DETAIL_TYPES = frozenset({"AWS API Call via CloudTrail", "AWS Console Sign In via CloudTrail",
-                                     "AWS Service Event via CloudTrail", "AWS Console Action via CloudTrail"})
 
 
 class UnsupportedInput(ValueError):
@@ -55,10 +53,6 @@ def to_events(document: Any) -> Iterator[Event]:
     if not is_cloudtrail(document):
         yield app_event(document)
         return
-    try:
-        from churnguard_ops.security import cloudtrail
-    except ImportError:
-        raise UnsupportedInput("CloudTrail input is not supported yet") from None
     try:
         for record in cloudtrail.iter_records(dict(document)):
             yield cloudtrail.normalize(record)
