@@ -71,6 +71,7 @@ def report(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
 
     run = wiring.weekly_reports().run(request.week_start)
     summary = run.line()
+    metrics.add_metric(name="SecurityReportsWritten", unit="Count", value=summary["organizations"])
     logger.info(f"security reports for the week of {summary['week_start']}: {summary['organizations']} "
                 "organization(s)", extra={"summary": summary})
     return summary

@@ -12,12 +12,13 @@ from opsctl.commands.common import check_out_dir
 from opsctl.commands.demo_backups import BACKUP_SCENARIOS
 from opsctl.commands.demo_canary import CANARY_SCENARIOS
 from opsctl.commands.demo_drills import DRILL_SCENARIOS
+from opsctl.commands.demo_security import SECURITY_SCENARIOS
 from opsctl.commands.demo_steps import Step
 from opsctl.console import progress, write_json
 
 #: Every capability's demo steps, in order: each is ``(env, out_dir) -> Step``. A new capability
 #: appends its own list (``opsctl/commands/demo_<capability>.py``).
-SCENARIOS: list[Callable[..., Step]] = [*BACKUP_SCENARIOS, *DRILL_SCENARIOS, *CANARY_SCENARIOS]
+SCENARIOS: list[Callable[..., Step]] = [*BACKUP_SCENARIOS, *DRILL_SCENARIOS, *CANARY_SCENARIOS, *SECURITY_SCENARIOS]
 
 
 def register(commands: argparse._SubParsersAction) -> None:
