@@ -314,7 +314,7 @@ class SecurityContext(_Strict):
     report_schedule: ScheduleExpression = "cron(0 6 ? * MON *)"
     sweep_schedule: ScheduleExpression = "rate(1 hour)"
     # Brute-force remediation (WAF IP set with a TTL); dry-run unless {"dry_run": false}.
-    remediation: dict[str, Any] = Field(default_factory=dict)
+    remediation: dict[str, Any] = Field(default_factory=lambda: {"dry_run": True})
     waf_scope: Literal["REGIONAL", "CLOUDFRONT"] = "REGIONAL"
 
     @field_validator("detectors")

@@ -55,6 +55,15 @@ CONTRACT = {
         "db_sslrootcert": None,  # None: the RDS CA bundle shipped in the layer
     },
     "canary": {"functions": ["churnguard-api"], "max_release_hours": 24},
+    "security": {
+        "app_event_source": "churnguard.app", "app_detail_types": ["Security Event"], "cloudtrail": True,
+        "detectors": None,  # None: every registered detector with its defaults
+        "dedup_minutes": 60, "lateness_seconds": 900, "suppressions": [],
+        "batch_size": 100, "max_batching_window_seconds": 5, "max_receive_count": 5, "alert_retention_days": 400,
+        "report_schedule": "cron(0 6 ? * MON *)", "sweep_schedule": "rate(1 hour)",
+        "remediation": {"dry_run": True},  # blocks are recorded, the WAF IP set is left alone
+        "waf_scope": "REGIONAL",
+    },
 }
 # cdk.json drills (and backs up) both ChurnGuard databases; everything else is the default.
 CDK_JSON_CONTEXT = {
@@ -226,3 +235,33 @@ def test_drill_checks_are_the_runtime_spec_model():
 
     ctx = ChurnGuardContext.model_validate({"drill": {"checks": [{"check": "amcheck"}]}})
     assert ctx.drill.checks is not None and all(isinstance(c, CheckSpec) for c in ctx.drill.checks)
+
+
+# --- security detectors and remediation are validated against the runtime's models at synth ------
+
+def test_a_misspelt_detector_fails_naming_the_known_ones():
+    with pytest.raises(ValidationError, match=r"unknown detector 'brute_force'; known detectors: .*brute_force_login"):
+        ChurnGuardContext.model_validate({"security": {"detectors": [{"detector": "brute_force"}]}})
+
+
+def test_bad_detector_params_fail_naming_the_field():
+    with pytest.raises(ValidationError, match=r"snapshot_share_allowlist"):
+        ChurnGuardContext.model_validate({"security": {"detectors": [
+            {"detector": "snapshot_shared_externally", "params": {"snapshot_share_allowlist": ["not-an-account"]}}]}})
+
+
+def test_a_bad_remediation_policy_fails_naming_the_field():
+    with pytest.raises(ValidationError, match=r"ttl_minutes"):
+        ChurnGuardContext.model_validate({"security": {"remediation": {"ttl_minutes": 1}}})
+
+
+def test_configured_backup_tampering_keeps_our_roles_unless_it_names_its_own():
+    own = ChurnGuardContext.model_validate({"security": {"detectors": [
+        {"detector": "backup_tampering", "params": {"protected_buckets": ["churnguard-prod-data"]}}]}})
+    (spec,) = own.security.detector_specs()
+    assert spec.params["protected_buckets"] == ["churnguard-prod-data"]
+    assert spec.params["backup_role_arn_patterns"] == ["arn:aws:iam::*:role/churnguard-ops-backup-*",
+                                                       "arn:aws:iam::*:role/churnguard-ops-drill-*"]
+    custom = ChurnGuardContext.model_validate({"security": {"detectors": [
+        {"detector": "backup_tampering", "params": {"backup_role_arn_patterns": ["arn:aws:iam::*:role/ours"]}}]}})
+    assert custom.security.detector_specs()[0].params["backup_role_arn_patterns"] == ["arn:aws:iam::*:role/ours"]
