@@ -330,7 +330,8 @@ def test_the_tally_counts_each_event_once_per_organization_and_day(alert_table) 
     assert tally.organizations(date(2026, 11, 28), date(2026, 11, 28)) == set()
     seen = stored("seen#a", ALERTS, "-")
     assert seen["expires_at"] == {"N": str(math.ceil((day1 + timedelta(days=8)).timestamp()))}
-    assert stored("tally#org-1", ALERTS, "2026-11-27")["expires_at"] == {
+    shard = adapters._shard("b")
+    assert stored(f"tally#org-1#{shard}", ALERTS, "2026-11-27")["expires_at"] == {
         "N": str(int(datetime(2026, 11, 27, tzinfo=timezone.utc).timestamp()) + 400 * 86400)}
     assert not any(i["pk"]["S"].endswith("#g") for i in boto3.client("dynamodb", REGION).scan(
         TableName=ALERTS)["Items"])  # an event without organization writes nothing
@@ -342,6 +343,9 @@ class _Cancelling:
     def __init__(self, *reasons: list[str]) -> None:
         self.reasons = list(reasons)
         self.calls = 0
+
+    def update_item(self, **_: Any) -> dict[str, Any]:  # listing the organization of the day
+        return {}
 
     def transact_write_items(self, **_: Any) -> dict[str, Any]:
         self.calls += 1
@@ -356,12 +360,33 @@ def test_a_transaction_conflicting_with_a_concurrent_one_is_retried_and_throttli
         monkeypatch) -> None:
     monkeypatch.setattr(adapters, "_backoff", lambda attempt: None)
     tally = DynamoEventTally(ALERTS, REGION)
-    conflicting = _Cancelling(["None", "TransactionConflict", "None"], ["None", "None", "TransactionConflict"])
+    conflicting = _Cancelling(["None", "TransactionConflict"], ["TransactionConflict", "None"])
     monkeypatch.setattr(adapters.aws, "client", lambda service, region=None: conflicting)
     assert tally.record(event("a", "login_failed", T0)) is True
     assert conflicting.calls == 3
 
-    throttled = _Cancelling(["None", "ThrottlingError", "None"])
+    throttled = _Cancelling(["None", "ThrottlingError"])
     monkeypatch.setattr(adapters.aws, "client", lambda service, region=None: throttled)
     with pytest.raises(Throttled, match="ThrottlingError"):
         tally.record(event("b", "login_failed", T0))
+
+
+def test_a_busy_organization_spreads_its_counters_and_lists_itself_once_per_day(alert_table, monkeypatch) -> None:
+    tally = DynamoEventTally(alert_table, REGION)
+    calls: list[str] = []
+    client = boto3.client("dynamodb", REGION)
+    original = client.update_item
+
+    def counting(**kwargs: Any) -> Any:
+        calls.append(kwargs["Key"]["pk"]["S"])
+        return original(**kwargs)
+
+    monkeypatch.setattr(client, "update_item", counting)
+    monkeypatch.setattr(adapters.aws, "client", lambda service, region=None: client)
+    for n in range(40):
+        assert tally.record(event(f"busy-{n}", "login_failed", T0))
+    assert calls == ["orgs"]  # one listing for the organization's day, not one per event
+    items = boto3.client("dynamodb", REGION).scan(TableName=ALERTS)["Items"]
+    shards = {i["pk"]["S"] for i in items if i["pk"]["S"].startswith("tally#org-1#")}
+    assert len(shards) > 1
+    assert tally.counts("org-1", T0.date(), T0.date() + timedelta(days=1)) == {"login_failed": 40}

@@ -15,6 +15,7 @@ Every item carries the TTL attribute ``expires_at`` (epoch seconds). DynamoDB nu
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import random
@@ -35,6 +36,8 @@ MAX_ATTEMPTS = 20
 IMMEDIATE_RETRIES = 2
 #: How long a ``seen#<event_id>`` marker outlives its event: redeliveries come within days, not weeks.
 SEEN_DAYS = 8
+#: Counter items per organization and day (see DynamoEventTally).
+TALLY_SHARDS = 8
 
 _CONDITION_FAILED = "ConditionalCheckFailedException"
 # DynamoDB codes core.errors.translate does not classify: throttling and contention are worth a retry.
@@ -242,6 +245,10 @@ class DynamoAlertStore:
         return [Alert.model_validate(json.loads(item["alert"]["S"])) for item in items]
 
 
+def _shard(event_id: str) -> int:
+    return int.from_bytes(hashlib.blake2b(event_id.encode(), digest_size=2).digest(), "big") % TALLY_SHARDS
+
+
 def _alert_pk(organization_id: str | None) -> str:
     return f"alert#{organization_id or '-'}"
 
@@ -254,15 +261,23 @@ def _alert_key(alert: Alert) -> dict[str, Any]:
 class DynamoEventTally:
     """:class:`~churnguard_ops.security.ports.EventTally` in the alert table (``pk`` + ``sk``).
 
-    ``record`` is one transaction: ``seen#<event_id>``/``-`` written only if absent (TTL: event time + 8 days),
-    ``ADD n_<type> 1`` on ``tally#<org>``/``<day>`` and ``ADD orgs {org}`` on ``orgs``/``<day>`` (both with
-    TTL ``expires_at`` = day + ``retention_days``); days are UTC dates ``YYYY-MM-DD`` of event time.
+    ``record`` is one transaction: ``seen#<event_id>``/``-`` written only if absent (TTL: event time + 8 days)
+    and ``ADD n_<type> 1`` on ``tally#<org>#<shard>``/``<day>`` (TTL ``expires_at`` = day + ``retention_days``);
+    days are UTC dates ``YYYY-MM-DD`` of event time. The shard (a hash of the event id, ``TALLY_SHARDS`` of
+    them) spreads a busy organization's counters over several items, so concurrent Lambdas seldom touch the
+    same item in their transactions; ``counts`` sums the shards.
+
+    ``orgs``/``<day>`` lists the organizations of a day (``ADD orgs {org}``). It is written before the
+    transaction (an organization listed with nothing counted is harmless; one counted but not listed would
+    be missing from the reports) and at most once per organization and day per execution environment, so
+    this one item is not written by every event.
     """
 
     def __init__(self, table: str, region: str | None = None, retention_days: int = 400) -> None:
         self.table = table
         self.region = region
         self.retention = timedelta(days=retention_days)
+        self._listed: set[tuple[str, str]] = set()
 
     def record(self, event: Event) -> bool:
         org = event.organization_id
@@ -276,17 +291,19 @@ class DynamoEventTally:
             {"Put": {"TableName": self.table, "ConditionExpression": "attribute_not_exists(pk)",
                      "Item": {"pk": {"S": f"seen#{event.event_id}"}, "sk": {"S": "-"},
                               "expires_at": {"N": str(_epoch(moment + timedelta(days=SEEN_DAYS)))}}}},
-            {"Update": {"TableName": self.table, "Key": {"pk": {"S": f"tally#{org}"}, "sk": {"S": day}},
+            {"Update": {"TableName": self.table,
+                        "Key": {"pk": {"S": f"tally#{org}#{_shard(event.event_id)}"}, "sk": {"S": day}},
                         "UpdateExpression": "SET expires_at = :exp ADD #n :one",
                         "ExpressionAttributeNames": {"#n": f"n_{event.type}"},
                         "ExpressionAttributeValues": {":one": {"N": "1"}, **expires}}},
-            {"Update": {"TableName": self.table, "Key": {"pk": {"S": "orgs"}, "sk": {"S": day}},
-                        "UpdateExpression": "SET expires_at = :exp ADD #o :org",
-                        "ExpressionAttributeNames": {"#o": "orgs"},
-                        "ExpressionAttributeValues": {":org": {"SS": [org]}, **expires}}},
         ]
         what = f"count event {event.event_id} in {self.table}"
         dynamodb = aws.client("dynamodb", self.region)
+        if (org, day) not in self._listed:
+            _call(f"list organization {org} on {day} in {self.table}", dynamodb.update_item, TableName=self.table,
+                  Key={"pk": {"S": "orgs"}, "sk": {"S": day}}, UpdateExpression="SET expires_at = :exp ADD #o :org",
+                  ExpressionAttributeNames={"#o": "orgs"}, ExpressionAttributeValues={":org": {"SS": [org]}, **expires})
+            self._listed.add((org, day))
         for attempt in range(MAX_ATTEMPTS):
             try:
                 dynamodb.transact_write_items(TransactItems=items)
@@ -306,10 +323,11 @@ class DynamoEventTally:
 
     def counts(self, organization_id: str, start: date, end: date) -> dict[str, int]:
         totals: dict[str, int] = {}
-        for item in self._days(f"tally#{organization_id}", start, end):
-            for name, value in item.items():
-                if name.startswith("n_"):
-                    totals[name[2:]] = totals.get(name[2:], 0) + int(value["N"])
+        for shard in range(TALLY_SHARDS):
+            for item in self._days(f"tally#{organization_id}#{shard}", start, end):
+                for name, value in item.items():
+                    if name.startswith("n_"):
+                        totals[name[2:]] = totals.get(name[2:], 0) + int(value["N"])
         return totals
 
     def organizations(self, start: date, end: date) -> set[str]:
