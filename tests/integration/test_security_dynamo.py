@@ -6,6 +6,7 @@ import json
 import math
 import random
 import threading
+from types import SimpleNamespace
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
@@ -382,7 +383,8 @@ def test_a_busy_organization_spreads_its_counters_and_lists_itself_once_per_day(
         return original(**kwargs)
 
     monkeypatch.setattr(client, "update_item", counting)
-    monkeypatch.setattr(adapters.aws, "client", lambda service, region=None: client)
+    # The adapters' view of the client factory only (the fixture's own reset still sees the real one).
+    monkeypatch.setattr(adapters, "aws", SimpleNamespace(client=lambda service, region=None: client))
     for n in range(40):
         assert tally.record(event(f"busy-{n}", "login_failed", T0))
     assert calls == ["orgs"]  # one listing for the organization's day, not one per event
