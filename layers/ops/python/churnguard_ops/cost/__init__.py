@@ -1,0 +1,1 @@
+"""Cost reports: Cost Explorer and utilisation -> savings recommendations whose maths can be checked."""
