@@ -39,12 +39,14 @@ EBS_THROUGHPUT_MONTH = {"gp3": 0.04}
 
 
 class FakePriceBook:
-    """PriceBook over the tables above; ``missing`` names keys to answer None for (``"ec2:m5.large"``,
-    ``"ebs_iops:gp3"``); ``calls`` records each lookup."""
+    """PriceBook over the tables above (``ec2`` adds or overrides EC2 hourly prices); ``missing`` names keys
+    to answer None for (``"ec2:m5.large"``, ``"ebs_iops:gp3"``); ``calls`` records each lookup."""
 
-    def __init__(self, source: PriceSource = "bundled_table", missing: Sequence[str] = ()) -> None:
+    def __init__(self, source: PriceSource = "bundled_table", missing: Sequence[str] = (),
+                 ec2: dict[str, float] | None = None) -> None:
         self.source: PriceSource = source
         self.missing = set(missing)
+        self.ec2 = {**EC2_HOURLY, **(ec2 or {})}
         self.calls: list[str] = []
 
     def _price(self, key: str, table: dict[str, float], name: str, unit: Literal["hour", "GB-month", "IOPS-month",
@@ -52,11 +54,11 @@ class FakePriceBook:
         self.calls.append(key)
         if key in self.missing or name not in table:
             return None
-        return Price(usd=round(table[name] * factor, 6), unit=unit, source=self.source, as_of=AS_OF,
+        return Price(usd=table[name] * factor, unit=unit, source=self.source, as_of=AS_OF,
                      description=description or name)
 
     def ec2_hourly(self, instance_type: str, platform: str = "linux") -> Price | None:
-        return self._price(f"ec2:{instance_type}", EC2_HOURLY, instance_type, "hour",
+        return self._price(f"ec2:{instance_type}", self.ec2, instance_type, "hour",
                            description=f"EC2 {instance_type} {platform} On-Demand")
 
     def rds_hourly(self, instance_class: str, engine: str, multi_az: bool) -> Price | None:

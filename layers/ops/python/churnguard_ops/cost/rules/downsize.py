@@ -92,8 +92,9 @@ class DownsizeRule(CostRule):
                 continue
             veto = self.veto(evidence, steps)
             if veto is None:
-                return self.priced(resource, size, target, steps, cpu, peak, evidence, prices)
-            vetoes.append(veto)
+                outcome = self.priced(resource, size, target, steps, cpu, peak, evidence, prices)
+                return self.with_fallback(outcome, vetoes)
+            vetoes.append(f"{veto} {STEP_WORDS.get(steps, f'{steps} sizes')} down")
         if vetoes:
             return self.verdict("vetoed", f"CPU average {cpu.average:.1f} % < {p.cpu_below_pct:g} % but {vetoes[-1]}")
         parts = split(size)
@@ -113,6 +114,14 @@ class DownsizeRule(CostRule):
         return self.recommend(resource, action=self.action(size, target), reason=reason,
                               saving=(current.usd - proposed.usd) * maths.hours_per_month, maths=maths,
                               evidence=collect(evidence, self.evidence_metrics))
+
+    def with_fallback(self, outcome: Outcome, vetoes: list[str]) -> Outcome:
+        """A recommendation of fewer steps than the rule's maximum says why the larger step was vetoed."""
+        rec = outcome.recommendation
+        if not vetoes or rec is None:
+            return outcome
+        reason = f"{rec.reason} (not further: {vetoes[-1]})"
+        return Outcome(outcome.status, outcome.rule, reason, rec.model_copy(update={"reason": reason}))
 
     def action(self, size: str, target: str) -> str:
         return f"Downsize {size} -> {target}"
@@ -158,13 +167,13 @@ class Ec2DownsizeRule(DownsizeRule):
         memory = present(evidence, "memory")
         used = typical_peak(memory) if memory is not None else None
         if used is not None and used * 2 ** steps > p.memory_ceiling_pct:
-            return (f"memory use {used:.1f} % would reach {used * 2 ** steps:.1f} % {steps} size(s) down "
-                    f"(> {p.memory_ceiling_pct:g} %)")
+            return (f"memory use {used:.1f} % would reach {used * 2 ** steps:.1f} % (> {p.memory_ceiling_pct:g} %)"
+                    f" at")
         for metric in ("network_in", "network_out"):
             series = present(evidence, metric)
             rate = mbit_per_s(series) if series is not None else None
             if rate is not None and rate > p.network_ceiling_mbps:
-                return f"{metric.replace('_', ' ')} {rate:.1f} Mbit/s > {p.network_ceiling_mbps:g} Mbit/s"
+                return f"{metric.replace('_', ' ')} {rate:.1f} Mbit/s > {p.network_ceiling_mbps:g} Mbit/s at"
         return None
 
 
@@ -194,5 +203,5 @@ class RdsDownsizeRule(DownsizeRule):
         free = present(evidence, "freeable_memory")
         if free is not None and free.average is not None and free.average / 2 ** 20 < p.min_freeable_memory_mb:
             return (f"freeable memory averages {free.average / 2 ** 20:.0f} MiB (< {p.min_freeable_memory_mb:g} "
-                    f"MiB): a smaller class would swap")
+                    f"MiB): it would swap at")
         return None

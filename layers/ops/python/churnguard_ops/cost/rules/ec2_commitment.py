@@ -60,7 +60,7 @@ class Ec2Commitment(CostRule):
             return self.verdict("insufficient_data", f"insufficient data: {points} CPU points (fewer than "
                                                      f"{ctx.min_points}), too little history for a commitment")
         current = ec2_price(prices, resource.instance_type, resource.platform)
-        monthly = current.monthly()
+        monthly = round(current.monthly(), 2)  # compared in cents: $100.00 is not above $100
         if not monthly > p.monthly_cost_above_usd:
             return None
         rate = p.discount_pct / 100

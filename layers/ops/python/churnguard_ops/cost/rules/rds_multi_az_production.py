@@ -7,11 +7,11 @@ from typing import ClassVar
 from pydantic import Field
 
 from churnguard_ops.core.registry import PluginParams
-from churnguard_ops.cost.model import Evidence, RdsInstance
+from churnguard_ops.cost.model import HOURS_PER_MONTH, Evidence, Maths, RdsInstance
 from churnguard_ops.cost.ports import PriceBook
 
 from .base import COST_RULES, CostRule, MissingPrice, Outcome, Resource, RuleContext
-from .pricing import hourly_change, rds_price, usd
+from .pricing import rds_price, usd
 
 
 class RdsMultiAzProductionParams(PluginParams):
@@ -54,7 +54,7 @@ class RdsMultiAzProduction(CostRule):
         if environment.lower() not in {v.lower() for v in p.production_values}:
             return None
         single = rds_price(prices, resource.instance_class, resource.engine, False)
-        if not single.monthly() > p.monthly_cost_above_usd:
+        if not round(single.monthly(), 2) > p.monthly_cost_above_usd:  # in cents
             return None
         reason = (f"{p.tag_key}={environment}, Single-AZ, {usd(single.monthly())}/month "
                   f"(> {usd(p.monthly_cost_above_usd)}): one AZ failure stops production")
@@ -63,7 +63,9 @@ class RdsMultiAzProduction(CostRule):
         except MissingPrice:
             return self.recommend(resource, action="Consider Multi-AZ: it about doubles the instance-hours for "
                                   "availability", reason=reason, saving=0.0, maths=None, evidence=[], note=True)
-        maths = hourly_change(single, multi)
-        added = (multi.usd - single.usd) * maths.hours_per_month
+        added = (multi.usd - single.usd) * HOURS_PER_MONTH
+        maths = Maths(current=[single], proposed=[multi], formula=(
+            f"({multi.usd:.4f} - {single.usd:.4f}) $/h x {HOURS_PER_MONTH} h = {usd(added)} added a month"),
+            current_monthly_usd=round(single.monthly(), 2), proposed_monthly_usd=round(multi.monthly(), 2))
         return self.recommend(resource, action=f"Consider Multi-AZ: adds {usd(added)}/month for availability",
                               reason=reason, saving=0.0, maths=maths, evidence=[], note=True)
