@@ -24,7 +24,15 @@ import aws_cdk as cdk
 from infra_cdk.nag import apply_nag
 from infra_cdk.paths import DEFAULT_OUTDIR, cdk_json_context  # noqa: F401  (re-exported for callers)
 from infra_cdk.settings import ChurnGuardContext
-from infra_cdk.stacks import BackupDrStack, BackupStack, CanaryStack, DrillStack, FoundationStack, SecurityStack
+from infra_cdk.stacks import (
+    BackupDrStack,
+    BackupStack,
+    CanaryStack,
+    CostStack,
+    DrillStack,
+    FoundationStack,
+    SecurityStack,
+)
 
 DEFAULT_PRIMARY_REGION = "us-east-1"
 FOUNDATION_STACK_ID = "ChurnGuardOpsFoundation"
@@ -33,6 +41,7 @@ BACKUP_DR_STACK_ID = "ChurnGuardOpsBackupDr"
 DRILL_STACK_ID = "ChurnGuardOpsDrill"
 CANARY_STACK_ID = "ChurnGuardOpsCanary"
 SECURITY_STACK_ID = "ChurnGuardOpsSecurity"
+COST_STACK_ID = "ChurnGuardOpsCost"
 
 
 def build_app(
@@ -123,10 +132,21 @@ def build_app(
         env=primary_env,
     )
     security.add_stack_dependency(foundation_stack, "the layer, bucket, CMK and topic it uses")
+    cost = CostStack(
+        app,
+        COST_STACK_ID,
+        config=config,
+        foundation=foundation,
+        stack_name=f"{config.prefix}-cost",
+        description="ChurnGuard Ops cost reports: weekly costs, utilisation and savings with their maths",
+        env=primary_env,
+    )
+    cost.add_stack_dependency(foundation_stack, "the layer, bucket, CMK and topic it uses")
 
     cdk.Tags.of(app).add("Project", config.prefix)
     for stack, capability in ((foundation_stack, "foundation"), (dr, "backup"), (primary, "backup"),
-                              (drill, "drill"), (canary, "canary"), (security, "security")):
+                              (drill, "drill"), (canary, "canary"), (security, "security"),
+                              (cost, "cost")):
         cdk.Tags.of(stack).add("Capability", capability)
     if nag:
         apply_nag(app)

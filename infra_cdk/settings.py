@@ -21,6 +21,7 @@ from churnguard_ops.backup.policy import DEFAULT_POLICIES, POLICY_NAMES, BackupP
 from churnguard_ops.core.contracts import NAME_PREFIX, SECURITY_APP_DETAIL_TYPE, SECURITY_APP_EVENT_SOURCE
 from churnguard_ops.core.postgres import SslMode
 from churnguard_ops.core.registry import PluginSpecError
+from churnguard_ops.cost.rules import COST_RULES
 from churnguard_ops.drill.checks import CHECKS, DEFAULT_CHECKS, CheckSpec
 from churnguard_ops.security.detectors import DEFAULT_DETECTORS
 from churnguard_ops.security.engine import DetectorSpec, Suppression, build_detectors
@@ -355,6 +356,50 @@ class SecurityContext(_Strict):
         }
 
 
+#: What every cost report reads, whatever its rules: costs, metrics, inventories, prices (all read-only).
+COST_BASE_PERMISSIONS = frozenset({"ce:GetCostAndUsage", "cloudwatch:GetMetricData", "ec2:DescribeInstances",
+                                   "ec2:DescribeVolumes", "rds:DescribeDBInstances", "pricing:GetProducts"})
+
+
+class CostRuleSpec(_Strict):
+    rule: str
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class CostContext(_Strict):
+    """Cost reports: when, over how long a lookback, with which rules and thresholds."""
+
+    schedule: ScheduleExpression = "cron(0 7 ? * MON *)"
+    lookback_days: int = Field(default=14, ge=1, le=63)
+    # Fewer data points (hourly) than this: no recommendation for the resource, and the report says so.
+    min_points: int = Field(default=30, ge=1)
+    # None: every registered rule with its defaults; else {"rule": name, "params": {...}} (validated at synth).
+    rules: list[CostRuleSpec] | None = Field(default=None, min_length=1)
+    top: int = Field(default=10, ge=1, le=100)
+    cost_metric: Literal["UnblendedCost", "AmortizedCost", "NetUnblendedCost", "BlendedCost"] = "UnblendedCost"
+
+    @field_validator("rules")
+    @classmethod
+    def _rules_are_registered_with_valid_params(cls, value: list[CostRuleSpec] | None) -> list[CostRuleSpec] | None:
+        for index, spec in enumerate(value or []):
+            try:
+                COST_RULES.validate(spec.rule, spec.params)
+            except PluginSpecError as exc:
+                raise ValueError(f"rules[{index}] ({spec.rule}): {exc}") from None
+        return value
+
+    def permissions(self) -> set[str]:
+        names = [spec.rule for spec in self.rules] if self.rules else sorted(COST_RULES)
+        return set(COST_BASE_PERMISSIONS) | COST_RULES.permissions(names)
+
+    def lambda_environment(self) -> dict[str, str]:
+        env = {"COST_LOOKBACK_DAYS": str(self.lookback_days), "COST_MIN_POINTS": str(self.min_points),
+               "COST_TOP": str(self.top), "COST_COST_METRIC": self.cost_metric}
+        if self.rules is not None:
+            env["COST_RULES"] = json.dumps([r.model_dump() for r in self.rules], separators=(",", ":"))
+        return env
+
+
 class ChurnGuardContext(_Strict):
     # Fixed: the functions name and tag what they create "<NAME_PREFIX>-*" / CreatedBy=<NAME_PREFIX>
     # (churnguard_ops.core.contracts), and IAM is scoped to that; a second deployment needs that made configurable.
@@ -364,6 +409,7 @@ class ChurnGuardContext(_Strict):
     drill: DrillContext = Field(default_factory=DrillContext)
     canary: CanaryContext = Field(default_factory=CanaryContext)
     security: SecurityContext = Field(default_factory=SecurityContext)
+    cost: CostContext = Field(default_factory=CostContext)
 
     @model_validator(mode="after")
     def _drill_secrets_name_drilled_instances(self) -> ChurnGuardContext:

@@ -30,6 +30,7 @@ class Synth:
     drill: Any  # DrillStack
     canary: Any  # CanaryStack
     security: Any  # SecurityStack
+    cost: Any  # CostStack
     foundation_template: Any  # aws_cdk.assertions.Template of each stack
     template: Any  # the (primary) backup stack
     dr_template: Any
@@ -47,7 +48,7 @@ class Synth:
         if "Fn::GetStackOutput" in value:
             ref = value["Fn::GetStackOutput"]
             (producer,) = [s for s in (self.foundation, self.backup, self.dr, self.drill, self.canary,
-                                                    self.security)
+                                                    self.security, self.cost)
                            if s.stack_name == ref["StackName"]]
             return self.template_json(producer)["Outputs"][ref["OutputName"]]["Value"]
         return {k: self.resolved(v) for k, v in value.items()}
@@ -70,6 +71,7 @@ def synth(tmp_path_factory: pytest.TempPathFactory, clean_cdk_env) -> Synth:
         BACKUP_DR_STACK_ID,
         BACKUP_STACK_ID,
         CANARY_STACK_ID,
+        COST_STACK_ID,
         DRILL_STACK_ID,
         FOUNDATION_STACK_ID,
         SECURITY_STACK_ID,
@@ -90,6 +92,7 @@ def synth(tmp_path_factory: pytest.TempPathFactory, clean_cdk_env) -> Synth:
     drill = Stack.of(app.node.find_child(DRILL_STACK_ID))
     canary = Stack.of(app.node.find_child(CANARY_STACK_ID))
     security = Stack.of(app.node.find_child(SECURITY_STACK_ID))
+    cost = Stack.of(app.node.find_child(COST_STACK_ID))
     return Synth(
         app=app,
         outdir=outdir,
@@ -99,6 +102,7 @@ def synth(tmp_path_factory: pytest.TempPathFactory, clean_cdk_env) -> Synth:
         drill=drill,
         canary=canary,
         security=security,
+        cost=cost,
         foundation_template=Template.from_stack(foundation),
         template=Template.from_stack(backup),
         dr_template=Template.from_stack(dr),
@@ -124,3 +128,8 @@ def canary_resources(synth: Synth) -> dict[str, Any]:
 @pytest.fixture(scope="session")
 def security_resources(synth: Synth) -> dict[str, Any]:
     return synth.template_json(synth.security)["Resources"]
+
+
+@pytest.fixture(scope="session")
+def cost_resources(synth: Synth) -> dict[str, Any]:
+    return synth.template_json(synth.cost)["Resources"]

@@ -64,6 +64,8 @@ CONTRACT = {
         "remediation": {"dry_run": True},  # blocks are recorded, the WAF IP set is left alone
         "waf_scope": "REGIONAL",
     },
+    "cost": {"schedule": "cron(0 7 ? * MON *)", "lookback_days": 14, "min_points": 30, "rules": None, "top": 10,
+             "cost_metric": "UnblendedCost"},
 }
 # cdk.json drills (and backs up) both ChurnGuard databases; everything else is the default.
 CDK_JSON_CONTEXT = {

@@ -6,8 +6,8 @@ import json
 import math
 import random
 import threading
-from types import SimpleNamespace
 from datetime import date, datetime, timedelta, timezone
+from types import SimpleNamespace
 from typing import Any
 
 import boto3

@@ -100,3 +100,11 @@ SECURITY_APP_DETAIL_TYPE = "Security Event"
 SECURITY_REPORTS_PREFIX = "security/reports/"
 #: The message attribute a quarantined (malformed) record carries into the dead-letter queue.
 QUARANTINE_REASON_ATTRIBUTE = "reason"
+
+# --- cost reports ----------------------------------------------------------------------------------
+#: Reports: ``cost/reports/<period start>_<run time>/report.{json,md,html}``; Cost Explorer results are
+#: cached per period under ``cost/cache/`` (a second run in a period makes no Cost Explorer calls).
+COST_REPORTS_PREFIX = "cost/reports/"
+COST_CACHE_PREFIX = "cost/cache/"
+#: The tag that marks ChurnGuard Ops' own resources (its footprint in the cost report).
+OWN_COST_TAG = ("Project", NAME_PREFIX)
