@@ -18,6 +18,8 @@ $(STAMP): pyproject.toml layers/ops/requirements.txt
 	@command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
 		|| $(BIN)/python -m pip install --quiet pgserver
 	@command -v node >/dev/null 2>&1 || { echo "Node.js (18+) is required by aws-cdk-lib (jsii): apt-get install nodejs" >&2; exit 1; }
+	@# The cost report's browser test opens the HTML page in a headless Chromium from the OS packages.
+	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium) || echo "chromium not installed: the browser test will be skipped"
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -41,6 +43,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/drill.py
 	$(BIN)/python bench/canary.py
 	$(BIN)/python bench/security.py
+	$(BIN)/python bench/security_pipeline.py
 
 synth: $(STAMP)
 	$(BIN)/python -m infra_cdk.app
