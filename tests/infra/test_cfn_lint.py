@@ -17,7 +17,7 @@ def test_cfn_lint_finds_no_errors_in_any_template(synth):
         if artifact["type"] == "aws:cloudformation:stack"
     }
     assert set(stacks) == {"ChurnGuardOpsFoundation", "ChurnGuardOpsBackup", "ChurnGuardOpsBackupDr",
-                           "ChurnGuardOpsDrill", "ChurnGuardOpsCanary"}
+                           "ChurnGuardOpsDrill", "ChurnGuardOpsCanary", "ChurnGuardOpsSecurity", "ChurnGuardOpsCost"}
     problems: dict[str, list[str]] = {}
     for artifact in stacks.values():
         region = artifact["environment"].rsplit("/", 1)[1]
