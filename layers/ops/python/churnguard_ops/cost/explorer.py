@@ -38,7 +38,7 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from churnguard_ops.core import aws
+from churnguard_ops.core import aws, contracts
 from churnguard_ops.core.errors import OpsError, Throttled, raise_translated
 from churnguard_ops.core.ports import Documents
 from churnguard_ops.cost.model import ApiUsage, Category, CostData, DailyCost, ServiceCost
@@ -46,7 +46,7 @@ from churnguard_ops.cost.model import ApiUsage, Category, CostData, DailyCost, S
 logger = logging.getLogger(__name__)
 
 #: Where Cost Explorer results are cached in the ops bucket (a contract with the CDK grants).
-CACHE_PREFIX = "cost/cache/"
+CACHE_PREFIX = contracts.COST_CACHE_PREFIX
 #: Price of one GetCostAndUsage request (each page is one), per the AWS price list.
 CE_REQUEST_USD = 0.01
 #: Version of the cached document; a different one is a cache miss.
