@@ -18,6 +18,7 @@ from opsctl.console import write_json
 REGISTRIES: dict[str, str] = {
     "check": "churnguard_ops.drill.checks:CHECKS",  # restore-drill integrity checks (DRILL_CHECKS / drill.checks)
     "detector": "churnguard_ops.security.detectors:DETECTORS",  # security event detectors (security.detectors)
+    "cost_rule": "churnguard_ops.cost.rules:COST_RULES",  # cost report rules (cost.rules)
 }
 
 
