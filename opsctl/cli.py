@@ -10,7 +10,7 @@ import argparse
 import sys
 import warnings
 
-from opsctl.commands import backup, canary, demo, drill, invoke, local, plugins, security
+from opsctl.commands import backup, canary, cost, demo, drill, invoke, local, plugins, security
 from opsctl.errors import UsageError
 
 DEBUG_HELP = "on an error, show the Python traceback instead of a one-line message"
@@ -37,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     drill.register(commands)
     canary.register(commands)
     security.register(commands)
+    cost.register(commands)
     demo.register(commands)
     plugins.register(commands)
     # Also accepted after the command (`opsctl drill run --debug`); SUPPRESS keeps a global --debug.
