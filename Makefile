@@ -44,6 +44,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/canary.py
 	$(BIN)/python bench/security.py
 	$(BIN)/python bench/security_pipeline.py
+	$(BIN)/python bench/cost_api_calls.py
 
 synth: $(STAMP)
 	$(BIN)/python -m infra_cdk.app

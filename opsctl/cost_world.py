@@ -232,9 +232,8 @@ def iops_month(volume_type: str) -> float:
 
 
 def daily_window(now: datetime) -> tuple[date, date]:
-    """The daily series ``CostExplorerSource`` asks for: from ``now - DAILY_DAYS`` days (service.py) to the
-    billed month's end (explorer.py's request ends at ``period_end``). Change with them."""
-    return now.date() - timedelta(days=DAILY_DAYS), last_complete_month(now.date())[1]
+    """The daily series the cost report asks for: the ``DAILY_DAYS`` days before today (service.py)."""
+    return now.date() - timedelta(days=DAILY_DAYS), now.date()
 
 
 def anomaly_day(window: tuple[date, date]) -> date | None:

@@ -9,14 +9,11 @@ invokes the function deployed in the account. ``--out DIR`` copies ``report.json
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import logging
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opsctl.commands.common import (
     UsageError,
@@ -27,6 +24,9 @@ from opsctl.commands.common import (
     running,
 )
 from opsctl.console import progress, still_running, write_json
+
+if TYPE_CHECKING:
+    from opsctl.local.aws import EmbeddedAws
 
 FUNCTION = "cost-report"
 REPORT_FILES = {"json": "report.json", "markdown": "report.md", "html": "report.html"}
@@ -76,57 +76,19 @@ class ReportRun:
     error: str | None = None
 
 
-class _MissingServiceFilter(logging.Filter):
-    """Drops the embedded server's tracebacks for requests to a service moto lacks, counting them."""
-
-    MARKERS = ("Error on request", "get_backend", "'NoneType' object has no attribute 'replace'")
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.dropped = 0
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if all(marker in message for marker in self.MARKERS):
-            self.dropped += 1
-            return False
-        return True
-
-
-class _PricingFallbackFilter(logging.Filter):
-    """The layer's one warning that the Pricing API did not answer (locally: it cannot)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not record.getMessage().startswith("Pricing API unavailable")
-
-
-@contextlib.contextmanager
-def embedded_pricing_gap() -> Iterator[_MissingServiceFilter]:
-    """moto has no Pricing API: each price lookup the function tries first is refused with a server error
-    (retried by botocore, then the bundled table answers). The refusals are counted and their tracebacks
-    kept off the console; the report says which prices came from the table."""
-    refused = _MissingServiceFilter()
-    fallback = _PricingFallbackFilter()
-    server, pricing = logging.getLogger("werkzeug"), logging.getLogger("churnguard_ops.cost.pricing")
-    server.addFilter(refused)
-    pricing.addFilter(fallback)
-    try:
-        yield refused
-    finally:
-        server.removeFilter(refused)
-        pricing.removeFilter(fallback)
-
-
-def invoke_report(name: str, event: dict[str, Any], *, local: bool) -> ReportRun:
-    """Invoke the function and read the report.json it wrote (None where it cannot be read)."""
+def invoke_report(name: str, event: dict[str, Any], *, embedded: EmbeddedAws | None = None) -> ReportRun:
+    """Invoke the function and read the report.json it wrote (None where it cannot be read). On the embedded
+    AWS, count the Pricing API requests it refused (moto has none: the bundled table answers)."""
     from opsctl.lambda_calls import invoke
 
-    with contextlib.ExitStack() as stack:
-        refused = stack.enter_context(embedded_pricing_gap()) if local else None
-        with still_running(f"waiting for {name}"):
-            result = invoke(name, event)
+    def refused() -> int:
+        return embedded.unsupported.refused.get("pricing", 0) if embedded is not None else 0
+
+    before = refused()
+    with still_running(f"waiting for {name}"):
+        result = invoke(name, event)
     run = ReportRun(name, result.ok, result.payload if isinstance(result.payload, dict) else {},
-                    pricing_refusals=refused.dropped if refused else 0)
+                    pricing_refusals=refused() - before)
     if not result.ok:
         payload = result.payload if isinstance(result.payload, dict) else {}
         run.error = f"{payload.get('errorType', 'error')}: {payload.get('errorMessage', result.payload)}"
@@ -244,7 +206,7 @@ def run(args: argparse.Namespace) -> int:
             progress(f"  {world.datapoints} datapoints in {world.put_metric_calls} PutMetricData call(s); Cost "
                      f"Explorer's month {world.period[0]}..{world.period[1]}: {_usd(world.monthly_total)}")
         progress(f"invoking {name} with {json.dumps(event)}")
-        result = invoke_report(name, event, local=env is not None)
+        result = invoke_report(name, event, embedded=env.aws if env is not None else None)
         if not result.ok:
             print(f"{name}: FAILED: {result.error}")
             if env is not None:

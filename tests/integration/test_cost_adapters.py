@@ -310,7 +310,8 @@ def test_a_second_run_in_the_same_period_makes_no_cost_explorer_call(
     first = source.costs(PERIOD_START, PERIOD_END, DAILY_START, ApiUsage())
     assert len(ce_requests) == 5
     key = cache_key(PERIOD_START, PERIOD_END, DAILY_START)
-    assert key == f"{CACHE_PREFIX}2026-10-01_2026-11-01_2026-09-26.json" and key.startswith("cost/cache/")
+    # month, month end, daily start, daily end (defaulting to the month's end)
+    assert key == f"{CACHE_PREFIX}2026-10-01_2026-11-01_2026-09-26_2026-11-01.json" and key.startswith("cost/cache/")
     stored = json.loads(boto3.client("s3", region_name=REGION).get_object(Bucket=BUCKET, Key=key)["Body"].read())
     assert (stored["metric"], stored["own_tag"]) == ("UnblendedCost", {"key": "Project", "value": "churnguard-ops"})
 

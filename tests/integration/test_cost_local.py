@@ -31,24 +31,25 @@ LOAD_TEST_USD = 32.64  # 2 c5.4xlarge x $0.68/h x 24 h
 # Runs first, before the module's embedded AWS starts: in-process moto (mock_aws) shares moto's process-global
 # backends with it.
 def test_the_seeded_daily_series_has_one_anomaly_when_a_week_precedes_it(moto_aws: None) -> None:
-    """The same Cost Explorer results for a run on 20 November: requests for [1 Oct, 1 Nov) and the daily
-    series [16 Oct, 1 Nov) (16 days); the load test four days before the end, on 28 October."""
-    now = datetime(2026, 11, 20, 9, 0, tzinfo=timezone.utc)
+    """The same Cost Explorer results for a run on 3 November: requests for [1 Oct, 1 Nov) and the daily
+    series of the 35 days before the run, [29 Sep, 3 Nov); the load test four days before its end, on 30 October
+    (inside the billed month)."""
+    now = datetime(2026, 11, 3, 9, 0, tzinfo=timezone.utc)
     world = cost_bill(now)
-    assert world.daily_window == (date(2026, 10, 16), date(2026, 11, 1)) and world.anomaly_day == date(2026, 10, 28)
+    assert world.daily_window == (date(2026, 9, 29), date(2026, 11, 3)) and world.anomaly_day == date(2026, 10, 30)
     response = requests.post("http://motoapi.amazonaws.com/moto-api/static/ce/cost-and-usage-results",
                              json={"results": cost_explorer_results(world, "UnblendedCost")}, timeout=10)
     assert response.status_code == 201
     aws.client("s3", "us-east-1").create_bucket(Bucket="ops-bucket")
     data = CostExplorerSource(S3Documents("ops-bucket", "us-east-1")).costs(
-        date(2026, 10, 1), date(2026, 11, 1), date(2026, 10, 16), ApiUsage())
+        date(2026, 10, 1), date(2026, 11, 1), date(2026, 9, 29), ApiUsage(), daily_end=date(2026, 11, 3))
     # The month includes the load test: 2,909.098 + 32.64 = 2,941.738
     assert sum(s.monthly_usd for s in data.by_service) == pytest.approx(2941.738)
     # A flat day of EC2 compute: 1,255.308 x 24 / 730 = 41.27; the load test's day 41.27 + 32.64 = 73.91,
     # 1.79x both means (> 1.5x) and $32.64 above them (>= $10). Nothing else moves.
     (anomaly,) = detect_anomalies(data.daily)
     assert (anomaly.service, anomaly.day, anomaly.usd, anomaly.baseline_7d_usd, anomaly.baseline_28d_usd,
-            anomaly.ratio_7d) == (EC2_COMPUTE_SERVICE, date(2026, 10, 28), 73.91, 41.27, 41.27, 1.79)
+            anomaly.ratio_7d) == (EC2_COMPUTE_SERVICE, date(2026, 10, 30), 73.91, 41.27, 41.27, 1.79)
     assert json.loads(json.dumps(world.footprint)) == {s.service: s.monthly_usd for s in data.own_by_service}
 
 
@@ -67,8 +68,8 @@ class Seeded:
 def seeded() -> Any:
     with LocalEnvironment(with_postgres=False, seed=False) as env:
         world = seed_cost_world(env.aws, metric=env.context.cost.cost_metric, region=env.region)
-        first = invoke_report(FUNCTION, {"action": "report"}, local=True)
-        second = invoke_report(FUNCTION, {"action": "report"}, local=True)
+        first = invoke_report(FUNCTION, {"action": "report"}, embedded=env.aws)
+        second = invoke_report(FUNCTION, {"action": "report"}, embedded=env.aws)
         yield Seeded(world, first, second)
 
 
@@ -214,11 +215,7 @@ def test_prices_come_from_the_bundled_table_and_the_report_says_so(seeded: Seede
     assert seeded.first.pricing_refusals > 0  # the embedded AWS was asked first and could not answer
 
 
-def test_the_anomaly_day_is_found_when_the_daily_window_can_judge_it(seeded: Seeded) -> None:
+def test_the_anomaly_day_four_days_ago_is_found(seeded: Seeded) -> None:
     world, anomalies = seeded.world, seeded.report["anomalies"]
-    if world.anomaly_day is None:  # fewer than 8 days requested (late in a month): nothing can be judged
-        assert anomalies == []
-        assert (world.daily_window[1] - world.daily_window[0]).days < 8
-    else:
-        assert [(a["service"], a["day"]) for a in anomalies] == [(EC2_COMPUTE_SERVICE,
-                                                                  world.anomaly_day.isoformat())]
+    assert (world.daily_window[1] - world.daily_window[0]).days == 35 and world.anomaly_day is not None
+    assert [(a["service"], a["day"]) for a in anomalies] == [(EC2_COMPUTE_SERVICE, world.anomaly_day.isoformat())]

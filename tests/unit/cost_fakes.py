@@ -113,7 +113,8 @@ class FakeCostSource:
         self.data = data
         self.requests: list[tuple[date, date, date]] = []
 
-    def costs(self, period_start: date, period_end: date, daily_start: date, usage: ApiUsage) -> CostData:
+    def costs(self, period_start: date, period_end: date, daily_start: date, usage: ApiUsage, *,
+              daily_end: date | None = None) -> CostData:
         self.requests.append((period_start, period_end, daily_start))
         usage.cost_explorer_requests += 3
         usage.cost_explorer_usd += 0.03

@@ -5,7 +5,8 @@ The requests (``metric`` is ``UnblendedCost`` unless configured):
 
 1. ``MONTHLY`` over ``[period_start, period_end)`` grouped by ``SERVICE`` and ``USAGE_TYPE`` (the two GroupBy
    Cost Explorer allows): the per-service totals (summed over usage types) and the usage types.
-2. ``DAILY`` over ``[daily_start, period_end)`` grouped by ``SERVICE``: the series anomaly detection reads
+2. ``DAILY`` over ``[daily_start, daily_end)`` (``daily_end``: the run's day; by default ``period_end``),
+   grouped by ``SERVICE``: the series anomaly detection reads
    (ask for ~35 days so a 28-day baseline exists).
 3. ``MONTHLY`` over the period grouped by ``SERVICE``, filtered on our own tag (``Project=churnguard-ops``
    by default): what ChurnGuard Ops itself costs.
@@ -133,8 +134,10 @@ def category_totals(data: CostData) -> dict[str, float]:
     return {category: round(usd, 6) for category, usd in totals.items()}
 
 
-def cache_key(period_start: date, period_end: date, daily_start: date) -> str:
-    return f"{CACHE_PREFIX}{period_start.isoformat()}_{period_end.isoformat()}_{daily_start.isoformat()}.json"
+def cache_key(period_start: date, period_end: date, daily_start: date, daily_end: date | None = None) -> str:
+    """One document per billed month and daily window (a re-run the same day hits it)."""
+    daily = f"{daily_start.isoformat()}_{(daily_end or period_end).isoformat()}"
+    return f"{CACHE_PREFIX}{period_start.isoformat()}_{period_end.isoformat()}_{daily}.json"
 
 
 _THROTTLING_CODES = {"LimitExceededException", "ThrottlingException", "Throttling", "TooManyRequestsException",
@@ -167,15 +170,17 @@ class CostExplorerSource:
 
     # -- CostSource -------------------------------------------------------------------------------------
 
-    def costs(self, period_start: date, period_end: date, daily_start: date, usage: ApiUsage) -> CostData:
+    def costs(self, period_start: date, period_end: date, daily_start: date, usage: ApiUsage, *,
+              daily_end: date | None = None) -> CostData:
         if period_end <= period_start:
             raise ValueError(f"period {period_start}..{period_end}: the end (exclusive) must follow the start")
-        key = cache_key(period_start, period_end, daily_start)
+        daily_end = daily_end or period_end
+        key = cache_key(period_start, period_end, daily_start, daily_end)
         cached = self._cached(key, period_start, period_end)
         if cached is not None:
             usage.cost_explorer_cached = True
             return cached
-        data = self._fetch(period_start, period_end, daily_start, usage)
+        data = self._fetch(period_start, period_end, daily_start, daily_end, usage)
         try:
             self.cache.save(key, self._cache_document(data))
         except OpsError as exc:  # the data is paid for: report it; the next run pays again
@@ -212,7 +217,8 @@ class CostExplorerSource:
 
     # -- the three requests -----------------------------------------------------------------------------
 
-    def _fetch(self, period_start: date, period_end: date, daily_start: date, usage: ApiUsage) -> CostData:
+    def _fetch(self, period_start: date, period_end: date, daily_start: date, daily_end: date,
+               usage: ApiUsage) -> CostData:
         period = {"Start": period_start.isoformat(), "End": period_end.isoformat()}
         metric = self.metric
         estimated = False
@@ -228,9 +234,9 @@ class CostExplorerSource:
                 by_usage_type[service][usage_type] += usd
 
         daily: dict[tuple[date, str], float] = defaultdict(float)
-        if daily_start < period_end:
+        if daily_start < daily_end:
             for result in self._pages("read daily costs by service", usage,
-                                      TimePeriod={"Start": daily_start.isoformat(), "End": period_end.isoformat()},
+                                      TimePeriod={"Start": daily_start.isoformat(), "End": daily_end.isoformat()},
                                       Granularity="DAILY", Metrics=[metric],
                                       GroupBy=[{"Type": "DIMENSION", "Key": "SERVICE"}]):
                 day = date.fromisoformat(result["TimePeriod"]["Start"])

@@ -10,9 +10,11 @@ from churnguard_ops.cost.model import ApiUsage, CostData, Evidence, Inventory, M
 
 class CostSource(Protocol):
     """Cost Explorer for one period: at most three GetCostAndUsage requests plus their pages, cached per
-    period (a second run in the same period makes none). Records its requests in ``usage``."""
+    period (a second run in the same period makes none). Records its requests in ``usage``. The daily
+    series covers ``[daily_start, daily_end)`` (``daily_end`` None: ``period_end``)."""
 
-    def costs(self, period_start: date, period_end: date, daily_start: date, usage: ApiUsage) -> CostData: ...
+    def costs(self, period_start: date, period_end: date, daily_start: date, usage: ApiUsage, *,
+              daily_end: date | None = None) -> CostData: ...
 
 
 class InventorySource(Protocol):

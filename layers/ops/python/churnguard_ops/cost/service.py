@@ -81,7 +81,9 @@ class CostReporter:
         lookback = lookback_days or self.lookback_days
         usage = ApiUsage()
         period_start, period_end = last_complete_month(now.date())
-        costs = self.costs.costs(period_start, period_end, now.date() - timedelta(days=DAILY_DAYS), usage)
+        # The daily series runs to today (exclusive): anomalies are about the last days, not last month's.
+        costs = self.costs.costs(period_start, period_end, now.date() - timedelta(days=DAILY_DAYS), usage,
+                                 daily_end=now.date())
         inventory = self.inventory.inventory(usage)
         queries = metric_queries(inventory)
         answers = self.metrics.evidence(queries, now - timedelta(days=lookback), now, self.period_seconds, usage)
