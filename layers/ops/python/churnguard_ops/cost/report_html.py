@@ -15,6 +15,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from datetime import date
 
+from churnguard_ops.core.html import STRICT_CSP, page
 from churnguard_ops.cost.charts import cost_by_service_chart, daily_totals, daily_trend_chart, e, top_savings_chart, usd
 from churnguard_ops.cost.model import (
     ApiUsage,
@@ -31,7 +32,7 @@ STATUS_LABELS = {"recommended": "Recommended", "no_action": "No action", "insuff
 SOURCE_LABELS = {"pricing_api": "AWS Price List API", "bundled_table": "bundled price table"}
 KIND_LABELS = {"ec2": "EC2", "rds": "RDS", "ebs": "EBS"}
 CATEGORIES = ("compute", "database", "storage")
-CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+CSP = STRICT_CSP
 
 # --- words for model values (shared with the Markdown report) -------------------------------------------
 
@@ -309,18 +310,7 @@ def render_cost_report_html(report: CostReport) -> str:
                   for p in unique_prices(report.prices))
     prices = _table(("Price", "#Unit price", "Source", "As of"), price_rows, empty="No price was used.")
     notes = _rows(f"<p>{e(n)}</p>" for n in report.notes)
-    return f"""<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta http-equiv="Content-Security-Policy" content="{CSP}">
-<title>{e(title)}</title>
-<style>{_CSS}</style>
-</head>
-<body>
-<main>
-<header>
+    return page(title, _CSS, f"""<header>
 <h1>Cost report</h1>
 <p class="meta">Cost Explorer period {e(period(report.period_start, report.period_end))}; daily costs
 {e(daily_range(report))}; utilisation over the last {report.lookback_days} days. Generated
@@ -374,7 +364,4 @@ def render_cost_report_html(report: CostReport) -> str:
 {prices}
 </section>
 <footer>{notes}</footer>
-</main>
-</body>
-</html>
-"""
+""")

@@ -12,6 +12,8 @@ from datetime import timedelta
 from html import escape
 from typing import TYPE_CHECKING
 
+from churnguard_ops.core.html import page
+
 if TYPE_CHECKING:
     from churnguard_ops.security.report import OrgSecurityReport, TrendItem
 
@@ -108,18 +110,7 @@ def render_report_html(report: OrgSecurityReport) -> str:
                if report.partial else "")
     generated = f" &middot; generated {e(report.generated_at.isoformat())}" if report.generated_at else ""
     notes = _rows(f"<p>{e(n)}</p>" for n in report.notes)
-    return f"""<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
-<title>{e(title)}</title>
-<style>{_CSS}</style>
-</head>
-<body>
-<main>
-<header>
+    return page(title, _CSS, f"""<header>
 <h1>Weekly security report</h1>
 <p class="org">{e(report.organization_id)}</p>
 <p class="meta">Week {e(report.week_start.isoformat())} to {e(last_day.isoformat())} (Monday 00:00 UTC to Monday
@@ -153,7 +144,4 @@ request is overdue, at most 100. High from 50, medium from 25. Last week: {repor
 {events}
 </section>
 <footer>{notes}<p>Alerts counted: {summary.alerts}.</p></footer>
-</main>
-</body>
-</html>
-"""
+""")
