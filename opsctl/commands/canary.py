@@ -28,7 +28,16 @@ from opsctl.console import progress, write_json
 LOCAL_DEFAULTS: dict[str, Any] = {
     "metric_period_seconds": 5, "evaluation_interval_seconds": 5,
     "bake": {"min_seconds": 10, "min_invocations": 20, "max_wait_seconds": 60, "final_bake_seconds": 10},
+    # Over ~20 local invocations the p99 is the slowest call, and on a busy machine one call can take 50 ms
+    # more than its neighbours: judge latency against the stable version only beyond 250 ms.
+    "thresholds": {"relative_floor_p99_ms": 250.0},
 }
+
+
+def with_local_defaults(request: dict[str, Any]) -> dict[str, Any]:
+    """``request`` over the local defaults; ``bake`` and ``thresholds`` are merged key by key."""
+    return {**LOCAL_DEFAULTS, **request,
+            **{key: {**LOCAL_DEFAULTS[key], **request.get(key, {})} for key in ("bake", "thresholds")}}
 #: The gating alarm the local run creates: it watches a dependency (DB connections) the release does not
 #: move, so only --fire-alarm-after trips it, and the judge alone decides on the candidate's own metrics.
 LOCAL_GATING_ALARM = "churnguard-api-db-connections-high"
@@ -108,7 +117,7 @@ def release_request(args: argparse.Namespace, local: bool) -> dict[str, Any]:
 
     request: dict[str, Any] = dict(read_event(Path(args.request))) if args.request else {}
     if local:
-        request = {**LOCAL_DEFAULTS, **request, "bake": {**LOCAL_DEFAULTS["bake"], **request.get("bake", {})}}
+        request = with_local_defaults(request)
         request.setdefault("function_name", "churnguard-api")
         request.setdefault("new_version", "2")
         request.setdefault("alarms", [LOCAL_GATING_ALARM])

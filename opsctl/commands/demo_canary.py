@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from opsctl.commands.canary import LOCAL_DEFAULTS, LOCAL_GATING_ALARM, LocalRelease, local_release
+from opsctl.commands.canary import LOCAL_GATING_ALARM, LocalRelease, local_release, with_local_defaults
 from opsctl.commands.demo_steps import Step
 from opsctl.console import write_json
 
@@ -13,13 +13,12 @@ STABLE_ALONE = {"version": "1", "additional_weights": {}}
 
 def _request(**overrides: Any) -> dict[str, Any]:
     request: dict[str, Any] = {
-        **LOCAL_DEFAULTS, "function_name": "churnguard-api", "alias": "live", "new_version": "2",
-        "alarms": [LOCAL_GATING_ALARM],
+        "function_name": "churnguard-api", "alias": "live", "new_version": "2", "alarms": [LOCAL_GATING_ALARM],
         "thresholds": {"business": {"namespace": "ChurnGuard/Api", "name": "PredictionsServed",
                                     "dimensions": {"FunctionName": "churnguard-api"}}},
     }
     request.update(overrides)
-    return request
+    return with_local_defaults(request)
 
 
 def _save(out: str | None, name: str, release: LocalRelease) -> None:
