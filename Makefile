@@ -13,7 +13,8 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml layers/ops/requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@# --no-compile: bytecode is written on first import, for what runs, instead of for every installed file.
+	$(BIN)/python -m pip install --quiet --no-compile -e '.[dev]'
 	@# No PostgreSQL server binaries on this machine: use the self-contained PyPI build instead.
 	@command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
 		|| $(BIN)/python -m pip install --quiet pgserver

@@ -65,7 +65,7 @@ def cross_stack_arn_rendering(producer: Stack, resource: IConstruct, suffix: str
     then the consumer's token is a ``Fn::GetStackOutput`` of the producer's output, which cdk-nag prints
     as JSON. Matches exactly that one resource's ARN output (by its logical id) followed by ``suffix``.
     """
-    logical_id = producer.resolve(producer.get_logical_id(resource.node.default_child))  # type: ignore[arg-type]
+    logical_id = producer.resolve(producer.get_logical_id(resource.node.default_child))
     output = r'\{"Fn::GetStackOutput":\{[^{}]*"OutputName":"PublishOutputFnGetAtt' + re.escape(logical_id) \
         + r'Arn[0-9A-F]+"\}\}'
     return RegexAppliesTo(regex=f"/^Resource::{output}{re.escape(suffix).replace('/', chr(92) + '/')}$/")

@@ -19,7 +19,7 @@ def place_in_vpc(stack: Stack, construct_id: str, ops_fn: OpsFunction, vpc: Dril
     groups must admit ``vpc.security_group_ids``.
     """
     # OpsFunction takes no VPC settings; set them on the L1 resource.
-    cfn_fn: lambda_.CfnFunction = ops_fn.function.node.default_child  # type: ignore[assignment]
+    cfn_fn: lambda_.CfnFunction = ops_fn.function.node.default_child
     cfn_fn.add_property_override("VpcConfig", {"SubnetIds": list(vpc.subnet_ids),
                                                "SecurityGroupIds": list(vpc.security_group_ids)})
     # What AWSLambdaVPCAccessExecutionRole grants, without a managed policy; created before the function.
