@@ -16,6 +16,7 @@ For a resource the rule judges (a running EC2 instance, an RDS instance):
 """
 from __future__ import annotations
 
+from abc import abstractmethod
 from collections.abc import Mapping
 from typing import ClassVar
 
@@ -128,14 +129,17 @@ class DownsizeRule(CostRule):
 
     # --- per resource kind --------------------------------------------------------------------------
 
+    @abstractmethod
     def eligible(self, resource: Resource) -> bool:
-        raise NotImplementedError
+        """Could this resource be downsized at all (running, a size this rule looks at)?"""
 
+    @abstractmethod
     def size_of(self, resource: Resource) -> str:
-        raise NotImplementedError
+        """Its instance type or class."""
 
+    @abstractmethod
     def price(self, prices: PriceBook, resource: Resource, size: str) -> Price:
-        raise NotImplementedError
+        """Its hourly price at ``size`` (raises MissingPrice)."""
 
     def veto(self, evidence: Mapping[str, Evidence], steps: int) -> str | None:
         return None
