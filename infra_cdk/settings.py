@@ -12,10 +12,9 @@ environment variables the Lambda functions read with pydantic-settings (see
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import Field, StringConstraints, field_validator, model_validator
 
 from churnguard_ops.backup.policy import DEFAULT_POLICIES, POLICY_NAMES, BackupPolicy, PolicyName  # noqa: F401
 from churnguard_ops.core.contracts import NAME_PREFIX, SECURITY_APP_DETAIL_TYPE, SECURITY_APP_EVENT_SOURCE
@@ -26,6 +25,25 @@ from churnguard_ops.drill.checks import CHECKS, DEFAULT_CHECKS, CheckSpec
 from churnguard_ops.security.detectors import DEFAULT_DETECTORS
 from churnguard_ops.security.engine import DetectorSpec, Suppression, build_detectors
 from churnguard_ops.security.remediation import RemediationPolicy
+from infra_cdk.context_types import (  # noqa: F401  (re-exported: stacks import them from here)
+    BucketName,
+    DbInstanceClass,
+    DbInstanceId,
+    DrillVpc,
+    Email,
+    RegionName,
+    ScheduleExpression,
+    SecretArn,
+    SecurityGroupId,
+    SsmPath,
+    SubnetId,
+    VpcId,
+    VpcPlacement,
+    _Strict,
+    secret_policy_resources,
+)
+from infra_cdk.dbadvisor_settings import DbAdvisorContext
+from infra_cdk.performance_settings import PerformanceContext
 
 if TYPE_CHECKING:  # the CDK (and its Node.js runtime) loads only where an app is built
     from constructs import Construct
@@ -39,37 +57,9 @@ SEED_POLICIES: dict[str, dict[str, Any]] = {name: policy.model_dump() for name, 
 #: One ``drill.checks`` entry: exactly what the validate function reads from DRILL_CHECKS.
 DrillCheck = CheckSpec
 
-# RDS DB instance identifier: 1-63 letters/digits/hyphens, starts with a letter, no '--', no trailing '-'.
-DbInstanceId = Annotated[str, StringConstraints(pattern=r"^[a-zA-Z][a-zA-Z0-9-]{0,62}$")]
-RegionName = Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")]
-BucketName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")]
-SsmPath = Annotated[str, StringConstraints(pattern=r"^/([a-zA-Z0-9_.\-]+/)*$")]
-Email = Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
-DbInstanceClass = Annotated[str, StringConstraints(pattern=r"^db\.[a-z0-9]+\.[a-z0-9]+$")]
-# EventBridge schedule expression: cron(6 fields) or rate(<n> <unit>).
-ScheduleExpression = Annotated[str, StringConstraints(
-    pattern=r"^(cron\(\S+( \S+){5}\)|rate\([1-9]\d* (minute|minutes|hour|hours|day|days)\))$")]
-# Secrets Manager ARN, full or without its random 6-character suffix (a partial ARN: the functions
-# pass it as SecretId as given, so it must not contain wildcards).
-SecretArn = Annotated[str, StringConstraints(
-    pattern=r"^arn:aws[a-z-]*:secretsmanager:[a-z]{2}(-[a-z]+)+-\d:\d{12}:secret:[A-Za-z0-9/_+=.@-]+$")]
-
-
-def secret_policy_resources(secret_arns: Iterable[str]) -> list[str]:
-    """IAM resources for configured secrets: the ARN as given (full) and with any random suffix
-    (partial), so both forms authorize exactly that one secret."""
-    return sorted({form for arn in secret_arns for form in (arn, f"{arn}-??????")})
-VpcId = Annotated[str, StringConstraints(pattern=r"^vpc-[0-9a-f]{8,17}$")]
-SubnetId = Annotated[str, StringConstraints(pattern=r"^subnet-[0-9a-f]{8,17}$")]
-SecurityGroupId = Annotated[str, StringConstraints(pattern=r"^sg-[0-9a-f]{8,17}$")]
-
 #: Hours a restore-drill execution may run (the state machine's timeout). Drill resources expire
 #: later than that, so the hourly sweeper never deletes the instance of a drill still running.
 DRILL_STATE_MACHINE_TIMEOUT_HOURS = 4
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class BackupContext(_Strict):
@@ -168,21 +158,6 @@ class BackupContext(_Strict):
     @property
     def dr_rpo_threshold_minutes(self) -> int:
         return self.dr_rpo_minutes or 2 * self.policies["database"].schedule_minutes + self.rpo_minutes
-
-
-class DrillVpc(_Strict):
-    """Where the drill functions that open SQL connections (validate, measure) run."""
-
-    vpc_id: VpcId
-    subnet_ids: list[SubnetId] = Field(min_length=1)
-    security_group_ids: list[SecurityGroupId] = Field(min_length=1)
-
-    @field_validator("subnet_ids", "security_group_ids")
-    @classmethod
-    def _unique(cls, value: list[str]) -> list[str]:
-        if len(set(value)) != len(value):
-            raise ValueError("entries must be unique")
-        return value
 
 
 class DrillPerformanceQuery(_Strict):
@@ -410,6 +385,8 @@ class ChurnGuardContext(_Strict):
     canary: CanaryContext = Field(default_factory=CanaryContext)
     security: SecurityContext = Field(default_factory=SecurityContext)
     cost: CostContext = Field(default_factory=CostContext)
+    performance: PerformanceContext = Field(default_factory=PerformanceContext)
+    dbadvisor: DbAdvisorContext = Field(default_factory=DbAdvisorContext)
 
     @model_validator(mode="after")
     def _drill_secrets_name_drilled_instances(self) -> ChurnGuardContext:

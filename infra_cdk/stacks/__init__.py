@@ -4,9 +4,11 @@ from infra_cdk.stacks.backup_dr_stack import BackupDrStack, dr_bucket_name
 from infra_cdk.stacks.backup_stack import BackupStack
 from infra_cdk.stacks.canary_stack import CanaryStack
 from infra_cdk.stacks.cost_stack import CostStack
+from infra_cdk.stacks.dbadvisor_stack import DbAdvisorStack
 from infra_cdk.stacks.drill_stack import DrillStack
 from infra_cdk.stacks.foundation_stack import FoundationStack
+from infra_cdk.stacks.performance_stack import PerformanceStack
 from infra_cdk.stacks.security_stack import SecurityStack
 
-__all__ = ["BackupDrStack", "BackupStack", "CanaryStack", "CostStack", "DrillStack", "FoundationStack",
-           "SecurityStack", "dr_bucket_name"]
+__all__ = ["BackupDrStack", "BackupStack", "CanaryStack", "CostStack", "DbAdvisorStack", "DrillStack",
+           "FoundationStack", "PerformanceStack", "SecurityStack", "dr_bucket_name"]

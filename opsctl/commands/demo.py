@@ -12,15 +12,20 @@ from opsctl.commands.common import check_out_dir
 from opsctl.commands.demo_backups import BACKUP_SCENARIOS
 from opsctl.commands.demo_canary import CANARY_SCENARIOS
 from opsctl.commands.demo_cost import COST_SCENARIOS
+from opsctl.commands.demo_dbadvisor import DBADVISOR_SCENARIOS
 from opsctl.commands.demo_drills import DRILL_SCENARIOS
+from opsctl.commands.demo_performance import PERFORMANCE_SCENARIOS
 from opsctl.commands.demo_security import SECURITY_SCENARIOS
 from opsctl.commands.demo_steps import Step
 from opsctl.console import progress, write_json
 
 #: Every capability's demo steps, in order: each is ``(env, out_dir) -> Step``. A new capability
 #: appends its own list (``opsctl/commands/demo_<capability>.py``).
-SCENARIOS: list[Callable[..., Step]] = [*COST_SCENARIOS, *BACKUP_SCENARIOS, *DRILL_SCENARIOS, *CANARY_SCENARIOS,
-                                        *SECURITY_SCENARIOS]  # cost first: moto's GetMetricData scans every point
+# Cost and performance first: moto's GetMetricData scans every point stored so far. The advisor before the
+# drills: a drill proves the advisor's latest index proposals on its copy.
+SCENARIOS: list[Callable[..., Step]] = [*COST_SCENARIOS, *PERFORMANCE_SCENARIOS, *BACKUP_SCENARIOS,
+                                        *DBADVISOR_SCENARIOS, *DRILL_SCENARIOS, *CANARY_SCENARIOS,
+                                        *SECURITY_SCENARIOS]
 
 
 def register(commands: argparse._SubParsersAction) -> None:

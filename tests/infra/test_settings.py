@@ -66,6 +66,8 @@ CONTRACT = {
     },
     "cost": {"schedule": "cron(0 7 ? * MON *)", "lookback_days": 14, "min_points": 30, "rules": None, "top": 10,
              "cost_metric": "UnblendedCost"},
+    "performance": {},
+    "dbadvisor": {},
 }
 # cdk.json drills (and backs up) both ChurnGuard databases; everything else is the default.
 CDK_JSON_CONTEXT = {

@@ -108,3 +108,20 @@ COST_REPORTS_PREFIX = "cost/reports/"
 COST_CACHE_PREFIX = "cost/cache/"
 #: The tag that marks ChurnGuard Ops' own resources (its footprint in the cost report).
 OWN_COST_TAG = ("Project", NAME_PREFIX)
+
+# --- performance ------------------------------------------------------------------------------------
+PERFORMANCE_EVENT_SOURCE = f"{NAME_PREFIX.replace('-', '.')}.performance"
+PERFORMANCE_ALERT_DETAIL_TYPE = "Performance Alert"
+#: Reports: ``performance/reports/<window end>_<hours>h/report.{json,md}``.
+PERFORMANCE_REPORTS_PREFIX = "performance/reports/"
+
+# --- PostgreSQL advisor -----------------------------------------------------------------------------
+DBADVISOR_EVENT_SOURCE = f"{NAME_PREFIX.replace('-', '.')}.dbadvisor"
+#: Full advice per run: ``dbadvisor/reports/<db instance id>/<run time>/advice.{json,md}``.
+DBADVISOR_REPORTS_PREFIX = "dbadvisor/reports/"
+#: The latest index proposals per instance, ``dbadvisor/proposals/<db instance id>.json``: the advisor
+#: writes it, the restore drill's proof stage reads it (document shape: ``INDEX_PROPOSALS_SCHEMA_VERSION``).
+DBADVISOR_PROPOSALS_PREFIX = "dbadvisor/proposals/"
+INDEX_PROPOSALS_SCHEMA_VERSION = 1
+#: Indexes the drill creates on its copy to prove a proposal carry this name prefix (the copy is deleted anyway).
+PROOF_INDEX_PREFIX = "churnguard_ops_proof_"

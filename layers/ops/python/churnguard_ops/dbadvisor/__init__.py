@@ -1,0 +1,1 @@
+"""PostgreSQL advisor: slow queries, column-level missing indexes, unused/duplicate indexes, bloat and health."""

@@ -1,0 +1,1 @@
+"""Performance: CloudWatch thresholds graded by severity, deduplicated alerts, and reports over any window."""
