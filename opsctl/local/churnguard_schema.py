@@ -11,9 +11,9 @@ from typing import Any
 import psycopg2
 from psycopg2 import sql
 
-__all__ = ["CORRUPTION_CASES", "TABLES", "corrupt", "seed_churnguard"]
+__all__ = ["ADVISOR_WORKLOAD", "CORRUPTION_CASES", "TABLES", "corrupt", "seed_churnguard"]
 
-TABLES = ("organizations", "users", "customers", "subscriptions", "predictions")
+TABLES = ("organizations", "users", "customers", "subscriptions", "predictions", "usage_events")
 
 # Tables first, foreign keys and secondary indexes after the load: one set-based validation per FK
 # instead of a trigger lookup per row (the usual bulk-load order; 3x faster here).
@@ -51,6 +51,14 @@ CREATE TABLE subscriptions (
     mrr          numeric(12, 2) NOT NULL,
     started_at   timestamptz NOT NULL
 );
+CREATE TABLE usage_events (
+    id          bigserial PRIMARY KEY,
+    org_id      bigint NOT NULL,
+    customer_id bigint NOT NULL,
+    kind        text NOT NULL,
+    source      text NOT NULL,
+    occurred_at timestamptz NOT NULL
+);
 CREATE TABLE predictions (
     id            bigserial PRIMARY KEY,
     org_id        bigint NOT NULL,
@@ -74,7 +82,16 @@ CREATE INDEX users_org_id_idx ON users (org_id);
 CREATE INDEX subscriptions_org_status_idx ON subscriptions (org_id, status);
 CREATE INDEX predictions_customer_time_idx ON predictions (customer_id, predicted_at DESC);
 CREATE INDEX predictions_org_time_idx ON predictions (org_id, predicted_at);
-ANALYZE organizations, users, customers, subscriptions, predictions;
+ALTER TABLE usage_events ADD CONSTRAINT usage_events_customer_id_fkey
+    FOREIGN KEY (customer_id) REFERENCES customers (id);
+-- What the PostgreSQL advisor should find (besides the missing (org_id, kind) index the workload below needs):
+-- an index no statement uses (nothing filters by source), and two identical indexes on occurred_at (one of
+-- them serves the workload, the other is a pure duplicate).
+CREATE INDEX usage_events_customer_time_idx ON usage_events (customer_id, occurred_at);
+CREATE INDEX usage_events_source_idx ON usage_events (source);
+CREATE INDEX usage_events_occurred_idx ON usage_events (occurred_at);
+CREATE INDEX usage_events_occurred_at_idx ON usage_events (occurred_at);
+ANALYZE organizations, users, customers, subscriptions, predictions, usage_events;
 """
 
 # Ids are 1..n in insertion order on fresh identity/serial columns, so related rows are computed
@@ -104,14 +121,39 @@ SELECT c.org_id, c.id,
        round(random()::numeric, 4), 'churn-v' || (1 + p %% 3),
        now() - (p - 1) * 7 * interval '1 day' - random() * interval '1 day'
 FROM customers c, generate_series(1, %(predictions)s) p ORDER BY c.id, p;
+INSERT INTO usage_events (org_id, customer_id, kind, source, occurred_at)
+SELECT c.org_id, c.id,
+       (ARRAY['login', 'export', 'prediction_viewed', 'report_opened', 'api_call', 'invite_sent', 'settings_changed',
+              'billing_viewed'])[1 + floor(random() * 8)::int],
+       (ARRAY['web', 'api', 'mobile'])[1 + floor(random() * 3)::int],
+       now() - random() * 30 * interval '1 day'
+FROM customers c, generate_series(1, %(events)s) e ORDER BY c.id, e;
 """
+
+#: What the application runs against ``usage_events`` (run by ``seed_churnguard`` so pg_stat_statements and
+#: the table statistics hold a real workload): the dashboard filters by organisation and kind, a column pair no
+#: index leads with (a sequential scan of the whole table each time), plus lookups the existing indexes serve.
+#: (statement, parameter sets); psycopg2 sends the values inline, pg_stat_statements normalises them to $n.
+ADVISOR_WORKLOAD: tuple[tuple[str, tuple[tuple[Any, ...], ...]], ...] = (
+    ("SELECT count(*) FROM usage_events WHERE org_id = %s AND kind = %s",
+     tuple((org, kind) for org in (3, 7, 11, 19, 23, 31, 42, 47) for kind in ("login", "export", "api_call"))),
+    ("SELECT id, occurred_at FROM usage_events WHERE org_id = %s AND kind = %s ORDER BY occurred_at DESC LIMIT 20",
+     tuple((org, "report_opened") for org in (5, 13, 29, 37, 41, 44))),
+    ("SELECT kind, occurred_at FROM usage_events WHERE customer_id = %s ORDER BY occurred_at DESC LIMIT 10",
+     tuple((customer,) for customer in (17, 230, 1999, 3001))),
+    ("SELECT count(*) FROM usage_events WHERE occurred_at >= now() - %s * interval '1 hour'", ((1,), (2,))),
+)
+
 
 
 def seed_churnguard(dsn: str, *, organizations: int = 50, users_per_org: int = 20, customers_per_org: int = 100,
-                    predictions_per_customer: int = 4, replace: bool = False) -> dict[str, int]:
+                    predictions_per_customer: int = 4, events_per_customer: int = 4,
+                    replace: bool = False) -> dict[str, int]:
     """Create and fill the ChurnGuard tables in ``public``; returns {"public.<table>": rows}.
 
-    ``replace=True`` drops the five tables first (a re-seed); otherwise existing tables are an error.
+    ``replace=True`` drops the tables first (a re-seed); otherwise existing tables are an error. Where the
+    server has pg_stat_statements preloaded, the database gets the extension; then :data:`ADVISOR_WORKLOAD`
+    runs (a few dozen statements), so query and table statistics show what the PostgreSQL advisor looks for.
     """
     if min(organizations, users_per_org, customers_per_org) < 1 or predictions_per_customer < 0:
         raise ValueError("organizations, users_per_org and customers_per_org must be >= 1")
@@ -123,16 +165,44 @@ def seed_churnguard(dsn: str, *, organizations: int = 50, users_per_org: int = 2
                     sql.SQL(", ").join(sql.Identifier("public", t) for t in TABLES)))
             cur.execute("SET LOCAL search_path = public")
             cur.execute(_TABLES_DDL)
-            cur.execute(_DATA, {"orgs": organizations, "users": users_per_org,
-                                "customers": customers_per_org, "predictions": predictions_per_customer})
+            cur.execute(_DATA, {"orgs": organizations, "users": users_per_org, "customers": customers_per_org,
+                                "predictions": predictions_per_customer, "events": events_per_customer})
             cur.execute(_CONSTRAINTS_DDL)
             counts = {}
             for table in TABLES:
                 cur.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier("public", table)))
                 counts[f"public.{table}"] = cur.fetchone()[0]
+            _enable_pg_stat_statements(cur)
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            run_advisor_workload(cur)
         return counts
     finally:
-        conn.close()
+        conn.close()  # the session's statistics reach pg_stat_user_tables when it ends
+
+
+def _enable_pg_stat_statements(cur: Any) -> None:
+    """CREATE EXTENSION where the server can serve it: installed and preloaded (else its view only errors)."""
+    cur.execute("SELECT EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'pg_stat_statements'), "
+                "'pg_stat_statements' = ANY (string_to_array(current_setting('shared_preload_libraries'), ','))")
+    available, preloaded = cur.fetchone()
+    if available and preloaded:
+        cur.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        # Forget the load itself (this database only): the statistics then show the application's workload.
+        cur.execute("SELECT pg_stat_statements_reset(0, (SELECT oid FROM pg_database WHERE datname = "
+                    "current_database()), 0)")
+
+
+def run_advisor_workload(cur: Any, repeat: int = 1) -> int:
+    """Run :data:`ADVISOR_WORKLOAD` ``repeat`` times; returns the number of statements run."""
+    ran = 0
+    for _ in range(repeat):
+        for statement, parameter_sets in ADVISOR_WORKLOAD:
+            for parameters in parameter_sets:
+                cur.execute(statement, parameters)
+                cur.fetchall()
+                ran += 1
+    return ran
 
 
 # case -> (what it breaks, SQL). Each breaks exactly one thing the integrity checks look for.

@@ -41,6 +41,9 @@ _FAST_SETTINGS = {
     "max_connections": "50",
     "log_min_messages": "warning",
 }
+#: Preloaded where the server has the library (the system PostgreSQL with contrib does; pgserver does not),
+#: so the PostgreSQL advisor finds query statistics locally as on RDS, where it is preloaded by default.
+_PRELOAD_IF_PRESENT = ("pg_stat_statements",)
 _RUN_AS_CANDIDATES = ("postgres", "pgserver")  # pgserver creates the latter when it runs as root
 _MAX_SOCKET_DIR_LEN = 90  # unix socket paths are limited to ~107 bytes including the file name
 
@@ -102,6 +105,25 @@ def find_bin_dir() -> Path:
     raise PostgresNotFoundError(INSTALL_HINT)
 
 
+def _library_dirs(bin_dir: Path) -> list[Path]:
+    """Where the server loads shared libraries from: ``pg_config --pkglibdir`` if it is there, else the
+    bin dir's sibling lib dirs (Debian: /usr/lib/postgresql/15/lib; source builds: lib/postgresql)."""
+    dirs = [bin_dir.parent / "lib", bin_dir.parent / "lib" / "postgresql"]
+    pg_config = bin_dir / "pg_config"
+    if pg_config.is_file():
+        proc = subprocess.run([str(pg_config), "--pkglibdir"], capture_output=True, text=True, check=False)
+        if proc.returncode == 0 and proc.stdout.strip():
+            dirs.insert(0, Path(proc.stdout.strip()))
+    return dirs
+
+
+def preloadable_libraries(bin_dir: Path) -> tuple[str, ...]:
+    """The libraries of ``_PRELOAD_IF_PRESENT`` this server has (a missing one would stop it from starting)."""
+    dirs = _library_dirs(bin_dir)
+    return tuple(name for name in _PRELOAD_IF_PRESENT
+                 if any((d / f"{name}.so").is_file() or (d / f"{name}.dylib").is_file() for d in dirs))
+
+
 def _free_port(host: str = "127.0.0.1") -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind((host, 0))
@@ -143,6 +165,8 @@ class EmbeddedPostgres:
         self._requested_port = port
         self.port: int | None = None
         self.bin_dir: Path = find_bin_dir()
+        #: shared_preload_libraries of the server (empty where it has none of them, e.g. pgserver's build).
+        self.preloaded: tuple[str, ...] = preloadable_libraries(self.bin_dir)
         self.state_dir: Path | None = None
         self.start_seconds: float | None = None
         self._owns_state_dir = False
@@ -395,6 +419,8 @@ class EmbeddedPostgres:
                 "port": str(port),
                 "unix_socket_directories": str(socket_dir),
             }
+            if self.preloaded:
+                settings["shared_preload_libraries"] = ",".join(self.preloaded)
             opts = " ".join(f"-c {k}={v}" for k, v in settings.items())
             proc = self._run(
                 [
