@@ -172,13 +172,21 @@ def seed_churnguard(dsn: str, *, organizations: int = 50, users_per_org: int = 2
             for table in TABLES:
                 cur.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier("public", table)))
                 counts[f"public.{table}"] = cur.fetchone()[0]
-            _enable_pg_stat_statements(cur)
+    finally:
+        conn.close()  # a session's table statistics are complete once it ends
+    # A second session: the load's row changes are counted by now, so this ANALYZE leaves the statistics fresh
+    # (in the loading transaction they would have counted as changes after it), as on a database in use.
+    conn = psycopg2.connect(dsn)
+    try:
         conn.autocommit = True
         with conn.cursor() as cur:
+            cur.execute(sql.SQL("ANALYZE {}").format(
+                sql.SQL(", ").join(sql.Identifier("public", t) for t in TABLES)))
+            _enable_pg_stat_statements(cur)
             run_advisor_workload(cur)
         return counts
     finally:
-        conn.close()  # the session's statistics reach pg_stat_user_tables when it ends
+        conn.close()
 
 
 def _enable_pg_stat_statements(cur: Any) -> None:
