@@ -190,6 +190,14 @@ class DrillContext(_Strict):
     # (db_sslrootcert None), another CA file, or "system" (a publicly trusted server certificate).
     db_sslmode: SslMode = "verify-full"
     db_sslrootcert: Annotated[str, StringConstraints(min_length=1)] | None = None
+    # The index proof: the PostgreSQL advisor's latest proposals for the drilled instance, timed on the copy
+    # before and after creating each proposed index (advisory: it never fails the drill). Per proposal, up to
+    # max_proof_statements statements are replayed; each index build (and ANALYZE) may take build_timeout.
+    prove_indexes: bool = True
+    max_index_proposals: int = Field(default=5, ge=1, le=20)
+    max_proof_statements: int = Field(default=3, ge=1, le=10)
+    # Below the proof function's 15-minute timeout, so a slow build is cancelled and reported, not killed.
+    proof_build_timeout_seconds: int = Field(default=300, ge=1, le=600)
 
     @field_validator("checks")
     @classmethod
@@ -225,6 +233,10 @@ class DrillContext(_Strict):
             "DRILL_RPO_MINUTES": str(self.rpo_minutes),
             "DRILL_EXPIRY_HOURS": str(self.expiry_hours),
             "DRILL_DB_SSLMODE": self.db_sslmode,
+            "DRILL_PROVE_INDEXES": "true" if self.prove_indexes else "false",
+            "DRILL_MAX_INDEX_PROPOSALS": str(self.max_index_proposals),
+            "DRILL_MAX_PROOF_STATEMENTS": str(self.max_proof_statements),
+            "DRILL_PROOF_BUILD_TIMEOUT_MS": str(self.proof_build_timeout_seconds * 1000),
         }
         if self.db_sslrootcert:
             env["DRILL_DB_SSLROOTCERT"] = self.db_sslrootcert

@@ -135,6 +135,7 @@ def report_summary(report: dict[str, Any]) -> str:
     for check in report.get("checks", []):
         lines.append(f"  [{check['status']:>7}] {check['name']}: {check['detail']}")
     lines.extend("  " + query_line(query) for query in report.get("queries", []))
+    lines.extend(_proof_lines(report.get("index_proof")))
     if report.get("failure"):
         lines.append(f"  failure: {report['failure']}")
     if report.get("cleanup_failure"):
@@ -164,6 +165,24 @@ def _check_outcome_lines(report: dict[str, Any]) -> list[str]:
         required = "required" if baseline.get("required") else "not required"
         state = "present" if baseline.get("present") else f"MISSING ({baseline.get('reason', 'unknown')})"
         lines.append(f"  baseline: {state}, {required}")
+    return lines
+
+
+def _proof_lines(section: dict[str, Any] | None) -> list[str]:
+    """The index proof: one line per proposal (speed-up, sizes), statements it could not replay and why."""
+    from churnguard_ops.drill.report import proof_lines
+
+    lines = [f"  index proof: {line}" for line in proof_lines(section)]
+    for proposal in (section or {}).get("proposals", []) if (section or {}).get("status") == "proven" else []:
+        if proposal.get("sql"):
+            lines.append(f"    proposed: {proposal['sql']}")
+        for statement in proposal.get("statements", []):
+            if statement.get("replayed"):
+                lines.append(f"    {statement.get('before_ms')} ms -> {statement.get('after_ms')} ms "
+                             f"({', '.join(statement.get('before_plan', [])) or '-'} -> "
+                             f"{', '.join(statement.get('after_plan', [])) or '-'}): {statement['text'][:80]}")
+            else:
+                lines.append(f"    not replayed: {statement['text'][:80]} ({statement.get('reason')})")
     return lines
 
 

@@ -70,6 +70,18 @@ def measure(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
 
 
 @ops_handler(logger, metrics)
+def prove_indexes(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """The advisor's index proposals proven on the copy; advisory, so its errors are in its result."""
+    from churnguard_ops.drill import wiring
+
+    # Leave time to report: a proposal is not started when the invocation's time is nearly gone.
+    result = wiring.validator().prove_indexes(_state(event),
+                                              time_left=lambda: context.get_remaining_time_in_millis() / 1000.0)
+    logger.info("index proof", extra={"status": result["status"], "message": result["message"]})
+    return result
+
+
+@ops_handler(logger, metrics)
 def cleanup(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     from churnguard_ops.drill import wiring
 

@@ -8,6 +8,7 @@ from aws_cdk import aws_kms as kms
 
 from churnguard_ops.core.contracts import (
     BASELINES_PREFIX,
+    DBADVISOR_PROPOSALS_PREFIX,
     DRILL_INSTANCE_PREFIX,
     DRILL_REPORTS_PREFIX,
     DRILL_SNAPSHOT_PREFIX,
@@ -128,9 +129,9 @@ def grant_drill_permissions(stack: Stack, functions: dict[str, OpsFunction], *, 
     g.add("RdsSnapshotStatus", ["rds:DescribeDBSnapshots"], any_snapshot, why_wildcard=why_list_snapshots)
     g.add("RdsDrillInstanceStatus", ["rds:DescribeDBInstances"], drill_instances, why_wildcard=why_drill_names)
 
-    # validate / measure: endpoint of the copy (and the source's, to refuse connecting to it),
+    # validate / measure / prove: endpoint of the copy (and the source's, to refuse connecting to it),
     # database credentials, and (validate) the baseline row counts captured at backup time.
-    for key in ("validate", "measure"):
+    for key in ("validate", "measure", "prove"):
         g = grants[key]
         g.add("RdsDescribeDrillAndSourceInstances", ["rds:DescribeDBInstances"], [*drill_instances, *source_dbs],
               why_wildcard=why_drill_names)
@@ -155,6 +156,16 @@ def grant_drill_permissions(stack: Stack, functions: dict[str, OpsFunction], *, 
     g.add("ListBaselines", ["s3:ListBucket"], [bucket.bucket_arn],
           conditions={"StringLike": {"s3:prefix": [f"{BASELINES_PREFIX}*"]}})
     g.add("DecryptBaselines", ["kms:Decrypt"], [foundation.key.key_arn])
+
+    # prove: the advisor's latest index proposals (dbadvisor/proposals/<instance>.json), read only.
+    g = grants["prove"]
+    g.add("ReadIndexProposals", ["s3:GetObject"], [bucket.arn_for_objects(f"{DBADVISOR_PROPOSALS_PREFIX}*")],
+          why_wildcard="The advisor writes one document per instance: dbadvisor/proposals/<instance>.json.",
+          also_rendered_as=[cross_stack_arn_rendering(producer, bucket, f"/{DBADVISOR_PROPOSALS_PREFIX}*")])
+    # Without ListBucket a missing document is a 403 instead of a 404 ("no advice yet").
+    g.add("ListIndexProposals", ["s3:ListBucket"], [bucket.bucket_arn],
+          conditions={"StringLike": {"s3:prefix": [f"{DBADVISOR_PROPOSALS_PREFIX}*"]}})
+    g.add("DecryptIndexProposals", ["kms:Decrypt"], [foundation.key.key_arn])
 
     # Functions that run integrity checks: every IAM action a configured (or default) check declares.
     # A policy of its own, so its Resource '*' carries this reason rather than X-Ray's.

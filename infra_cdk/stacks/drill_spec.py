@@ -26,6 +26,7 @@ STATE_POLL_INSTANCE = "PollInstance"
 STATE_INSTANCE_AVAILABLE = "InstanceAvailable?"
 STATE_VALIDATE = "Validate"
 STATE_MEASURE = "MeasurePerformance"
+STATE_PROVE_INDEXES = "ProveIndexes"
 STATE_CLEANUP = "Cleanup"
 STATE_REPORT = "Report"
 STATE_DRILL_PASSED = "DrillPassed?"
@@ -65,6 +66,11 @@ FUNCTION_SPECS: tuple[DrillFunctionSpec, ...] = (
     DrillFunctionSpec("measure", "MeasureFunction", "app.measure",
                       "Restore drill: time representative queries on the restored copy", Duration.minutes(10),
                       memory_size=512, needs_database=True),
+    # Up to drill.max_index_proposals index builds on the copy: Lambda's longest timeout; the handler
+    # starts no proposal in its last RESERVE_SECONDS.
+    DrillFunctionSpec("prove", "ProveFunction", "app.prove_indexes",
+                      "Restore drill: prove the advisor's index proposals on the restored copy",
+                      Duration.minutes(15), memory_size=512, needs_database=True),
     DrillFunctionSpec("cleanup", "CleanupFunction", "app.cleanup",
                       "Restore drill: delete the temporary instance and drill snapshot", Duration.minutes(2)),
     DrillFunctionSpec("report", "ReportFunction", "app.report",

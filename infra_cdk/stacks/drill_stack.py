@@ -2,7 +2,8 @@
 
 Every week (``drill.schedule``) EventBridge starts ``churnguard-ops-restore-drill``: Plan picks a
 recovery point, Restore creates ``churnguard-ops-drill-<id>`` from it, Validate and
-MeasurePerformance run real SQL against the copy, Cleanup ALWAYS deletes what the drill created
+MeasurePerformance run real SQL against the copy, ProveIndexes times the PostgreSQL advisor's
+index proposals on it with and without each proposed index, Cleanup ALWAYS deletes what the drill created
 (every risky task catches into it), and Report writes the S3 JSON, the DynamoDB history item, EMF
 metrics and the SNS summary. An hourly sweeper deletes whatever a killed drill left behind, and a
 freshness function emits how long ago each source last passed a drill (the no-success alarm's metric).
@@ -121,12 +122,12 @@ class DrillStack(Stack):
             )
         self.functions: dict[str, lambda_.Function] = {k: f.function for k, f in self.ops_functions.items()}
         if drill.vpc is not None:
-            # validate/measure connect to the restored instance, which RDS puts in the source's subnets.
+            # validate/measure/prove connect to the restored instance, which RDS puts in the source's subnets.
             for spec in FUNCTION_SPECS:
                 if spec.needs_database:
                     place_in_vpc(self, spec.construct_id, self.ops_functions[spec.key], drill.vpc)
         elif drill.db_secrets:
-            warn_without_vpc(self, "The drill's validate and measure functions")
+            warn_without_vpc(self, "The drill's validate, measure and index-proof functions")
         grant_drill_permissions(self, self.ops_functions, config=config, foundation=foundation, drill_key=self.key,
                                 history_table=self.history_table)
 

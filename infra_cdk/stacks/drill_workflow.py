@@ -1,4 +1,4 @@
-"""The restore-drill state machine: plan, restore, poll, validate, measure, ALWAYS clean up, report.
+"""The restore-drill state machine: plan, restore, poll, validate, measure, prove indexes, ALWAYS clean up, report.
 
 Every task that may have created a resource catches any error into Cleanup; Cleanup's own failure
 still reaches Report; only Report's failure ends the execution without a report.
@@ -28,6 +28,7 @@ from infra_cdk.stacks.drill_spec import (
     STATE_PLAN,
     STATE_POLL_INSTANCE,
     STATE_POLL_SNAPSHOT,
+    STATE_PROVE_INDEXES,
     STATE_RECOVERY_POINT_READY,
     STATE_REPORT,
     STATE_RESTORE,
@@ -38,7 +39,7 @@ from infra_cdk.stacks.drill_spec import (
 )
 
 #: The functions the state machine invokes (DrillFunctionSpec keys); the sweeper runs on its own schedule.
-TASK_FUNCTIONS = ("plan", "poll", "restore", "validate", "measure", "cleanup", "report")
+TASK_FUNCTIONS = ("plan", "poll", "restore", "validate", "measure", "prove", "cleanup", "report")
 
 
 def _task(stack: Stack, construct_id: str, function: lambda_.IFunction, result_path: str,
@@ -79,6 +80,7 @@ def _definition(stack: Stack, functions: Mapping[str, lambda_.IFunction]) -> sfn
     poll_instance = task(STATE_POLL_INSTANCE, "poll", "$.restore.wait", poll_payload("instance"))
     validate = task(STATE_VALIDATE, "validate", "$.validation")
     measure = task(STATE_MEASURE, "measure", "$.performance")
+    prove = task(STATE_PROVE_INDEXES, "prove", "$.index_proof")
     cleanup = task(STATE_CLEANUP, "cleanup", "$.cleanup", with_execution)
     report = task(STATE_REPORT, "report", "$.report", with_execution)
 
@@ -95,7 +97,7 @@ def _definition(stack: Stack, functions: Mapping[str, lambda_.IFunction]) -> sfn
     drill_passed = sfn.Choice(stack, "DrillPassed", state_name=STATE_DRILL_PASSED)
 
     # Anything that may have created a resource goes to Cleanup on any error.
-    for risky in (plan, poll_snapshot, restore, poll_instance, validate, measure):
+    for risky in (plan, poll_snapshot, restore, poll_instance, validate, measure, prove):
         risky.add_retry(errors=LAMBDA_TRANSIENT_ERRORS, max_attempts=3, interval=Duration.seconds(2), backoff_rate=2)
         # The handlers' own transient errors (AWS throttling or unreachable after botocore's retries):
         # every task is safe to repeat (restore and fresh snapshots recognise their own resources).
@@ -120,7 +122,8 @@ def _definition(stack: Stack, functions: Mapping[str, lambda_.IFunction]) -> sfn
     instance_available.otherwise(wait_for_instance)
 
     validate.next(measure)
-    measure.next(cleanup)
+    measure.next(prove)
+    prove.next(cleanup)
     cleanup.next(report)
     report.next(drill_passed)
     drill_passed.when(sfn.Condition.boolean_equals("$.report.passed", True), succeeded)
@@ -135,5 +138,6 @@ def create_drill_state_machine(stack: Stack, *, state_machine_name: str, functio
         stack, state_machine_name=state_machine_name, definition=_definition(stack, functions), key=key,
         timeout=Duration.hours(DRILL_STATE_MACHINE_TIMEOUT_HOURS),
         key_policy_sid="AllowCloudWatchLogsForTheDrillLogGroup",
-        comment="ChurnGuard Ops restore drill: plan, restore, poll, validate, measure, ALWAYS clean up, report",
+        comment="ChurnGuard Ops restore drill: plan, restore, poll, validate, measure, prove indexes, "
+                "ALWAYS clean up, report",
         task_functions=[functions[k] for k in TASK_FUNCTIONS])

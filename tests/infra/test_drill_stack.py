@@ -19,8 +19,8 @@ CONFIGURED = ["churnguard-prod", "churnguard-analytics"]  # backup.db_instance_i
 # Contract: function name suffix -> handler, and the state that calls it (with its ResultPath).
 HANDLERS = {
     "plan": "app.plan", "poll": "app.poll", "restore": "app.restore", "validate": "app.validate",
-    "measure": "app.measure", "cleanup": "app.cleanup", "report": "app.report", "sweeper": "app.sweep",
-    "freshness": "app.freshness",
+    "measure": "app.measure", "prove": "app.prove_indexes", "cleanup": "app.cleanup", "report": "app.report",
+    "sweeper": "app.sweep", "freshness": "app.freshness",
 }
 SCHEDULED = ("sweeper", "freshness")  # invoked by EventBridge rules, not by the state machine
 # Plan, Cleanup and Report also get the execution from the context object (the drill id is derived from it).
@@ -33,6 +33,7 @@ TASKS = {  # state -> (function suffix, ResultPath)
     "PollInstance": ("poll", "$.restore.wait"),
     "Validate": ("validate", "$.validation"),
     "MeasurePerformance": ("measure", "$.performance"),
+    "ProveIndexes": ("prove", "$.index_proof"),
     "Cleanup": ("cleanup", "$.cleanup"),
     "Report": ("report", "$.report"),
 }
@@ -40,7 +41,7 @@ STATE_NAMES = {
     *TASKS, "RecoveryPointReady?", "WaitForSnapshot", "WaitForInstance", "InstanceAvailable?",
     "DrillPassed?", "DrillSucceeded", "DrillFailed",
 }
-RISKY = ["Plan", "PollSnapshot", "Restore", "PollInstance", "Validate", "MeasurePerformance"]
+RISKY = ["Plan", "PollSnapshot", "Restore", "PollInstance", "Validate", "MeasurePerformance", "ProveIndexes"]
 LAMBDA_TRANSIENT = ["Lambda.ServiceException", "Lambda.AWSLambdaException", "Lambda.SdkClientException",
                     "Lambda.TooManyRequestsException"]
 SCHEDULED_INPUT = {"mode": "latest", "poll_seconds": 60, "max_wait_seconds": 5400}
@@ -203,7 +204,8 @@ def test_function_environment_is_exactly_the_contract(functions):
         "POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "LOG_LEVEL",
         "DRILL_DB_INSTANCE_IDS", "DRILL_DR_REGION", "DRILL_INSTANCE_CLASS", "DRILL_DB_SECRETS", "DRILL_BUCKET",
         "DRILL_HISTORY_TABLE", "DRILL_TOPIC_ARN", "DRILL_RTO_MINUTES", "DRILL_RPO_MINUTES", "DRILL_EXPIRY_HOURS",
-        "DRILL_DB_SSLMODE",
+        "DRILL_DB_SSLMODE", "DRILL_PROVE_INDEXES", "DRILL_MAX_INDEX_PROPOSALS", "DRILL_MAX_PROOF_STATEMENTS",
+        "DRILL_PROOF_BUILD_TIMEOUT_MS",
     }
     for key, (_, props) in functions.items():
         env = props["Environment"]["Variables"]
@@ -217,6 +219,8 @@ def test_function_environment_is_exactly_the_contract(functions):
         assert json.loads(env["DRILL_DB_SECRETS"]) == {"churnguard-prod": CONFIGURED_SECRET}
         assert (env["DRILL_RTO_MINUTES"], env["DRILL_RPO_MINUTES"], env["DRILL_EXPIRY_HOURS"]) == ("30", "15", "6")
         assert env["DRILL_DB_SSLMODE"] == "verify-full"  # TLS verified against the RDS CA bundle in the layer
+        assert (env["DRILL_PROVE_INDEXES"], env["DRILL_MAX_INDEX_PROPOSALS"], env["DRILL_MAX_PROOF_STATEMENTS"],
+                env["DRILL_PROOF_BUILD_TIMEOUT_MS"]) == ("true", "5", "3", "300000")
         assert env["DRILL_BUCKET"]["Fn::GetStackOutput"]["OutputName"].startswith("PublishOutputRefBackupBucket")
         assert env["DRILL_TOPIC_ARN"]["Fn::GetStackOutput"]["OutputName"].startswith("PublishOutputRefOpsTopic")
         # DRILL_HISTORY_TABLE: see test_history_table_is_the_contract_table_with_kms_and_pitr
@@ -321,9 +325,10 @@ def test_wait_loops_take_their_seconds_from_the_poll_results(states):
     }
 
 
-def test_main_path_validates_measures_cleans_up_reports_and_judges(states):
+def test_main_path_validates_measures_proves_indexes_cleans_up_reports_and_judges(states):
     assert states["Validate"]["Next"] == "MeasurePerformance"
-    assert states["MeasurePerformance"]["Next"] == "Cleanup"
+    assert states["MeasurePerformance"]["Next"] == "ProveIndexes"
+    assert states["ProveIndexes"]["Next"] == "Cleanup"
     assert states["Cleanup"]["Next"] == "Report"
     assert states["Report"]["Next"] == "DrillPassed?"
     assert states["DrillPassed?"] == {
@@ -480,7 +485,8 @@ def test_restore_may_use_the_dr_key_by_alias_for_encrypted_dr_copies(resources, 
     assert all(s["Condition"]["Bool"] == {"kms:GrantIsForAWSResource": "true"} for s in grants)
 
 
-def test_s3_access_is_limited_to_baselines_for_validate_and_drills_for_report(resources, functions):
+def test_s3_access_is_limited_to_baselines_for_validate_proposals_for_prove_and_drills_for_report(resources,
+                                                                                                 functions):
     for key in functions:
         statements = _statements(resources, functions, key)
         gets = _resources_of(_with_action(statements, "s3:GetObject"))
@@ -489,6 +495,10 @@ def test_s3_access_is_limited_to_baselines_for_validate_and_drills_for_report(re
             assert len(gets) == 1 and gets[0].endswith("}/baselines/*") and "BackupBucket" in gets[0]
             (listing,) = _with_action(statements, "s3:ListBucket")
             assert listing["Condition"] == {"StringLike": {"s3:prefix": ["baselines/*"]}}
+        elif key == "prove":  # the advisor's index proposals, nothing else
+            assert len(gets) == 1 and gets[0].endswith("}/dbadvisor/proposals/*") and "BackupBucket" in gets[0]
+            (listing,) = _with_action(statements, "s3:ListBucket")
+            assert listing["Condition"] == {"StringLike": {"s3:prefix": ["dbadvisor/proposals/*"]}}
         else:
             assert gets == [], key
         if key == "report":
@@ -515,7 +525,7 @@ def test_functions_without_a_vpc_by_default(functions):
     assert all("VpcConfig" not in props for _, props in functions.values())
 
 
-def test_vpc_context_puts_only_validate_and_measure_in_the_vpc(tmp_path):
+def test_vpc_context_puts_only_validate_measure_and_prove_in_the_vpc(tmp_path):
     vpc = {"vpc_id": "vpc-0123456789abcdef0", "subnet_ids": ["subnet-0123456789abcdef0", "subnet-0fedcba9876543210"],
            "security_group_ids": ["sg-0123456789abcdef0"]}
     template = synth_drill_template(tmp_path, {"vpc": vpc})
@@ -525,7 +535,8 @@ def test_vpc_context_puts_only_validate_and_measure_in_the_vpc(tmp_path):
         props = res["Properties"]
         if "VpcConfig" in props:
             in_vpc[props["FunctionName"]] = (logical_id, props["VpcConfig"])
-    assert set(in_vpc) == {"churnguard-ops-drill-validate", "churnguard-ops-drill-measure"}
+    assert set(in_vpc) == {"churnguard-ops-drill-validate", "churnguard-ops-drill-measure",
+                           "churnguard-ops-drill-prove"}
     for logical_id, config in in_vpc.values():
         assert config == {"SubnetIds": vpc["subnet_ids"], "SecurityGroupIds": vpc["security_group_ids"]}
         role_id = resources[logical_id]["Properties"]["Role"]["Fn::GetAtt"][0]
@@ -536,7 +547,7 @@ def test_vpc_context_puts_only_validate_and_measure_in_the_vpc(tmp_path):
         assert eni_policy and set(eni_policy) <= set(resources[logical_id].get("DependsOn", []))
 
 
-def test_configured_secrets_are_the_only_ones_validate_and_measure_can_read(tmp_path):
+def test_configured_secrets_are_the_only_ones_validate_measure_and_prove_can_read(tmp_path):
     secret = "arn:aws:secretsmanager:us-east-1:123456789012:secret:churnguard/prod-db-AbCdEf"
     template = synth_drill_template(tmp_path, {"db_secrets": {"churnguard-prod": secret}})
     resources = template["Resources"]
@@ -546,7 +557,7 @@ def test_configured_secrets_are_the_only_ones_validate_and_measure_can_read(tmp_
         role_id = props["Role"]["Fn::GetAtt"][0]
         reads = [s for s in policy_statements(resources, role_id)
                  if "secretsmanager:GetSecretValue" in as_list(s["Action"])]
-        if props["FunctionName"].endswith(("-validate", "-measure")):
+        if props["FunctionName"].endswith(("-validate", "-measure", "-prove")):
             assert [s["Resource"] for s in reads] == [sorted([secret, f"{secret}-??????"])]
         else:
             assert reads == []

@@ -53,6 +53,8 @@ CONTRACT = {
         "performance_queries": None,
         "db_sslmode": "verify-full",
         "db_sslrootcert": None,  # None: the RDS CA bundle shipped in the layer
+        "prove_indexes": True, "max_index_proposals": 5, "max_proof_statements": 3,
+        "proof_build_timeout_seconds": 300,
     },
     "canary": {"functions": ["churnguard-api"], "max_release_hours": 24},
     "security": {
@@ -126,6 +128,10 @@ def test_context_given_as_json_string_is_accepted():
     {"drill": {"instance_class": "t3.micro"}},
     {"drill": {"expiry_hours": 4}},  # not longer than the 4 h state machine timeout: sweeper vs running drill
     {"drill": {"rto_minutes": 0}},
+    {"drill": {"max_index_proposals": 0}},
+    {"drill": {"max_proof_statements": 11}},
+    {"drill": {"proof_build_timeout_seconds": 900}},  # beyond the proof function's 15-minute timeout
+    {"drill": {"prove_indexes": "sometimes"}},
     {"drill": {"no_success_alert_days": 0}},
     {"drill": {"db_secrets": {"churnguard-other": "arn:aws:secretsmanager:us-east-1:123456789012:secret:x-AbCdEf"}}},
     {"drill": {"db_secrets": {"churnguard-prod": "churnguard/prod"}}},
@@ -156,6 +162,8 @@ def test_drill_environment_carries_the_contract_variables():
         "DRILL_RPO_MINUTES": "15",
         "DRILL_EXPIRY_HOURS": "6",
         "DRILL_DB_SSLMODE": "verify-full",  # against the RDS CA bundle in the layer (DRILL_DB_SSLROOTCERT unset)
+        "DRILL_PROVE_INDEXES": "true", "DRILL_MAX_INDEX_PROPOSALS": "5", "DRILL_MAX_PROOF_STATEMENTS": "3",
+        "DRILL_PROOF_BUILD_TIMEOUT_MS": "300000",
     }
 
 

@@ -83,6 +83,7 @@ class DrillState(DrillInput):
     restore: RestoreInfo | None = None
     validation: dict[str, Any] | None = None
     performance: dict[str, Any] | None = None
+    index_proof: dict[str, Any] | None = None
     cleanup: dict[str, Any] | None = None
     error: dict[str, Any] | None = None
     cleanup_error: dict[str, Any] | None = None

@@ -25,6 +25,12 @@ class DrillSettings(BaseSettings):
     dr_subnet_group: str | None = None
     dr_security_group_ids: list[str] = Field(default_factory=list)
     statement_timeout_ms: int = Field(30_000, gt=0)
+    # The index proof (DRILL_PROVE_INDEXES ...): the advisor's proposals timed on the copy with and without
+    # the proposed index. Advisory: it never fails the drill.
+    prove_indexes: bool = True
+    max_index_proposals: int = Field(5, ge=1)
+    max_proof_statements: int = Field(3, ge=1)
+    proof_build_timeout_ms: int = Field(300_000, gt=0, description="CREATE INDEX / ANALYZE on the copy")
     # TLS to the restored copy (DRILL_DB_SSLMODE, DRILL_DB_SSLROOTCERT): verify the RDS certificate by
     # default. sslrootcert: a CA file, "system" (publicly trusted servers), or None for libpq's default.
     db_sslmode: SslMode = "verify-full"

@@ -23,7 +23,8 @@ class DrillValidator:
         self.documents = documents
         self.clock = clock
 
-    def _connect(self, state: DrillState) -> tuple[Any, str]:
+    def connect_copy(self, state: DrillState) -> tuple[Any, str]:
+        """A connection to this drill's restored copy (and its endpoint), after every guard passed."""
         from churnguard_ops.core.postgres import connect  # psycopg2 loads only in the functions that connect
 
         plan, restore = state.plan, state.restore
@@ -86,7 +87,7 @@ class DrillValidator:
         # Raw dicts on purpose: run_checks turns a bad entry into an "error" result and runs the rest.
         specs = self.settings.checks or DEFAULT_CHECKS
         baseline, baseline_info = self._baseline(state)
-        conn, endpoint = self._connect(state)
+        conn, endpoint = self.connect_copy(state)
         try:
             results = run_checks(conn, specs, CheckContext(baseline=baseline,
                                                            statement_timeout_ms=self.settings.statement_timeout_ms))
@@ -106,7 +107,7 @@ class DrillValidator:
 
         specs = ([QuerySpec.model_validate(q) for q in self.settings.performance_queries]
                  if self.settings.performance_queries else DEFAULT_QUERIES)
-        conn, _ = self._connect(state)
+        conn, _ = self.connect_copy(state)
         try:
             timings = time_queries(conn, specs, statement_timeout_ms=self.settings.statement_timeout_ms)
         finally:
@@ -114,3 +115,9 @@ class DrillValidator:
         return {"performance_acceptable": all(t.passed for t in timings),
                 "queries": [t.model_dump(mode="json") for t in timings],
                 "measured_at": self.clock().isoformat()}
+
+    def prove_indexes(self, state: DrillState, time_left: Callable[[], float] | None = None) -> dict[str, Any]:
+        """The advisor's index proposals proven on the copy (advisory: failures are reported, not raised)."""
+        from churnguard_ops.drill.index_proof_stage import prove_on_copy
+
+        return prove_on_copy(self, state, time_left).model_dump(mode="json")
