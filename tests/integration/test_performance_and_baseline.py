@@ -169,3 +169,147 @@ def test_connect_failure_does_not_echo_the_password(caplog: pytest.LogCaptureFix
         drill_sql.connect("127.0.0.1", closed_port, "postgres", "hunter2-not-logged", "postgres",
                           connect_timeout=2, sslmode="disable")
     assert "hunter2" not in str(raised.value) and "hunter2" not in caplog.text
+
+
+# -- the index proof on a copy ---------------------------------------------------------------------------------
+
+PROOF_SOURCE = "proof_source"
+
+
+@pytest.fixture(scope="module")
+def proof_source(pg: EmbeddedPostgres) -> str:
+    """A source database with a 20k-row table and no index on (org_id, kind): a seq scan the index fixes."""
+    source = pg.create_database(PROOF_SOURCE)
+    connection = psycopg2.connect(source)
+    connection.autocommit = True
+    with connection.cursor() as cur:
+        cur.execute("CREATE TABLE proof_events (id bigserial PRIMARY KEY, org_id int NOT NULL, kind text NOT NULL, "
+                    "payload text)")
+        cur.execute("INSERT INTO proof_events (org_id, kind, payload) SELECT g % 200, 'k' || (g % 7), "
+                    "repeat('x', 50) FROM generate_series(1, 20000) g")
+    connection.close()
+    return source
+
+
+@pytest.fixture
+def proof_copy(pg: EmbeddedPostgres, proof_source: str):
+    name = f"proof_copy_{uuid.uuid4().hex[:10]}"
+    yield name
+    admin = psycopg2.connect(pg.dsn())
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+    admin.close()
+
+
+def _proposals(*statements: dict[str, Any]) -> dict[str, Any]:
+    events = [{"position": 1, "schema": "public", "table": "proof_events", "column": "org_id"},
+              {"position": 2, "schema": "public", "table": "proof_events", "column": "kind"}]
+    return {"schema_version": 1, "db_instance_id": "churnguard-prod", "proposals": [{
+        "id": "missing_index:public.proof_events:org_id,kind", "schema": "public", "table": "proof_events",
+        "columns": ["org_id", "kind"], "statements": [{**s, "parameters": s.get("parameters", events)}
+                                                      for s in statements],
+        "sql": "CREATE INDEX CONCURRENTLY IF NOT EXISTS proof_events_org_id_kind_idx ON public.proof_events "
+               "USING btree (org_id, kind);"}]}
+
+
+def _proof_stage(pg: EmbeddedPostgres, copy: str, document: dict[str, Any], **settings: Any):
+    """The stage as the ProveIndexes handler runs it: guarded endpoints (source and copy are databases of the
+    same server here, as in the embedded default), credentials, the proposals document in the ops bucket."""
+    from dataclasses import replace
+
+    from churnguard_ops.core.fakes import MemoryDocuments
+    from churnguard_ops.drill.model import DrillState
+    from churnguard_ops.drill.proposals import proposals_key
+    from churnguard_ops.drill.settings import DrillSettings
+    from churnguard_ops.drill.validation import DrillValidator
+    from churnguard_ops.drill.workflow import DrillWorkflow
+    from tests.unit.drill_fakes import T0, FakeDrillRds, execution, source_instance
+
+    class Credentials:
+        def get(self, secret_id: str) -> dict[str, Any]:
+            return {"username": pg.superuser, "password": "", "dbname": PROOF_SOURCE}
+
+    config = DrillSettings(db_instance_ids=["churnguard-prod"], db_secrets={"churnguard-prod": "secret"},
+                           db_sslmode="disable", db_sslrootcert=None, **settings)
+    rds = FakeDrillRds()
+    rds.add_instance(replace(source_instance(), address=pg.host, port=pg.port, db_name=PROOF_SOURCE))
+    rds.add_snapshot("snap", "churnguard-prod", T0)
+    workflow = DrillWorkflow(config, lambda region: rds, "us-east-1", clock=lambda: T0)
+    state = DrillState.model_validate({"poll_seconds": 1})
+    state.plan = workflow.plan(state, execution("proof"))
+    state.restore = workflow.restore(state)
+    restored = rds.instance(state.restore.instance_id)
+    rds.add_instance(replace(restored, status="available", address=pg.host, port=pg.port, db_name=copy))
+    documents = MemoryDocuments()
+    documents.save(proposals_key("churnguard-prod"), document)
+    return DrillValidator(config, lambda region: rds, "us-east-1", Credentials(), documents,
+                          clock=lambda: T0).prove_indexes(state)
+
+
+def _indexes(dsn: str) -> set[str]:
+    connection = psycopg2.connect(dsn)
+    try:
+        with connection.cursor() as cur:
+            cur.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'proof_events'")
+            return {row[0] for row in cur.fetchall()}
+    finally:
+        connection.close()
+
+
+COUNT_BY_ORG_AND_KIND = {"queryid": "1", "calls": 120,
+                         "text": "SELECT count(*) FROM proof_events WHERE org_id = $1 AND kind = $2"}
+
+
+def test_the_proof_creates_the_index_on_the_copy_only_measures_a_speedup_and_drops_it(
+        pg: EmbeddedPostgres, proof_source: str, proof_copy: str) -> None:
+    copy = pg.create_database(proof_copy, template=PROOF_SOURCE)
+    source_before = _indexes(proof_source)
+
+    result = _proof_stage(pg, proof_copy, _proposals(
+        COUNT_BY_ORG_AND_KIND, {"text": "UPDATE proof_events SET kind = $2 WHERE org_id = $1"}))
+
+    assert result["status"] == "proven", result
+    (proposal,) = result["proposals"]
+    assert proposal["status"] == "proven" and proposal["speedup"] > 1, proposal
+    assert proposal["before_ms"] > proposal["after_ms"] > 0
+    replayed, refused = proposal["statements"]
+    assert replayed["before_plan"] == ["Seq Scan on proof_events"]
+    # The plan on the copy used the proof index, so it existed there; pg_relation_size measured it there.
+    assert replayed["uses_index"] and any(proposal["index_name"] in node for node in replayed["after_plan"])
+    assert proposal["uses_index"] and proposal["index_bytes"] > 8192
+    assert replayed["bound"] == ["$1 -> public.proof_events.org_id", "$2 -> public.proof_events.kind"]
+    assert not refused["replayed"] and refused["reason"].startswith("not a SELECT")
+    assert proposal["dropped"] is True and _indexes(copy) == {"proof_events_pkey"}  # left as it was found
+    assert _indexes(proof_source) == source_before == {"proof_events_pkey"}  # the source never had it
+
+
+def test_a_statement_that_times_out_is_recorded_and_the_proof_index_is_still_dropped(
+        pg: EmbeddedPostgres, proof_source: str, proof_copy: str) -> None:
+    copy = pg.create_database(proof_copy, template=PROOF_SOURCE)
+    slow = {"text": "SELECT pg_sleep(0.3), count(*) FROM proof_events WHERE org_id = $1 AND kind = $2"}
+
+    result = _proof_stage(pg, proof_copy, _proposals(slow), statement_timeout_ms=100)
+
+    (proposal,) = result["proposals"]
+    assert proposal["status"] == "not_replayed"
+    (statement,) = proposal["statements"]
+    assert statement["reason"].startswith("before the index: QueryCanceled") and "statement timeout" in \
+        statement["reason"]
+    assert proposal["dropped"] is True and _indexes(copy) == {"proof_events_pkey"}
+
+
+def test_a_proposal_the_copy_already_has_an_index_for_is_not_built_again(
+        pg: EmbeddedPostgres, proof_source: str, proof_copy: str) -> None:
+    copy = pg.create_database(proof_copy, template=PROOF_SOURCE)
+    connection = psycopg2.connect(copy)
+    connection.autocommit = True
+    with connection.cursor() as cur:
+        cur.execute("CREATE INDEX applied_since ON proof_events (org_id, kind, id)")
+    connection.close()
+
+    result = _proof_stage(pg, proof_copy, _proposals(COUNT_BY_ORG_AND_KIND))
+
+    (proposal,) = result["proposals"]
+    assert proposal["status"] == "already_indexed" and "applied_since" in proposal["detail"]
+    assert _indexes(copy) == {"proof_events_pkey", "applied_since"}
