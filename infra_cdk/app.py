@@ -31,6 +31,7 @@ from infra_cdk.stacks import (
     CostStack,
     DrillStack,
     FoundationStack,
+    PerformanceStack,
     SecurityStack,
 )
 
@@ -42,6 +43,7 @@ DRILL_STACK_ID = "ChurnGuardOpsDrill"
 CANARY_STACK_ID = "ChurnGuardOpsCanary"
 SECURITY_STACK_ID = "ChurnGuardOpsSecurity"
 COST_STACK_ID = "ChurnGuardOpsCost"
+PERFORMANCE_STACK_ID = "ChurnGuardOpsPerformance"
 
 
 def build_app(
@@ -142,11 +144,21 @@ def build_app(
         env=primary_env,
     )
     cost.add_stack_dependency(foundation_stack, "the layer, bucket, CMK and topic it uses")
+    performance = PerformanceStack(
+        app,
+        PERFORMANCE_STACK_ID,
+        config=config,
+        foundation=foundation,
+        stack_name=f"{config.prefix}-performance",
+        description="ChurnGuard Ops performance: graded, deduplicated threshold alerts and reports over any window",
+        env=primary_env,
+    )
+    performance.add_stack_dependency(foundation_stack, "the layer, bucket, CMK and topic it uses")
 
     cdk.Tags.of(app).add("Project", config.prefix)
     for stack, capability in ((foundation_stack, "foundation"), (dr, "backup"), (primary, "backup"),
                               (drill, "drill"), (canary, "canary"), (security, "security"),
-                              (cost, "cost")):
+                              (cost, "cost"), (performance, "performance")):
         cdk.Tags.of(stack).add("Capability", capability)
     if nag:
         apply_nag(app)

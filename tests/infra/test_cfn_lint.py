@@ -17,7 +17,8 @@ def test_cfn_lint_finds_no_errors_in_any_template(synth):
         if artifact["type"] == "aws:cloudformation:stack"
     }
     assert set(stacks) >= {"ChurnGuardOpsFoundation", "ChurnGuardOpsBackup", "ChurnGuardOpsBackupDr",
-                           "ChurnGuardOpsDrill", "ChurnGuardOpsCanary", "ChurnGuardOpsSecurity", "ChurnGuardOpsCost"}
+                           "ChurnGuardOpsDrill", "ChurnGuardOpsCanary", "ChurnGuardOpsSecurity", "ChurnGuardOpsCost",
+                           "ChurnGuardOpsPerformance"}
     problems: dict[str, list[str]] = {}
     for artifact in stacks.values():
         region = artifact["environment"].rsplit("/", 1)[1]

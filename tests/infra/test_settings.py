@@ -68,7 +68,19 @@ CONTRACT = {
     },
     "cost": {"schedule": "cron(0 7 ? * MON *)", "lookback_days": 14, "min_points": 30, "rules": None, "top": 10,
              "cost_metric": "UnblendedCost"},
-    "performance": {},
+    "performance": {
+        "check_schedule": "rate(5 minutes)", "report_schedule": "cron(30 6 * * ? *)", "report_hours": 24,
+        "check_period_seconds": 300, "check_periods": 3, "report_period_seconds": 3600,
+        "targets": {"api": {"type": "apigateway", "name": "churnguard-api", "stage": None},
+                    "functions": ["churnguard-api", "churnguard-worker"], "queues": ["churnguard-scoring"],
+                    "databases": ["churnguard-prod"]},
+        # The seed's CPU 80 %, memory 85 %, response time (p99) 2,000 ms and queue depth 100; the rest are ours.
+        "thresholds": {"api_latency_p95": 1000.0, "api_latency_p99": 2000.0, "api_5xx_rate": 1.0,
+                       "lambda_duration_p95": 3000.0, "lambda_errors": 1.0, "lambda_throttles": 1.0,
+                       "lambda_concurrency": 800.0, "sqs_depth": 100.0, "sqs_age": 300.0, "rds_cpu": 80.0,
+                       "rds_memory": 85.0, "rds_connections": 200.0},
+        "rules": None, "alert_state_ttl_days": 7,
+    },
     "dbadvisor": {},
 }
 # cdk.json drills (and backs up) both ChurnGuard databases; everything else is the default.
