@@ -77,7 +77,7 @@ def prove_indexes(event: dict[str, Any], context: LambdaContext) -> dict[str, An
     # Leave time to report: a proposal is not started when the invocation's time is nearly gone.
     result = wiring.validator().prove_indexes(_state(event),
                                               time_left=lambda: context.get_remaining_time_in_millis() / 1000.0)
-    logger.info("index proof", extra={"status": result["status"], "message": result["message"]})
+    logger.info("index proof", extra={"status": result["status"], "outcome": result["message"]})
     return result
 
 
