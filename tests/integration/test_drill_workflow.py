@@ -61,6 +61,42 @@ def test_healthy_backup_passes_with_every_check_and_is_cleaned_up(env):
     assert run.report["drill_id"] == run.drill_id and run.report["execution_arn"] == run.execution_arn
 
 
+PROPOSALS = {"schema_version": 1, "db_instance_id": SOURCE, "database": "churnguard", "proposals": [{
+    "id": "missing_index:public.predictions:churn_score", "schema": "public", "table": "predictions",
+    "columns": ["churn_score"], "sql": "CREATE INDEX CONCURRENTLY IF NOT EXISTS predictions_churn_score_idx "
+                                       "ON public.predictions USING btree (churn_score);",
+    "statements": [{"queryid": "1", "calls": 50, "text": "SELECT count(*) FROM predictions WHERE churn_score = $1",
+                    "parameters": [{"position": 1, "schema": "public", "table": "predictions",
+                                    "column": "churn_score"}]}]}]}
+
+
+def test_the_drill_proves_the_advisors_index_proposal_on_its_copy_and_never_on_the_source(env):
+    import psycopg2
+
+    from churnguard_ops.core.contracts import DBADVISOR_PROPOSALS_PREFIX, PROOF_INDEX_PREFIX
+
+    bucket = env.aws.lambdas.lookup(env.function_name("drill-prove")).environment["DRILL_BUCKET"]
+    key = f"{DBADVISOR_PROPOSALS_PREFIX}{SOURCE}.json"
+    s3 = boto3.client("s3")
+    s3.put_object(Bucket=bucket, Key=key, Body=json.dumps(PROPOSALS).encode())
+    try:
+        run = _drill(env)
+    finally:
+        s3.delete_object(Bucket=bucket, Key=key)
+    assert run.status == "SUCCEEDED", run.report
+    assert run.states.index("MeasurePerformance") < run.states.index("ProveIndexes") < run.states.index("Cleanup")
+    proof = run.report["index_proof"]
+    assert proof["status"] == "proven", proof
+    (proposal,) = proof["proposals"]
+    assert proposal["speedup"] > 1 and proposal["uses_index"] and proposal["dropped"] is True, proposal
+    source_dsn = env.postgres.dsn(env.world.databases[SOURCE])  # read only: no reseed needed
+    with psycopg2.connect(source_dsn) as conn, conn.cursor() as cur:
+        cur.execute("SELECT count(*) FROM pg_indexes WHERE indexname LIKE %s", (PROOF_INDEX_PREFIX + "%",))
+        assert cur.fetchone()[0] == 0
+    conn.close()
+    assert _left(env) == [] and _restored_databases(env) == []
+
+
 def test_rto_ends_at_the_rds_restore_event_not_at_the_poll(env):
     run = _drill(env, poll_seconds=3)  # moto is available at once; the first poll still comes 3 s later
     report = run.report
