@@ -29,6 +29,7 @@ from infra_cdk.stacks import (
     BackupStack,
     CanaryStack,
     CostStack,
+    DbAdvisorStack,
     DrillStack,
     FoundationStack,
     PerformanceStack,
@@ -43,6 +44,7 @@ DRILL_STACK_ID = "ChurnGuardOpsDrill"
 CANARY_STACK_ID = "ChurnGuardOpsCanary"
 SECURITY_STACK_ID = "ChurnGuardOpsSecurity"
 COST_STACK_ID = "ChurnGuardOpsCost"
+DBADVISOR_STACK_ID = "ChurnGuardOpsDbAdvisor"
 PERFORMANCE_STACK_ID = "ChurnGuardOpsPerformance"
 
 
@@ -144,6 +146,16 @@ def build_app(
         env=primary_env,
     )
     cost.add_stack_dependency(foundation_stack, "the layer, bucket, CMK and topic it uses")
+    dbadvisor = DbAdvisorStack(
+        app,
+        DBADVISOR_STACK_ID,
+        config=config,
+        foundation=foundation,
+        stack_name=f"{config.prefix}-dbadvisor",
+        description="ChurnGuard Ops PostgreSQL advisor: weekly index, query and health advice with the SQL to apply",
+        env=primary_env,
+    )
+    dbadvisor.add_stack_dependency(foundation_stack, "the layer, bucket, CMK and topic it uses")
     performance = PerformanceStack(
         app,
         PERFORMANCE_STACK_ID,
@@ -158,7 +170,7 @@ def build_app(
     cdk.Tags.of(app).add("Project", config.prefix)
     for stack, capability in ((foundation_stack, "foundation"), (dr, "backup"), (primary, "backup"),
                               (drill, "drill"), (canary, "canary"), (security, "security"),
-                              (cost, "cost"), (performance, "performance")):
+                              (cost, "cost"), (performance, "performance"), (dbadvisor, "dbadvisor")):
         cdk.Tags.of(stack).add("Capability", capability)
     if nag:
         apply_nag(app)

@@ -75,6 +75,9 @@ def local_context(region: str, source_dsn: str | None = None) -> dict[str, Any]:
     drill["db_secrets"] = {**drill.get("db_secrets", {}), primary: local_secret_arn(primary, region)}
     drill["db_sslmode"] = "disable"  # the embedded PostgreSQL serves no TLS (on AWS: verify-full, cdk.json)
     churnguard.setdefault("backup", {})["db_sslmode"] = "disable"  # its row-count baselines read the same database
+    advisor = churnguard.setdefault("dbadvisor", {})  # the PostgreSQL advisor reads the same database
+    advisor["db_secrets"] = {**advisor.get("db_secrets", {}), primary: local_secret_arn(primary, region)}
+    advisor["db_sslmode"] = "disable"
     if source_dsn and not drill.get("checks"):
         drill["checks"] = SCHEMA_AGNOSTIC_CHECKS
     if source_dsn and not drill.get("performance_queries"):

@@ -18,7 +18,7 @@ def test_cfn_lint_finds_no_errors_in_any_template(synth):
     }
     assert set(stacks) >= {"ChurnGuardOpsFoundation", "ChurnGuardOpsBackup", "ChurnGuardOpsBackupDr",
                            "ChurnGuardOpsDrill", "ChurnGuardOpsCanary", "ChurnGuardOpsSecurity", "ChurnGuardOpsCost",
-                           "ChurnGuardOpsPerformance"}
+                           "ChurnGuardOpsPerformance", "ChurnGuardOpsDbAdvisor"}
     problems: dict[str, list[str]] = {}
     for artifact in stacks.values():
         region = artifact["environment"].rsplit("/", 1)[1]

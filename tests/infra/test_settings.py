@@ -81,7 +81,15 @@ CONTRACT = {
                        "rds_memory": 85.0, "rds_connections": 200.0},
         "rules": None, "alert_state_ttl_days": 7,
     },
-    "dbadvisor": {},
+    "dbadvisor": {
+        "schedule": "cron(0 5 ? * SUN *)", "db_secrets": {}, "databases": {}, "vpc": None,
+        "db_sslmode": "verify-full", "db_sslrootcert": None, "statement_timeout_ms": 30000, "analyze_stale": False,
+        "thresholds": {"slow_query_ms": 100.0, "top_statements": 10, "min_table_rows": 5000,
+                       "min_rows_per_seq_scan": 1000, "max_column_selectivity": 0.3, "max_index_selectivity": 0.05,
+                       "unused_min_stats_days": 7.0, "stale_fraction": 0.2, "stale_min_rows": 1000,
+                       "bloat_fraction": 0.3, "bloat_min_bytes": 10485760, "wraparound_used_fraction": 0.5,
+                       "connections_fraction": 0.8, "cache_hit_min": 0.95, "cache_hit_min_blocks": 10000},
+    },
 }
 # cdk.json drills (and backs up) both ChurnGuard databases; everything else is the default.
 CDK_JSON_CONTEXT = {
