@@ -1,4 +1,5 @@
-"""Demo steps for restore drills: a healthy drill, a corrupted backup, the DR copy, a killed drill."""
+"""Demo steps for restore drills: a healthy drill (with the index proof), a corrupted backup, the DR copy, a killed
+drill."""
 from __future__ import annotations
 
 import json
@@ -32,7 +33,7 @@ def _left(env: Any) -> list[str]:
 
 
 def healthy_drill(env: Any, out: str | None) -> Step:
-    step = Step("Restore drill: the latest backup restored, proven with SQL, timed, cleaned up")
+    step = Step("Restore drill: the latest backup restored, proven with SQL, timed, index advice proven, cleaned up")
     run = _drill(env, out, "healthy")
     report = run.report or {}
     verdicts = report.get("verdicts", {})
@@ -45,8 +46,32 @@ def healthy_drill(env: Any, out: str | None) -> Step:
     step.expect("RTO measured within target", bool(verdicts.get("rto_met")), f"{report.get('rto', {}).get('seconds')}s")
     step.expect("RPO measured", report.get("rpo", {}).get("seconds") is not None,
                 f"{report.get('rpo', {}).get('seconds')}s")
+    _expect_index_proof(env, step, report)
     step.expect("nothing left behind", _left(env) == [])
     return step
+
+
+def _expect_index_proof(env: Any, step: Step, report: dict[str, Any]) -> None:
+    """The advisor's demo step (earlier) wrote proposals for this instance: at least one is proven on the copy."""
+    import psycopg2
+
+    from churnguard_ops.core.contracts import PROOF_INDEX_PREFIX
+    from churnguard_ops.drill.report import proof_lines
+
+    proof = report.get("index_proof") or {}
+    proven = [p for p in proof.get("proposals", []) if p.get("status") == "proven" and (p.get("speedup") or 0) > 1]
+    step.expect("an index proposal proven on the copy with a measured speed-up > 1", bool(proven),
+                "; ".join(proof_lines(proof)) or "no index proof in the report")
+    connection = psycopg2.connect(env.postgres.dsn(env.world.databases[_source(env)]))
+    try:
+        with connection.cursor() as cur:
+            cur.execute("SELECT count(*) FROM pg_indexes WHERE indexname LIKE %s", (PROOF_INDEX_PREFIX + "%",))
+            on_source = cur.fetchone()[0]
+    finally:
+        connection.close()
+    step.expect("every proof index dropped from the copy, none ever on the source",
+                all(p.get("dropped") is True for p in proof.get("proposals", []) if p.get("index_name"))
+                and on_source == 0, f"{on_source} proof index(es) on the source")
 
 
 def corrupted_backup(env: Any, out: str | None) -> Step:
