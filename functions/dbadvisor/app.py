@@ -27,6 +27,9 @@ def advise(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
 
     result = wiring.advisor().run(request.db_instance_id)
     headline = result.headline()
+    metrics.add_metric(name="DbAdvisorInstancesAdvised", unit="Count", value=len(headline["instances"]))
+    metrics.add_metric(name="DbAdvisorIndexProposals", unit="Count",
+                       value=sum(i.get("proposals", 0) for i in headline["instances"]))
     for instance in headline["instances"]:
         logger.info(f"advised {instance['db_instance_id']}: {instance.get('counts')}", extra={"advice": instance})
     return headline

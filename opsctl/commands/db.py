@@ -141,9 +141,11 @@ def summary_lines(advice: dict[str, Any]) -> list[str]:
         lines.append(f"  pg_stat_statements  NOT AVAILABLE: {pss.get('reason')}; enable: {pss.get('enable')}")
     reset = advice.get("stats_reset")
     lines.append(f"  statistics          {'since ' + reset if reset else 'never reset'}")
+    from churnguard_ops.dbadvisor.model import KIND_ORDER
+
     counts = advice.get("counts", {})
-    lines.append("  findings            " + (", ".join(f"{n} {k.replace('_', ' ')}" for k, n in counts.items())
-                                           or "none"))
+    lines.append("  findings            " + (", ".join(f"{counts[k]} {k.replace('_', ' ')}" for k in KIND_ORDER
+                                                     if counts.get(k)) or "none"))
     actionable = [f for kind in ACTIONABLE for f in advice.get("findings", []) if f["kind"] == kind and f.get("sql")]
     if actionable:
         lines.append("Top proposals (nothing was applied):")
