@@ -43,6 +43,21 @@ def test_a_claim_succeeds_once_and_a_run_holding_a_stale_version_is_refused(moto
     assert item["Item"]["expires_at"] == {"N": "1900000000"}
 
 
+def test_a_released_claim_is_undone_only_while_it_is_still_the_stored_one(moto_aws: None) -> None:
+    states = _table()
+    high = AlertState(severity="high", version=1)
+    critical = AlertState(severity="critical", version=2)
+    states.claim("k", None, high, expires_at=1)
+    states.claim("k", high, critical, expires_at=1)
+    states.release("k", critical, high, expires_at=1)  # back to high, under a newer version
+    assert states.load() == {"k": AlertState(severity="high", version=3)}
+    states.release("k", critical, high, expires_at=1)  # no longer the stored state: nothing changes
+    assert states.load()["k"].version == 3
+    states.claim("new", None, high, expires_at=1)
+    states.release("new", high, None, expires_at=1)  # a first breach undone: no item left
+    assert "new" not in states.load()
+
+
 def test_metric_values_come_back_by_period_start_in_one_call(moto_aws: None) -> None:
     cloudwatch = boto3.client("cloudwatch", REGION)
     dims = [{"Name": "DBInstanceIdentifier", "Value": "db1"}]

@@ -67,6 +67,14 @@ class MemoryAlertStates:
         self.expires[key] = expires_at
         return True
 
+    def release(self, key: str, claimed: AlertState, previous: AlertState | None, *, expires_at: int) -> None:
+        if self.items.get(key) != claimed:
+            return
+        if previous is None:
+            del self.items[key]
+        else:
+            self.items[key] = AlertState(previous.severity, claimed.version + 1, previous.since)
+
 
 class MemoryReportStore:
     def __init__(self) -> None:

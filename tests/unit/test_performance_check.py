@@ -129,3 +129,32 @@ def test_the_memory_of_a_database_of_unknown_class_is_not_judged_and_the_check_s
     result = w.monitor.check()
     assert result.series == 5
     assert any("db.x9z.huge is not in the memory table" in n for n in result.notes)
+
+
+class _FailingEvents(RecordingEvents):
+    def publish(self, detail_type: str, detail: dict) -> None:
+        raise RuntimeError("EventBridge unavailable")
+
+
+def test_a_failed_publish_releases_the_claims_so_the_retry_alerts() -> None:
+    w = World()
+    w.tick(2600)  # breach (high) told
+    w.now += timedelta(minutes=5)
+    w.p99(3100)
+    w.monitor.events = _FailingEvents()
+    with pytest.raises(RuntimeError, match="EventBridge unavailable"):
+        w.monitor.check()
+    assert w.states.items["api_latency_p99#churnguard-api"].severity == "high"  # the escalation was undone
+    w.monitor.events = w.events
+    assert [(a.transition, a.reading.severity) for a in w.monitor.check().alerts] == [("escalated", "critical")]
+
+
+def test_a_failed_first_alert_leaves_no_state_behind() -> None:
+    w = World()
+    w.now += timedelta(minutes=5)
+    w.p99(2600)
+    w.monitor.notifier = None
+    w.monitor.events = _FailingEvents()
+    with pytest.raises(RuntimeError):
+        w.monitor.check()
+    assert w.states.items == {}

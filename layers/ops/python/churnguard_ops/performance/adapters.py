@@ -67,6 +67,20 @@ class DynamoAlertStates:
             raise_translated(exc, f"claim {key} in {self.table}")
         return True
 
+    def release(self, key: str, claimed: AlertState, previous: AlertState | None, *, expires_at: int) -> None:
+        if previous is not None:
+            # Back to the previous state under a newer version: a run still holding ``claimed`` cannot write.
+            restored = AlertState(previous.severity, claimed.version + 1, previous.since)
+            self.claim(key, claimed, restored, expires_at=expires_at)
+            return
+        client = aws.client("dynamodb", self.region)
+        try:
+            client.delete_item(TableName=self.table, Key={"pk": {"S": key}}, ConditionExpression="version = :v",
+                               ExpressionAttributeValues={":v": {"N": str(claimed.version)}})
+        except Exception as exc:
+            if getattr(exc, "response", {}).get("Error", {}).get("Code", "") != "ConditionalCheckFailedException":
+                raise_translated(exc, f"release {key} in {self.table}")
+
 
 class S3ReportStore:
     def __init__(self, bucket: str, kms_key_arn: str | None, region: str | None = None) -> None:

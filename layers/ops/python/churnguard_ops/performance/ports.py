@@ -31,6 +31,11 @@ class AlertStates(Protocol):
         """Store ``new`` only if the stored state is still ``expected`` (None: absent); False if it is not."""
         ...
 
+    def release(self, key: str, claimed: AlertState, previous: AlertState | None, *, expires_at: int) -> None:
+        """Undo a claim whose alert could not be sent (back to ``previous``; None: remove the item), only if
+        the stored state is still ``claimed``."""
+        ...
+
 
 class ReportStore(Protocol):
     def put(self, key: str, body: str, content_type: str) -> str:

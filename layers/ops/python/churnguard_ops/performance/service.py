@@ -5,7 +5,8 @@ A check reads every watched series in one batched GetMetricData over the last ``
 (:func:`transition`): a breach alerts once; while it lasts, only a higher severity alerts again ("escalated");
 when the value is back at or under the threshold a "recovered" notice goes out and the next breach alerts
 anew. A series without data in the window keeps its state. State transitions are claimed with conditional
-writes before anything is published, so two overlapping runs cannot both alert.
+writes before anything is published, so two overlapping runs cannot both alert; when publishing fails the
+run's claims are released and it raises, so a retry tells them (at least once, never silently lost).
 """
 from __future__ import annotations
 
@@ -99,19 +100,30 @@ class PerformanceMonitor:
                 continue
             latest = max(values)
             readings.append(reading(s, values[latest], latest, cfg.thresholds[s.kind]))
-        alerts, skipped = self._transitions(readings, now)
-        for alert in alerts:
-            self.events.publish(contracts.PERFORMANCE_ALERT_DETAIL_TYPE, alert.detail())
-        if alerts and self.notifier is not None:
-            self.notifier.publish(alert_subject(alerts), "\n".join(a.line() for a in alerts))
+        claims, skipped = self._transitions(readings, now)
+        alerts = [alert for alert, _, _ in claims]
+        try:
+            for alert in alerts:
+                self.events.publish(contracts.PERFORMANCE_ALERT_DETAIL_TYPE, alert.detail())
+            if alerts and self.notifier is not None:
+                self.notifier.publish(alert_subject(alerts), "\n".join(a.line() for a in alerts))
+        except Exception:
+            # Undo this run's claims so the retry (Lambda's, or the next check) tells them: at least once.
+            expires_at = int((now + timedelta(days=cfg.state_ttl_days)).timestamp())
+            for alert, claimed, previous in claims:
+                self.states.release(alert.reading.key, claimed, previous, expires_at=expires_at)
+            raise
         return CheckResult(checked_at=now, window_start=start, window_end=end, series=len(series), readings=readings,
                            no_data=no_data, alerts=alerts, skipped_claims=skipped, notes=notes,
                            cloudwatch_queries=read.queries, cloudwatch_calls=read.calls)
 
-    def _transitions(self, readings: Sequence[Reading], now: datetime) -> tuple[list[Alert], list[str]]:
+    def _transitions(self, readings: Sequence[Reading], now: datetime
+                     ) -> tuple[list[tuple[Alert, AlertState, AlertState | None]], list[str]]:
+        """The transitions this run claimed (alert, the state claimed, the state before) and those it lost."""
         states = self.states.load()
         expires_at = int((now + timedelta(days=self.config.state_ttl_days)).timestamp())
-        alerts, skipped = [], []
+        claims: list[tuple[Alert, AlertState, AlertState | None]] = []
+        skipped: list[str] = []
         for r in readings:
             prior = states.get(r.key)
             prior_severity = parse_severity(prior.severity) if prior and prior.severity else None
@@ -126,9 +138,9 @@ class PerformanceMonitor:
             if not self.states.claim(r.key, prior, new, expires_at=expires_at):
                 skipped.append(r.key)  # another run got there first and told it
                 continue
-            alerts.append(Alert(transition=told, reading=r,
-                                previous_severity=prior_severity.label if prior_severity else None))
-        return alerts, skipped
+            claims.append((Alert(transition=told, reading=r,
+                                 previous_severity=prior_severity.label if prior_severity else None), new, prior))
+        return claims, skipped
 
 
 def reading(s: Series, value: float, period_start: datetime, threshold: float) -> Reading:
