@@ -3,6 +3,7 @@ it has never seen with quoted identifiers, no finding on primary keys or unique 
 pg_stat_statements."""
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -264,3 +265,26 @@ def test_without_pg_stat_statements_in_the_database_it_says_so_and_still_checks_
     assert note.enable == (ENABLE_EXTENSION if pg.preloaded else ENABLE_PRELOAD)
     assert advice.pg_stat_statements["available"] is False and advice.proposals == []
     assert by_kind(advice, "table_bloat") and by_kind(advice, "stale_statistics")
+
+
+# --- opsctl db advise --dsn ---------------------------------------------------------------------------------------
+def test_opsctl_db_advise_dsn_prints_the_proposals_and_writes_the_advice(sales, tmp_path, capsys):
+    from opsctl.cli import main
+
+    dsn, _ = sales
+    assert main(["db", "advise", "--dsn", dsn, "--out", str(tmp_path)]) == 0
+    printed = capsys.readouterr().out
+    assert "/ sales (PostgreSQL" in printed and "redundant index" in printed
+    assert 'DROP INDEX CONCURRENTLY IF EXISTS "Sales"."Qty Idx";' in printed
+    advice = json.loads((tmp_path / "db-advice.json").read_text())
+    assert advice["database"] == "sales" and advice["counts"]["redundant_index"] == 1
+    assert all({"kind", "schema", "table", "index", "columns", "evidence", "sql"} <= set(f) for f in advice["findings"])
+    assert "## Redundant indexes" in (tmp_path / "db-advice.md").read_text()
+
+
+def test_opsctl_db_advise_with_an_unreachable_dsn_says_so_in_one_line_and_exits_2(pg, capsys):
+    from opsctl.cli import main
+
+    assert main(["db", "advise", "--dsn", f"host=127.0.0.1 port={pg.port} user=nobody_here dbname=none"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("opsctl db advise: --dsn: cannot connect to that database (") and "\n" not in err
