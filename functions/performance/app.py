@@ -36,7 +36,7 @@ def report(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = parse(event=event, model=ReportRequest)
     from churnguard_ops.performance import wiring
 
-    run = wiring.reporter().run(hours=request.hours, end=request.end)
+    run = wiring.generate_performance_report(hours=request.hours, end=request.end)
     headline = run.headline()
     logger.info(f"performance report {headline['hours']} h: {len(headline['breaching'])} series over threshold, "
                 f"{headline['recommendations']} recommendation(s)", extra={"report": headline})

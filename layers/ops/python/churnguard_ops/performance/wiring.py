@@ -1,6 +1,8 @@
 """Composition root of the performance capability: settings + AWS adapters -> the use cases."""
 from __future__ import annotations
 
+from datetime import datetime
+
 from churnguard_ops.core import aws, contracts
 from churnguard_ops.core.clock import utcnow
 from churnguard_ops.core.stores import EventBridgePublisher, SnsNotifier
@@ -10,7 +12,7 @@ from churnguard_ops.performance.adapters import (
     RdsInstanceClasses,
     S3ReportStore,
 )
-from churnguard_ops.performance.report import PerformanceReporter
+from churnguard_ops.performance.report import PerformanceReporter, ReportRun
 from churnguard_ops.performance.service import MonitorConfig, PerformanceMonitor
 from churnguard_ops.performance.settings import PerformanceSettings
 
@@ -38,3 +40,9 @@ def reporter(settings: PerformanceSettings | None = None) -> PerformanceReporter
         CloudWatchMetricReader(region), RdsInstanceClasses(region),
         S3ReportStore(settings.reports_bucket, settings.kms_key_arn, region),
         SnsNotifier(settings.topic_arn, region) if settings.topic_arn else None, utcnow, config(settings))
+
+
+def generate_performance_report(hours: int | None = None, end: datetime | None = None) -> ReportRun:
+    """The seed profiler's entry point, over any window: the report of the ``hours`` before ``end`` (default:
+    the configured hours, now), written to S3 and announced on the ops topic."""
+    return reporter().run(hours=hours, end=end)
