@@ -52,7 +52,7 @@ CREATE TABLE subscriptions (
     started_at   timestamptz NOT NULL
 );
 CREATE TABLE usage_events (
-    id          bigserial PRIMARY KEY,
+    id          bigint PRIMARY KEY,  -- given by the loader (no sequence: the seed's sequences stay the five)
     org_id      bigint NOT NULL,
     customer_id bigint NOT NULL,
     kind        text NOT NULL,
@@ -121,8 +121,8 @@ SELECT c.org_id, c.id,
        round(random()::numeric, 4), 'churn-v' || (1 + p %% 3),
        now() - (p - 1) * 7 * interval '1 day' - random() * interval '1 day'
 FROM customers c, generate_series(1, %(predictions)s) p ORDER BY c.id, p;
-INSERT INTO usage_events (org_id, customer_id, kind, source, occurred_at)
-SELECT c.org_id, c.id,
+INSERT INTO usage_events (id, org_id, customer_id, kind, source, occurred_at)
+SELECT (c.id - 1) * %(events)s + e, c.org_id, c.id,
        (ARRAY['login', 'export', 'prediction_viewed', 'report_opened', 'api_call', 'invite_sent', 'settings_changed',
               'billing_viewed'])[1 + floor(random() * 8)::int],
        (ARRAY['web', 'api', 'mobile'])[1 + floor(random() * 3)::int],
