@@ -288,3 +288,14 @@ def test_opsctl_db_advise_with_an_unreachable_dsn_says_so_in_one_line_and_exits_
     assert main(["db", "advise", "--dsn", f"host=127.0.0.1 port={pg.port} user=nobody_here dbname=none"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("opsctl db advise: --dsn: cannot connect to that database (") and "\n" not in err
+
+
+def test_indexes_of_a_partitioned_table_are_left_alone(pg):
+    dsn = pg.create_database("advisor_partitions")
+    run_sql(dsn, "CREATE TABLE readings (at timestamptz NOT NULL, v int) PARTITION BY RANGE (at)",
+            "CREATE TABLE readings_2026 PARTITION OF readings FOR VALUES FROM ('2026-01-01') TO ('2027-01-01')",
+            "CREATE INDEX readings_at_idx ON readings (at)",
+            "CREATE INDEX readings_2026_at_copy ON readings_2026 (at)")
+    advice = advise_dsn(dsn)
+    dropped = {f.index for f in advice.findings if f.sql and f.sql.startswith("DROP")}
+    assert dropped == {"readings_2026_at_copy"}  # never the partitioned index nor its attached partition index

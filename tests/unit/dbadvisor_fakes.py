@@ -38,12 +38,13 @@ def table(name: str, *, schema: str = "public", rows: int = 20_000, seq_scan: in
 def index(name: str, table_name: str, columns: tuple[str | None, ...], *, schema: str = "public",
           scans: int = 0, primary: bool = False, unique: bool = False, exclusion: bool = False,
           constraint: str | None = None, predicate: str | None = None, method: str = "btree",
-          valid: bool = True) -> IndexInfo:
+          valid: bool = True, partitioned: bool = False, attached_to: str | None = None) -> IndexInfo:
     parts = tuple(f"{c or 'lower(x)'} {'int8_ops'} 0 0" for c in columns)
     return IndexInfo(schema=schema, table=table_name, index=name, method=method, columns=columns, key_parts=parts,
                      key_signature=" | ".join(parts), predicate=predicate, is_primary=primary, is_unique=unique,
                      is_exclusion=exclusion, backs_constraint=constraint, is_valid=valid, idx_scan=scans,
-                     size_bytes=8192 * 10, definition=f"CREATE INDEX {name} ON {schema}.{table_name} ({columns})")
+                     size_bytes=8192 * 10, definition=f"CREATE INDEX {name} ON {schema}.{table_name} ({columns})",
+                     partitioned=partitioned, attached_to=attached_to)
 
 
 def stats(table_name: str, column: str, n_distinct: float, mcf: tuple[float, ...] = (), *,

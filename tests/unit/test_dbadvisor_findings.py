@@ -104,6 +104,15 @@ def test_unused_indexes_never_include_primary_unique_exclusion_or_constraint_ind
     assert finding.evidence["stats_reset"] is None and "never reset" in finding.summary
 
 
+def test_indexes_of_partitioned_tables_are_never_proposed_for_dropping():
+    indexes = [index("m_at_idx", "m", ("at",), partitioned=True),
+               index("m_2026_at_idx", "m_2026", ("at",), attached_to="m_at_idx"),
+               index("m_2026_at_copy", "m_2026", ("at",))]
+    advice = run(indexes=indexes)
+    dropped = {f.index for f in advice.findings if f.sql and f.sql.startswith("DROP")}
+    assert dropped == {"m_2026_at_copy"}  # the one index nothing needs: a duplicate of the attached one
+
+
 def test_unused_indexes_wait_until_the_statistics_are_old_enough():
     young = run(indexes=[index("t_old_idx", "t", ("created_at",))],
                 health=health(stats_reset=NOW - timedelta(days=6.9)))

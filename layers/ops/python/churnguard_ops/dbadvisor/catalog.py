@@ -69,7 +69,8 @@ SELECT n.nspname, t.relname, ic.relname, am.amname,
        (SELECT c.conname FROM pg_constraint c WHERE c.conindid = i.indexrelid AND c.contype = 'f'
         ORDER BY c.conname LIMIT 1),
        i.indisvalid AND i.indisready, coalesce(s.idx_scan, 0), pg_relation_size(i.indexrelid),
-       pg_get_indexdef(i.indexrelid)
+       pg_get_indexdef(i.indexrelid), ic.relkind = 'I',
+       (SELECT inh.inhparent::regclass::text FROM pg_inherits inh WHERE inh.inhrelid = i.indexrelid LIMIT 1)
 FROM pg_index i
 JOIN pg_class ic ON ic.oid = i.indexrelid
 JOIN pg_class t ON t.oid = i.indrelid
@@ -249,10 +250,11 @@ def _table(row: tuple[Any, ...]) -> TableStats:
 
 def _index(row: tuple[Any, ...]) -> IndexInfo:
     (schema, table, index, method, columns, key_parts, include, predicate, primary, unique, exclusion,
-     constraint, foreign_key, valid, scans, size, definition) = row
+     constraint, foreign_key, valid, scans, size, definition, partitioned, attached_to) = row
     signature = " | ".join(key_parts) + (f" INCLUDE {', '.join(include)}" if include else "")
     backs = constraint or (f"{foreign_key} (a foreign key's target)" if foreign_key else None)
     return IndexInfo(schema=schema, table=table, index=index, method=method, columns=tuple(columns),
                      key_parts=tuple(key_parts), key_signature=signature, predicate=predicate, is_primary=primary,
                      is_unique=unique, is_exclusion=exclusion, backs_constraint=backs, is_valid=valid,
-                     idx_scan=int(scans), size_bytes=int(size), definition=definition)
+                     idx_scan=int(scans), size_bytes=int(size), definition=definition,
+                     partitioned=bool(partitioned), attached_to=attached_to)

@@ -50,10 +50,16 @@ class IndexInfo:
     idx_scan: int
     size_bytes: int
     definition: str
+    partitioned: bool = False       # an index of a partitioned table (its partitions hold the scans)
+    attached_to: str | None = None  # the partitioned index this partition's index belongs to
 
     @property
     def protected(self) -> str | None:
         """Why this index must never be dropped by advice (None: it may be)."""
+        if self.partitioned:
+            return "partitioned index (scans are counted per partition; no DROP INDEX CONCURRENTLY)"
+        if self.attached_to:
+            return f"attached to partitioned index {self.attached_to} (dropped only with it)"
         if self.is_primary:
             return "primary key"
         if self.backs_constraint:
