@@ -33,7 +33,8 @@ SNAPSHOT_ID = re.compile(r"[A-Za-z](?:-?[A-Za-z0-9])*")
 def register(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser("drill", help="restore drills")
     actions = parser.add_subparsers(dest="action", required=True)
-    run_parser = actions.add_parser("run", help="restore a backup, validate it with SQL, clean up, report")
+    run_parser = actions.add_parser("run", help="restore a backup, validate it with SQL, time it, prove the "
+                                                "PostgreSQL advisor's index proposals on the copy, clean up, report")
     run_parser.add_argument("--source", dest="source_instance",
                             help="configured RDS instance to drill (default: the first configured one)")
     run_parser.add_argument("--mode", choices=MODES,

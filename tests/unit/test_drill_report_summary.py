@@ -64,3 +64,31 @@ def test_summary_says_where_the_rto_came_from():
 def test_summary_says_when_no_check_ran():
     summary = report_summary(_report([CHECKS[1]], {"present": True}))
     assert "  checks ran: none" in summary.splitlines()
+
+
+def test_summary_shows_each_proven_proposal_its_sql_and_the_statements_it_could_not_replay():
+    report = _report(CHECKS, {"present": True, "required": True})
+    report["index_proof"] = {"status": "proven", "message": "1 of 1 proposal(s) proven on the copy", "proposals": [{
+        "id": "p", "label": "events(org_id, kind)", "status": "proven", "speedup": 38.2, "before_ms": 2.9,
+        "after_ms": 0.076, "index_bytes": 466944, "uses_index": True, "dropped": True,
+        "sql": "CREATE INDEX CONCURRENTLY IF NOT EXISTS events_org_id_kind_idx ON public.events (org_id, kind);",
+        "statements": [
+            {"replayed": True, "text": "SELECT count(*) FROM events WHERE org_id = $1 AND kind = $2",
+             "before_ms": 2.9, "after_ms": 0.076, "before_plan": ["Seq Scan on events"],
+             "after_plan": ["Index Only Scan using churnguard_ops_proof_1 on events"]},
+            {"replayed": False, "text": "DELETE FROM events WHERE org_id = $1",
+             "reason": "not a SELECT (starts with DELETE): never replayed"}]}]}
+    lines = report_summary(report).splitlines()
+    start = lines.index("  index proof: events(org_id, kind) 38.2x faster (2.9 ms -> 0.076 ms), 456 kB, "
+                        "1 statement(s) not replayed (not a SELECT (starts with DELETE): never replayed)")
+    assert lines[start + 1:start + 4] == [
+        "    proposed: CREATE INDEX CONCURRENTLY IF NOT EXISTS events_org_id_kind_idx ON public.events (org_id, kind);",
+        "    2.9 ms -> 0.076 ms (Seq Scan on events -> Index Only Scan using churnguard_ops_proof_1 on events): "
+        "SELECT count(*) FROM events WHERE org_id = $1 AND kind = $2",
+        "    not replayed: DELETE FROM events WHERE org_id = $1 (not a SELECT (starts with DELETE): never replayed)"]
+
+
+def test_summary_says_when_the_advisor_has_not_advised_the_instance_yet():
+    report = _report(CHECKS, {"present": True, "required": True})
+    report["index_proof"] = {"status": "no_advice", "message": "no advice yet for churnguard-prod"}
+    assert "  index proof: no advice yet for churnguard-prod" in report_summary(report).splitlines()
