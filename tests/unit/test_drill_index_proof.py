@@ -13,7 +13,7 @@ from churnguard_ops.core import contracts
 from churnguard_ops.core.fakes import MemoryDocuments
 from churnguard_ops.drill import replay
 from churnguard_ops.drill.errors import GuardViolation
-from churnguard_ops.drill.index_proof import proof_index_name
+from churnguard_ops.drill.index_proof import RESERVE_SECONDS, IndexProver, proof_index_name
 from churnguard_ops.drill.model import DrillState
 from churnguard_ops.drill.proposals import IndexProposals, ProposalStatement, load_proposals, proposals_key, select
 from churnguard_ops.drill.report import build_report, proof_lines, size_text, summary_line
@@ -159,6 +159,25 @@ def test_proof_index_names_carry_the_prefix_fit_postgres_and_are_stable_per_prop
     assert name.startswith(contracts.PROOF_INDEX_PREFIX) and len(name) <= 63
     assert name == proof_index_name("missing_index:public.events:org_id,kind")
     assert name != proof_index_name("missing_index:public.events:org_id")
+
+
+class _UntouchableConnection:
+    autocommit = False
+    closed = False
+
+    def cursor(self) -> None:
+        raise AssertionError("a skipped proposal must not run SQL")
+
+    def rollback(self) -> None:
+        raise AssertionError("a skipped proposal must not run SQL")
+
+
+def test_a_proposal_is_not_started_when_the_invocations_time_is_nearly_gone() -> None:
+    prover = IndexProver(_UntouchableConnection(), statement_timeout_ms=1000, build_timeout_ms=1000,
+                         max_statements=3, time_left=lambda: RESERVE_SECONDS - 1)
+    proof = prover.prove(IndexProposals.model_validate(CONTRACT_EXAMPLE).proposals[0])
+    assert proof.status == "skipped" and proof.detail == "the proof function's time ran out before this proposal"
+    assert proof.index_name is None and proof.dropped is None  # nothing was built, so nothing to drop
 
 
 # -- maths and plans -------------------------------------------------------------------------------------------

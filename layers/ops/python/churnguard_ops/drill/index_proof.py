@@ -22,7 +22,8 @@ from churnguard_ops.drill import replay
 from churnguard_ops.drill.proof_model import ProposalProof, StatementProof
 from churnguard_ops.drill.proposals import IndexProposal, ProposalStatement
 
-#: Seconds a proposal needs at least before it is started (else "skipped": the function's time ran out).
+#: Seconds left over after a proposal, to return the results: a proposal is started only when the invocation
+#: has this plus the longest proposal so far left (else "skipped": the function's time ran out).
 RESERVE_SECONDS = 30.0
 
 Binding = dict[int, tuple[str, str]]  # position -> (SQL type, value as text)
@@ -49,6 +50,7 @@ class IndexProver:
         self.repeats = repeats
         self.time_left = time_left
         self._names = itertools.count(1)
+        self._longest = 0.0  # seconds the slowest proposal so far took
         conn.autocommit = True  # DDL commits at once; reads open their own rolled-back transactions
 
     # -- catalog ------------------------------------------------------------------------------
@@ -161,17 +163,18 @@ class IndexProver:
         proof = ProposalProof(id=proposal.id, label=proposal.label, schema_name=proposal.schema_name,
                               table=proposal.table, columns=proposal.columns, sql=proposal.sql, status="error",
                               index_name=name, method=replay.index_method(proposal.sql))
-        if self.time_left is not None and self.time_left() < RESERVE_SECONDS:
+        if self.time_left is not None and self.time_left() < RESERVE_SECONDS + self._longest:
             return proof.model_copy(update={"status": "skipped", "index_name": None,
                                             "detail": "the proof function's time ran out before this proposal"})
+        started = time.monotonic()
         try:
             return self._prove(proposal, proof)
-        except psycopg2.Error as exc:
-            self.conn.rollback()
+        except Exception as exc:  # noqa: BLE001 - one proposal's failure is its own result; the others still run
             proof.detail = _error(exc)
             return proof
         finally:
             proof.dropped = self._drop_quietly(proposal.schema_name, name, proof)
+            self._longest = max(self._longest, time.monotonic() - started)
 
     def _drop_quietly(self, schema: str, name: str, proof: ProposalProof) -> bool:
         try:
