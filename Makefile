@@ -46,6 +46,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/security.py
 	$(BIN)/python bench/security_pipeline.py
 	$(BIN)/python bench/cost_api_calls.py
+	$(BIN)/python bench/embedded_postgres.py
 
 synth: $(STAMP)
 	$(BIN)/python -m infra_cdk.app
