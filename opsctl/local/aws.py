@@ -389,6 +389,8 @@ class EmbeddedAws:
         self.sqs_event_sources = SqsEventSources(lambda: self.endpoint_url)
         # Services moto lacks (Pricing, Compute Optimizer): a clear 400 at once instead of a retried 500.
         self.unsupported = UnsupportedServices()
+        self._clients: dict[tuple[str, str, str], Any] = {}  # see client()
+        self._clients_lock = threading.Lock()
 
     @property
     def endpoint_url(self) -> str:
@@ -451,6 +453,8 @@ class EmbeddedAws:
         self._server = self._thread = None
         self._dispatch = self.lambda_dispatch = None
         self.clients.clear()  # they point at this server's port
+        with self._clients_lock:
+            self._clients.clear()
         self._restore_env()
         EmbeddedAws._active = None
 
@@ -531,9 +535,15 @@ class EmbeddedAws:
         )
 
     def client(self, service: str, region: str | None = None) -> Any:
+        """A boto3 client of this embedded AWS; one per service and region (clients are thread-safe, and
+        making one costs ~30 ms: a deploy asks for one per resource)."""
         import boto3
 
-        return boto3.client(service, region_name=region or self.region, endpoint_url=self.endpoint_url)
+        key = (service, region or self.region, self.endpoint_url)
+        with self._clients_lock:
+            if key not in self._clients:
+                self._clients[key] = boto3.client(service, region_name=key[1], endpoint_url=key[2])
+            return self._clients[key]
 
     # -- environment -------------------------------------------------------------------
     def _env(self) -> dict[str, str | None]:
