@@ -15,7 +15,7 @@ from opsctl.commands.db import invoke_advisor, read_s3, write_out
 from opsctl.commands.demo_steps import Step
 
 DUPLICATES = {"usage_events_occurred_idx", "usage_events_occurred_at_idx"}
-UNUSED = "usage_events_source_idx"
+UNUSED = "usage_events_source_time_idx"
 MISSING = ("public", "usage_events", ["org_id", "kind"])
 
 

@@ -85,13 +85,13 @@ CREATE INDEX predictions_org_time_idx ON predictions (org_id, predicted_at);
 ALTER TABLE usage_events ADD CONSTRAINT usage_events_customer_id_fkey
     FOREIGN KEY (customer_id) REFERENCES customers (id);
 -- What the PostgreSQL advisor should find (besides the missing (org_id, kind) index the workload below needs):
--- an index no statement uses (nothing filters by source), and two identical indexes on occurred_at (one of
--- them serves the workload, the other is a pure duplicate).
+-- an index no statement uses (nothing filters by source; wider than the others, so not even a count(*) picks
+-- it for an index-only scan), and two identical indexes on occurred_at (one of them serves the workload, the
+-- other is a pure duplicate).
 CREATE INDEX usage_events_customer_time_idx ON usage_events (customer_id, occurred_at);
-CREATE INDEX usage_events_source_idx ON usage_events (source);
+CREATE INDEX usage_events_source_time_idx ON usage_events (source, occurred_at);
 CREATE INDEX usage_events_occurred_idx ON usage_events (occurred_at);
 CREATE INDEX usage_events_occurred_at_idx ON usage_events (occurred_at);
-ANALYZE organizations, users, customers, subscriptions, predictions, usage_events;
 """
 
 # Ids are 1..n in insertion order on fresh identity/serial columns, so related rows are computed
@@ -136,12 +136,12 @@ FROM customers c, generate_series(1, %(events)s) e ORDER BY c.id, e;
 #: (statement, parameter sets); psycopg2 sends the values inline, pg_stat_statements normalises them to $n.
 ADVISOR_WORKLOAD: tuple[tuple[str, tuple[tuple[Any, ...], ...]], ...] = (
     ("SELECT count(*) FROM usage_events WHERE org_id = %s AND kind = %s",
-     tuple((org, kind) for org in (3, 7, 11, 19, 23, 31, 42, 47) for kind in ("login", "export", "api_call"))),
+     tuple((org, kind) for org in (3, 7, 11, 19) for kind in ("login", "export", "api_call"))),
     ("SELECT id, occurred_at FROM usage_events WHERE org_id = %s AND kind = %s ORDER BY occurred_at DESC LIMIT 20",
-     tuple((org, "report_opened") for org in (5, 13, 29, 37, 41, 44))),
+     tuple((org, "report_opened") for org in (5, 29, 44))),
     ("SELECT kind, occurred_at FROM usage_events WHERE customer_id = %s ORDER BY occurred_at DESC LIMIT 10",
-     tuple((customer,) for customer in (17, 230, 1999, 3001))),
-    ("SELECT count(*) FROM usage_events WHERE occurred_at >= now() - %s * interval '1 hour'", ((1,), (2,))),
+     ((17,), (1999,))),
+    ("SELECT count(*) FROM usage_events WHERE occurred_at >= now() - %s * interval '1 hour'", ((1,),)),
 )
 
 
@@ -174,8 +174,8 @@ def seed_churnguard(dsn: str, *, organizations: int = 50, users_per_org: int = 2
                 counts[f"public.{table}"] = cur.fetchone()[0]
     finally:
         conn.close()  # a session's table statistics are complete once it ends
-    # A second session: the load's row changes are counted by now, so this ANALYZE leaves the statistics fresh
-    # (in the loading transaction they would have counted as changes after it), as on a database in use.
+    # ANALYZE in a second session: the load's row changes are counted by now, so the statistics are fresh (in the
+    # loading transaction they would count as changes made after it: stale everywhere), as on a database in use.
     conn = psycopg2.connect(dsn)
     try:
         conn.autocommit = True
