@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -89,28 +90,53 @@ def synthesize(outdir: Path, region: str, source_dsn: str | None = None) -> Chur
     """Synthesize the CDK app into ``outdir`` (or reuse it) and return its validated context.
 
     The synth writes into a private temporary directory that replaces ``outdir`` only when complete, so a
-    second opsctl process never reads a half-written assembly.
+    second opsctl process never reads a half-written assembly; processes that start together (the test
+    suite's workers) wait for one synth instead of each running their own.
     """
     context = local_context(region, source_dsn)
     digest = _inputs_digest(json.dumps([context, sorted(LOCAL_ACKNOWLEDGED_WARNINGS)], sort_keys=True))
     stamp = outdir / ".inputs-sha256"
-    if not (stamp.exists() and stamp.read_text() == digest):
-        from aws_cdk import Annotations
-
-        from infra_cdk.app import build_app
-
-        where = outdir.relative_to(ROOT) if outdir.is_relative_to(ROOT) else outdir
-        progress(f"synthesizing the CDK app into {where} (its inputs changed; takes ~15 s)")
-        building = outdir.parent / f".{outdir.name}.{os.getpid()}.building"
-        shutil.rmtree(building, ignore_errors=True)
-        with still_running("synthesizing the CDK app"):
-            app = build_app(outdir=building, context={**context, "aws:cdk:bundling-stacks": []}, nag=False)
-            for warning_id, reason in LOCAL_ACKNOWLEDGED_WARNINGS.items():
-                Annotations.of(app).acknowledge_warning(warning_id, reason)
-            app.synth()
-        (building / ".inputs-sha256").write_text(digest)
-        _replace_dir(building, outdir)
+    with _exclusive(outdir.parent / f".{outdir.name}.lock"):  # one synth at a time; the others then reuse it
+        if not (stamp.exists() and stamp.read_text() == digest):
+            _synthesize_into(outdir, context, digest)
     return ChurnGuardContext.model_validate(context[CONTEXT_KEY])
+
+
+@contextlib.contextmanager
+def _exclusive(lock_file: Path) -> Iterator[None]:
+    """An advisory lock between opsctl processes (released when the process ends, however it ends)."""
+    import fcntl
+
+    lock_file.parent.mkdir(parents=True, exist_ok=True)
+    with lock_file.open("a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            progress("another opsctl is synthesizing the CDK app; waiting for it")
+            with still_running("waiting for the other synth"):
+                fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _synthesize_into(outdir: Path, context: dict[str, Any], digest: str) -> None:
+    from aws_cdk import Annotations
+
+    from infra_cdk.app import build_app
+
+    where = outdir.relative_to(ROOT) if outdir.is_relative_to(ROOT) else outdir
+    progress(f"synthesizing the CDK app into {where} (its inputs changed; takes ~15 s)")
+    building = outdir.parent / f".{outdir.name}.{os.getpid()}.building"
+    shutil.rmtree(building, ignore_errors=True)
+    with still_running("synthesizing the CDK app"):
+        app = build_app(outdir=building, context={**context, "aws:cdk:bundling-stacks": []}, nag=False)
+        for warning_id, reason in LOCAL_ACKNOWLEDGED_WARNINGS.items():
+            Annotations.of(app).acknowledge_warning(warning_id, reason)
+        app.synth()
+    (building / ".inputs-sha256").write_text(digest)
+    _replace_dir(building, outdir)
 
 
 def assembly_dir(region: str, source_dsn: str | None = None) -> Path:
