@@ -88,7 +88,8 @@ class DbAdvisor:
     def run(self, db_instance_id: str | None = None) -> AdviseRun:
         if db_instance_id is not None and db_instance_id not in self.instances:
             configured = ", ".join(self.instances) or "none"
-            raise ValueError(f"{db_instance_id} is not a configured instance (configured: {configured})")
+            raise ValueError(f"db_instance_id: {db_instance_id} is not a configured instance "
+                             f"(configured: {configured})")
         targets = [db_instance_id] if db_instance_id else list(self.instances)
         results = [self._one(instance) for instance in targets]
         run = AdviseRun(results)
