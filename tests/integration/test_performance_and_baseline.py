@@ -266,20 +266,22 @@ def test_the_proof_creates_the_index_on_the_copy_only_measures_a_speedup_and_dro
     copy = pg.create_database(proof_copy, template=PROOF_SOURCE)
     source_before = _indexes(proof_source)
 
+    latest = {"text": "SELECT id FROM proof_events WHERE org_id = $1 AND kind = $2 ORDER BY id DESC LIMIT $3"}
     result = _proof_stage(pg, proof_copy, _proposals(
-        COUNT_BY_ORG_AND_KIND, {"text": "UPDATE proof_events SET kind = $2 WHERE org_id = $1"}))
+        COUNT_BY_ORG_AND_KIND, {"text": "UPDATE proof_events SET kind = $2 WHERE org_id = $1"}, latest))
 
     assert result["status"] == "proven", result
     (proposal,) = result["proposals"]
     assert proposal["status"] == "proven" and proposal["speedup"] > 1, proposal
     assert proposal["before_ms"] > proposal["after_ms"] > 0
-    replayed, refused = proposal["statements"]
+    replayed, refused, paged = proposal["statements"]
     assert replayed["before_plan"] == ["Seq Scan on proof_events"]
     # The plan on the copy used the proof index, so it existed there; pg_relation_size measured it there.
     assert replayed["uses_index"] and any(proposal["index_name"] in node for node in replayed["after_plan"])
     assert proposal["uses_index"] and proposal["index_bytes"] > 8192
     assert replayed["bound"] == ["$1 -> public.proof_events.org_id", "$2 -> public.proof_events.kind"]
     assert not refused["replayed"] and refused["reason"].startswith("not a SELECT")
+    assert paged["replayed"] and paged["bound"][2].startswith("$3 -> LIMIT 50 (stand-in")
     assert proposal["dropped"] is True and _indexes(copy) == {"proof_events_pkey"}  # left as it was found
     assert _indexes(proof_source) == source_before == {"proof_events_pkey"}  # the source never had it
 

@@ -131,8 +131,15 @@ def test_a_select_after_comments_with_every_placeholder_mapped_is_replayed() -> 
 
 
 def test_a_placeholder_the_advisor_could_not_attribute_names_itself_as_the_reason() -> None:
-    reason = replay.refusal(_statement("SELECT * FROM events WHERE c1 = $1 LIMIT $2 OFFSET $3", 1))
+    reason = replay.refusal(_statement("SELECT * FROM events WHERE c1 = $1 AND c2 > now() - $2 AND c3 <> $3", 1))
     assert reason == "$2, $3 not mapped to a column by the advisor: no value to bind"
+
+
+def test_unmapped_limit_and_offset_counts_get_stand_ins_instead_of_refusing_the_statement() -> None:
+    statement = _statement("SELECT * FROM events WHERE c1 = $1 ORDER BY id limit $2 OFFSET $3", 1)
+    assert replay.refusal(statement) is None
+    assert replay.paging(statement.text) == {2: "limit", 3: "offset"}
+    assert (replay.PAGING_STAND_INS["limit"], replay.PAGING_STAND_INS["offset"]) == ("50", "0")
 
 
 def test_parameters_are_grouped_per_table_and_only_placeholders_the_text_uses_count() -> None:

@@ -34,6 +34,16 @@ def proof_index_name(proposal_id: str) -> str:
     return PROOF_INDEX_PREFIX + hashlib.sha256(proposal_id.encode()).hexdigest()[:12]
 
 
+def _bound(statement: ProposalStatement, binding: Binding) -> list[str]:
+    """What each placeholder was bound to: a column's sampled value (not shown), or a paging stand-in."""
+    columns = {p.position: f"{p.schema_name}.{p.table}.{p.column}"
+               for group in replay.parameters_by_table(statement).values() for p in group}
+    paging = replay.paging(replay.normalize(statement.text))
+    return [f"${n} -> {columns[n]}" if n in columns else
+            f"${n} -> {paging[n].upper()} {binding[n][1]} (stand-in: the statement's own count is not recorded)"
+            for n in sorted(binding)]
+
+
 def _error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {' '.join(str(exc).split())}"
 
@@ -79,8 +89,12 @@ class IndexProver:
 
     # -- parameters ---------------------------------------------------------------------------
     def _bind(self, statement: ProposalStatement) -> Binding:
-        """Values from the copy's median row (ordered by the compared columns), one row per table."""
-        binding: Binding = {}
+        """Values from the copy's median row (ordered by the compared columns), one row per table; an unmapped
+        LIMIT / OFFSET count gets its stand-in (replay.PAGING_STAND_INS)."""
+        mapped = {p.position for p in statement.parameters}
+        binding: Binding = {n: ("bigint", replay.PAGING_STAND_INS[keyword])
+                            for n, keyword in replay.paging(replay.normalize(statement.text)).items()
+                            if n not in mapped}
         for (schema, table), parameters in replay.parameters_by_table(statement).items():
             types = self._columns(schema, table)
             columns = list(dict.fromkeys(p.column for p in parameters))
@@ -207,8 +221,7 @@ class IndexProver:
             if result.reason is None:
                 try:
                     bindings[index] = self._bind(source)
-                    result.bound = [f"${p.position} -> {p.schema_name}.{p.table}.{p.column}"
-                                    for group in replay.parameters_by_table(source).values() for p in group]
+                    result.bound = _bound(source, bindings[index])
                 except (LookupError, psycopg2.Error) as exc:
                     result.reason = f"no value to bind: {exc}" if isinstance(exc, LookupError) else _error(exc)
         self._analyze(schema, table)  # both series on fresh statistics: only the index differs

@@ -8,7 +8,8 @@ from pydantic import BaseModel, Field
 #: How parameters are bound, said once in every proof report.
 BINDING = ("each $n is bound to a value of the column it compares with, taken from the copy's median row "
            "when the rows are ordered by that table's compared columns (rows with NULLs left out); one row "
-           "per table, so the combination exists; the values are not recorded (customer data)")
+           "per table, so the combination exists; the values are not recorded (customer data). A LIMIT or "
+           "OFFSET count the advisor could not map (pg_stat_statements keeps no constant) is bound to 50 or 0")
 #: How statements are timed.
 TIMING = ("PREPARE, then EXPLAIN (ANALYZE, TIMING OFF, FORMAT JSON) EXECUTE with custom plans: one warm-up, "
           "the median of 3 Execution Times; the table is ANALYZEd before each series")

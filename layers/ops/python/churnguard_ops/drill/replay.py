@@ -19,6 +19,10 @@ _SELECT_INTO = re.compile(r"\binto\b", re.I)
 #: Index access methods a proposal's SQL may name (anything else: btree, the advisor's default).
 INDEX_METHODS = ("btree", "hash", "gist", "spgist", "gin", "brin")
 _USING = re.compile(r"\busing\s+(\w+)\s*\(", re.I)
+#: pg_stat_statements replaces a LIMIT/OFFSET constant with a placeholder the advisor cannot map to a column:
+#: those are bound to these stand-ins (the original constant is not recorded anywhere).
+_PAGING = re.compile(r"\b(limit|offset)\s+\$(\d+)", re.I)
+PAGING_STAND_INS = {"limit": "50", "offset": "0"}
 #: A measured time is never taken as less than this (EXPLAIN reports 3 decimals): no division by zero.
 MIN_MS = 0.001
 
@@ -33,6 +37,11 @@ def placeholders(text: str) -> list[int]:
     return sorted({int(n) for n in _PLACEHOLDER.findall(text)})
 
 
+def paging(text: str) -> dict[int, str]:
+    """Placeholders that are a LIMIT or OFFSET count: position -> "limit" / "offset"."""
+    return {int(n): keyword.lower() for keyword, n in _PAGING.findall(text)}
+
+
 def refusal(statement: ProposalStatement) -> str | None:
     """Why ``statement`` cannot be replayed on the copy, or None if it can."""
     text = normalize(statement.text)
@@ -43,7 +52,7 @@ def refusal(statement: ProposalStatement) -> str | None:
         return "more than one statement: never replayed"
     if _SELECT_INTO.search(text):
         return "SELECT ... INTO creates a table: never replayed"
-    mapped = {p.position for p in statement.parameters}
+    mapped = {p.position for p in statement.parameters} | set(paging(text))
     missing = [n for n in placeholders(text) if n not in mapped]
     if missing:
         return (", ".join(f"${n}" for n in missing) + " not mapped to a column by the advisor: no value to bind")
