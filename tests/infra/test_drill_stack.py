@@ -723,3 +723,16 @@ def test_restores_only_read_our_backups_drill_snapshots_and_the_sources_automate
     # Only the configured instances' recovery points: not any snapshot that happens to be named churnguard-ops-*.
     assert names == {"churnguard-ops-churnguard-prod-*", "churnguard-ops-churnguard-analytics-*",
                      "churnguard-ops-dr-test-*", "rds:churnguard-prod-*", "rds:churnguard-analytics-*"}
+
+
+def test_prove_decrypts_only_with_the_ops_key_and_through_secrets_manager(resources, functions):
+    decrypts = _with_action(_statements(resources, functions, "prove"), "kms:Decrypt")
+    direct = [s for s in decrypts if "Condition" not in s]
+    (ops_key,) = direct  # the proposals document is encrypted with the ops bucket's key
+    assert "BackupKey" in flat(ops_key["Resource"])
+    via = "secretsmanager.us-east-1.amazonaws.com"
+    for statement in decrypts:
+        if statement is not ops_key:  # the configured database secret, only as Secrets Manager uses the key
+            assert statement["Condition"]["StringEquals"]["kms:ViaService"] == [via]
+    actions = {a for s in _statements(resources, functions, "prove") for a in as_list(s["Action"])}
+    assert not {a for a in actions if a.startswith("s3:") and a not in ("s3:GetObject", "s3:ListBucket")}
