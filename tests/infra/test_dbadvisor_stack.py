@@ -137,6 +137,17 @@ def test_configured_stack_has_no_unsuppressed_nag_errors_and_every_suppression_s
     assert all(r.get("applies_to") for r in rules if r["id"] == "AwsSolutions-IAM5")
 
 
+def test_the_stack_as_cdk_json_configures_it_has_no_unsuppressed_nag_errors(synth):
+    from aws_cdk import Stack
+    from aws_cdk.assertions import Annotations, Match
+
+    from infra_cdk.app import DBADVISOR_STACK_ID
+
+    stack = Stack.of(synth.app.node.find_child(DBADVISOR_STACK_ID))
+    errors = Annotations.from_stack(stack).find_error("*", Match.string_like_regexp("AwsSolutions-.*"))
+    assert [f"{e.id}: {e.entry.data}" for e in errors] == []
+
+
 def test_errors_and_the_dlq_alarm_the_ops_topic(shared):
     alarms = {v["Properties"]["AlarmName"]: v["Properties"] for v in of_type(shared, "AWS::CloudWatch::Alarm").values()}
     assert set(alarms) == {f"{PREFIX}-dbadvisor-errors", f"{PREFIX}-dbadvisor-dlq"}
