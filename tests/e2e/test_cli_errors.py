@@ -126,22 +126,3 @@ def test_on_aws_a_drill_source_the_deployment_does_not_drill_is_refused_before_s
     done = _opsctl_on_aws(aws_endpoint, "drill", "run", "--prefix", "deployed-ops", "--source", "nosuchdb")
     assert error_line(done).endswith("--source nosuchdb: not a configured drill source; configured: orders-db, "
                                      "billing-db")
-
-
-def test_invoke_prints_a_summary_by_default_and_the_full_json_only_with_json(tmp_path):
-    from opsctl.lambda_calls import backup_tick
-
-    event = tmp_path / "tick.json"
-    event.write_text(json.dumps(backup_tick("database")))  # a tick of now: the function refuses stale ones
-    summary = opsctl("invoke", "backup", "--local", "--event", str(event), "--out", str(tmp_path))
-    assert summary.returncode == 0, summary.stdout[-3000:] + summary.stderr[-3000:]
-    lines = summary.stdout.splitlines()
-    assert lines[0] == f"churnguard-ops-backup <- {event}: ok"
-    assert lines[1].startswith("  Backup policy 'database', slot ")
-    assert any(re.match(r"  +\[  ok\] snapshot churnguard-prod", line) for line in lines)
-    assert '"outcomes"' not in summary.stdout
-    assert json.loads((tmp_path / "invoke-backup.json").read_text())[0]["payload"]["outcomes"]  # --out as before
-
-    full = opsctl("invoke", "backup", "--local", "--event", str(event), "--json")
-    assert full.returncode == 0, full.stdout[-3000:] + full.stderr[-3000:]
-    assert json.loads(full.stdout)["outcomes"]

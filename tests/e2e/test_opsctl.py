@@ -21,7 +21,7 @@ def opsctl(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
 
 
 #: An operator must not wonder whether opsctl hangs: progress at least this often (heartbeat 8 s + slack).
-def test_invoke_backup_works_with_every_sample_event(tmp_path):
+def test_invoke_backup_works_with_every_sample_event_and_prints_a_summary_of_each(tmp_path):
     files = event_files("backup")
     assert len(files) >= 4
     args = ["invoke", "backup", "--local", "--now", "--out", str(tmp_path)]
@@ -31,10 +31,18 @@ def test_invoke_backup_works_with_every_sample_event(tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     records = json.loads((tmp_path / "invoke-backup.json").read_text())
     assert [r["error"] for r in records] == [None] * len(files)
-    assert all(r["payload"]["outcomes"] for r in records)
+    assert all(r["payload"]["outcomes"] for r in records)  # the full results go to --out
+    # Without --json: a summary per event, not the full results.
+    lines = done.stdout.splitlines()
+    for path in files:
+        assert f"churnguard-ops-backup <- {path.relative_to(ROOT)}: ok" in lines, done.stdout[-3000:]
+    database = lines.index("churnguard-ops-backup <- events/backup/scheduled-tick-database.json: ok")
+    assert lines[database + 1].startswith("  Backup policy 'database', slot "), done.stdout[-3000:]
+    assert any(re.match(r"  +\[  ok\] snapshot churnguard-prod", line) for line in lines), done.stdout[-3000:]
+    assert '"outcomes"' not in done.stdout
 
 
-def test_a_replayed_backup_event_is_refused_naming_its_time(tmp_path):
+def test_a_replayed_backup_event_is_refused_naming_its_time_and_json_prints_the_full_result(tmp_path):
     done = opsctl("invoke", "backup", "--local", "--json", "--out", str(tmp_path),
                   "--event", "events/backup/scheduled-tick-database.json")
     assert done.returncode == 1
@@ -42,6 +50,7 @@ def test_a_replayed_backup_event_is_refused_naming_its_time(tmp_path):
     assert record["payload"]["errorType"] == "InvalidEvent"
     assert record["payload"]["errorMessage"].startswith("time: 2026-11-28T10:00:00+00:00 is ")
     assert "refusing a replayed event" in record["payload"]["errorMessage"]
+    assert json.loads(done.stdout) == record["payload"]  # --json: the whole result, as JSON, instead of a summary
 
 
 def test_backup_run_takes_an_on_demand_recovery_point_even_when_the_hours_snapshot_exists(tmp_path):
