@@ -407,7 +407,7 @@ class EmbeddedAws:
         # here those are workflow outcomes (the execution history has them), not server faults.
         logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
         # The same app ThreadedMotoServer builds, wrapped by our middleware.
-        moto_app = DomainDispatcherApplication(create_backend_app)
+        moto_app = _BackendByHost(create_backend_app)
         # Outermost first: injected faults (any API, Invoke included), the RDS data plane (when
         # attached), Lambda dispatch, CloudWatch extensions (alarm state change events, initial
         # alarm state, percentiles), EventBridge routing, moto fixes, the SQS event source mappings'
@@ -578,6 +578,21 @@ class EmbeddedAws:
             else:
                 os.environ[key] = value
         self._saved_env = {}
+
+
+class _BackendByHost(DomainDispatcherApplication):
+    """moto's dispatcher, remembering which backend serves a host. moto lists its package directory (~170
+    folders) to answer that, for every request, under a lock that serializes all requests: ~10 ms of each
+    API call on a busy machine. Hosts are few (one per service and region), and what serves one never changes."""
+
+    def __init__(self, create_app: Callable[..., Any]) -> None:
+        super().__init__(create_app)
+        self._backends: dict[str | None, Any] = {}
+
+    def get_backend_for_host(self, host: str | None) -> Any:
+        if host not in self._backends:  # moto calls this with its lock held
+            self._backends[host] = super().get_backend_for_host(host)
+        return self._backends[host]
 
 
 class _QuietMotoRequestHandler(MotoRequestHandler):

@@ -159,6 +159,10 @@ class InternalClients:
         self._endpoint_url = endpoint_url
         self._clients: dict[tuple[str, str], Any] = {}
         self._lock = threading.Lock()
+        # One session for all of them: a session loads each service's model once (~0.1 s a model), and a
+        # session per client loaded them again each time. Clients are made under the lock (sessions are not
+        # thread-safe); the clients themselves are.
+        self._session: Any = None
 
     def __call__(self, service: str, region: str) -> Any:
         key = (service, region)
@@ -170,7 +174,9 @@ class InternalClients:
                     import boto3
                     from botocore.config import Config
 
-                    client = boto3.session.Session().client(
+                    if self._session is None:
+                        self._session = boto3.session.Session()
+                    client = self._session.client(
                         service, region_name=region, endpoint_url=self._endpoint_url(),
                         aws_access_key_id="testing", aws_secret_access_key="testing",
                         config=Config(retries={"max_attempts": 2, "mode": "standard"}),
