@@ -31,6 +31,8 @@ class Synth:
     canary: Any  # CanaryStack
     security: Any  # SecurityStack
     cost: Any  # CostStack
+    performance: Any  # PerformanceStack
+    dbadvisor: Any  # DbAdvisorStack
     foundation_template: Any  # aws_cdk.assertions.Template of each stack
     template: Any  # the (primary) backup stack
     dr_template: Any
@@ -48,7 +50,7 @@ class Synth:
         if "Fn::GetStackOutput" in value:
             ref = value["Fn::GetStackOutput"]
             (producer,) = [s for s in (self.foundation, self.backup, self.dr, self.drill, self.canary,
-                                                    self.security, self.cost)
+                                                    self.security, self.cost, self.performance, self.dbadvisor)
                            if s.stack_name == ref["StackName"]]
             return self.template_json(producer)["Outputs"][ref["OutputName"]]["Value"]
         return {k: self.resolved(v) for k, v in value.items()}
@@ -72,8 +74,10 @@ def synth(tmp_path_factory: pytest.TempPathFactory, clean_cdk_env) -> Synth:
         BACKUP_STACK_ID,
         CANARY_STACK_ID,
         COST_STACK_ID,
+        DBADVISOR_STACK_ID,
         DRILL_STACK_ID,
         FOUNDATION_STACK_ID,
+        PERFORMANCE_STACK_ID,
         SECURITY_STACK_ID,
         build_app,
         cdk_json_context,
@@ -93,6 +97,8 @@ def synth(tmp_path_factory: pytest.TempPathFactory, clean_cdk_env) -> Synth:
     canary = Stack.of(app.node.find_child(CANARY_STACK_ID))
     security = Stack.of(app.node.find_child(SECURITY_STACK_ID))
     cost = Stack.of(app.node.find_child(COST_STACK_ID))
+    performance = Stack.of(app.node.find_child(PERFORMANCE_STACK_ID))
+    dbadvisor = Stack.of(app.node.find_child(DBADVISOR_STACK_ID))
     return Synth(
         app=app,
         outdir=outdir,
@@ -103,6 +109,8 @@ def synth(tmp_path_factory: pytest.TempPathFactory, clean_cdk_env) -> Synth:
         canary=canary,
         security=security,
         cost=cost,
+        performance=performance,
+        dbadvisor=dbadvisor,
         foundation_template=Template.from_stack(foundation),
         template=Template.from_stack(backup),
         dr_template=Template.from_stack(dr),

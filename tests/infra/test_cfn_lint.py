@@ -16,7 +16,7 @@ def test_cfn_lint_finds_no_errors_in_any_template(synth):
         name: artifact for name, artifact in manifest["artifacts"].items()
         if artifact["type"] == "aws:cloudformation:stack"
     }
-    assert set(stacks) >= {"ChurnGuardOpsFoundation", "ChurnGuardOpsBackup", "ChurnGuardOpsBackupDr",
+    assert set(stacks) == {"ChurnGuardOpsFoundation", "ChurnGuardOpsBackup", "ChurnGuardOpsBackupDr",
                            "ChurnGuardOpsDrill", "ChurnGuardOpsCanary", "ChurnGuardOpsSecurity", "ChurnGuardOpsCost",
                            "ChurnGuardOpsPerformance", "ChurnGuardOpsDbAdvisor"}
     problems: dict[str, list[str]] = {}

@@ -7,15 +7,17 @@ from aws_cdk.assertions import Annotations, Match
 
 pytestmark = pytest.mark.infra
 
+ALL_STACKS = ["foundation", "backup", "dr", "drill", "canary", "security", "cost", "performance", "dbadvisor"]
 
-@pytest.mark.parametrize("stack_attr", ["foundation", "backup", "dr", "drill", "canary"])
+
+@pytest.mark.parametrize("stack_attr", ALL_STACKS)
 def test_no_unsuppressed_aws_solutions_errors(synth, stack_attr):
     stack = getattr(synth, stack_attr)
     errors = Annotations.from_stack(stack).find_error("*", Match.string_like_regexp("AwsSolutions-.*"))
     assert [f"{e.id}: {e.entry.data}" for e in errors] == []
 
 
-@pytest.mark.parametrize("stack_attr", ["foundation", "backup", "dr", "drill", "canary"])
+@pytest.mark.parametrize("stack_attr", ALL_STACKS)
 def test_every_suppression_has_a_reason(synth, stack_attr):
     template = synth.template_json(getattr(synth, stack_attr))
     suppressions = [

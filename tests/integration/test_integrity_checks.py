@@ -158,7 +158,7 @@ def test_amcheck_verifies_btree_indexes_and_leaves_the_copy_unchanged(copy: Copy
     (result,) = run_checks(conn, [CheckSpec(check="amcheck")])
 
     assert result.status == "passed", result.detail
-    assert "13 btree indexes verified" in result.detail  # 5 PKs + 4 unique + 4 secondary indexes
+    assert "18 btree indexes verified" in result.detail  # 6 PKs + 4 unique + 8 secondary indexes (4 on usage_events)
     with conn.cursor() as cur:  # CREATE EXTENSION ran inside the check's rolled-back transaction
         cur.execute("SELECT count(*) FROM pg_extension WHERE extname = 'amcheck'")
         assert cur.fetchone()[0] == 0
@@ -178,7 +178,7 @@ def test_amcheck_limits_the_number_of_indexes_checked(copy: Copy) -> None:
     (result,) = run_checks(copy.connect(), [CheckSpec(check="amcheck", params={"max_indexes": 2})])
 
     assert result.status == "passed"
-    assert result.detail.startswith("2 of 13 btree indexes")
+    assert result.detail.startswith("2 of 18 btree indexes")
 
 
 # -- isolation and timeouts -----------------------------------------------------------------------------
