@@ -43,6 +43,17 @@ def test_missing_index_orders_equalities_by_selectivity_then_one_range_and_maps_
     assert [(p.position, p.column) for p in used_by.parameters] == [(1, "org_id"), (2, "kind"), (3, "occurred_at")]
 
 
+def test_the_summary_says_how_little_the_index_reads_without_rounding_it_to_zero():
+    advice = run(tables=[table("events")], column_stats=EVENT_STATS,
+                 statements=[statement(FILTER, queryid="42", calls=120, mean_ms=4.2)])
+    (finding,) = kinds(advice, "missing_index")
+    assert "an index would read ~0.02 % of it" in finding.summary  # 1/200 x 1/8 x 1/3 = 0.0208 %
+    advice = run(tables=[table("events")], column_stats=[*EVENT_STATS, stats("events", "org_id", 20000)],
+                 statements=[statement("SELECT 1 FROM events WHERE org_id = $1 AND kind = $2")])
+    (finding,) = kinds(advice, "missing_index")
+    assert "an index would read < 0.01 % of it" in finding.summary  # 1/20000 x 1/8
+
+
 def test_a_column_whose_equality_matches_too_many_rows_is_left_out_of_the_index():
     advice = run(tables=[table("events", columns=("id", "org_id", "is_test"))], column_stats=EVENT_STATS,
                  statements=[statement("SELECT * FROM events WHERE is_test = $1 AND org_id = $2")])

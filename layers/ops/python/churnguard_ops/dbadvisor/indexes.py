@@ -108,7 +108,7 @@ def missing_indexes(parsed: list[tuple[StatementStats, tuple[Comparison, ...]]],
             kind="missing_index", schema=cand.schema, table=cand.table, columns=cand.columns, sql=sql,
             summary=f"{cand.schema}.{cand.table} ({table.n_live_tup:,} rows) is scanned sequentially for "
                     f"{len(statements)} statement(s) filtering on ({', '.join(cand.columns)}): an index would read "
-                    f"~{100 * cand.combined:.2f} % of it",
+                    f"{_share(cand.combined)} of it",
             evidence={"seq_scan": table.seq_scan, "idx_scan": table.idx_scan, "seq_tup_read": table.seq_tup_read,
                       "n_live_tup": table.n_live_tup,
                       "rows_per_seq_scan": round(table.seq_tup_read / max(table.seq_scan, 1)),
@@ -282,3 +282,9 @@ def unused_indexes(indexes: list[IndexInfo], already: set[tuple[str, str]], stat
 
 def _mib(size: int) -> str:
     return f"{size / 1024 / 1024:,.2f} MiB"
+
+
+def _share(fraction: float) -> str:
+    """A fraction as a readable percentage: tiny ones as "< 0.01 %" rather than a misleading "0.00 %"."""
+    percent = 100 * fraction
+    return "< 0.01 %" if 0 < percent < 0.01 else f"~{percent:.2f} %"
