@@ -439,6 +439,18 @@ def test_start_points_process_at_embedded_server_and_stop_restores_environment(m
     assert "AWS_ENDPOINT_URL" not in os.environ
 
 
+def test_clients_are_made_once_per_service_and_region_and_follow_a_restart_to_its_new_port() -> None:
+    embedded = EmbeddedAws(region="eu-central-1")
+    with embedded:
+        s3 = embedded.client("s3")
+        assert embedded.client("s3") is s3 and embedded.client("s3", "eu-central-1") is s3
+        assert embedded.client("s3", "us-west-2") is not s3 and embedded.client("sqs") is not s3
+    with embedded:  # started again, on the port the OS picks now: new clients, for that port
+        assert embedded.client("s3") is not s3
+        assert embedded.client("s3").meta.endpoint_url == embedded.endpoint_url
+        assert embedded.client("s3").list_buckets()["Buckets"] == []
+
+
 def test_injected_fault_answers_before_moto_and_reset_clears_it(aws: EmbeddedAws) -> None:
     from botocore.config import Config
 
