@@ -25,6 +25,7 @@ from churnguard_ops.drill.checks import CHECKS, DEFAULT_CHECKS, CheckSpec
 from churnguard_ops.security.detectors import DEFAULT_DETECTORS
 from churnguard_ops.security.engine import DetectorSpec, Suppression, build_detectors
 from churnguard_ops.security.remediation import RemediationPolicy
+from infra_cdk.alarms_settings import AlarmsContext
 from infra_cdk.context_types import (  # noqa: F401  (re-exported: stacks import them from here)
     BucketName,
     DbInstanceClass,
@@ -43,6 +44,8 @@ from infra_cdk.context_types import (  # noqa: F401  (re-exported: stacks import
     secret_policy_resources,
 )
 from infra_cdk.dbadvisor_settings import DbAdvisorContext
+from infra_cdk.incidents_settings import IncidentsContext
+from infra_cdk.monitoring_settings import MonitoringContext
 from infra_cdk.performance_settings import PerformanceContext
 
 if TYPE_CHECKING:  # the CDK (and its Node.js runtime) loads only where an app is built
@@ -399,6 +402,9 @@ class ChurnGuardContext(_Strict):
     cost: CostContext = Field(default_factory=CostContext)
     performance: PerformanceContext = Field(default_factory=PerformanceContext)
     dbadvisor: DbAdvisorContext = Field(default_factory=DbAdvisorContext)
+    alarms: AlarmsContext = Field(default_factory=AlarmsContext)
+    incidents: IncidentsContext = Field(default_factory=IncidentsContext)
+    monitoring: MonitoringContext = Field(default_factory=MonitoringContext)
 
     @model_validator(mode="after")
     def _drill_secrets_name_drilled_instances(self) -> ChurnGuardContext:

@@ -10,7 +10,7 @@ import argparse
 import sys
 import warnings
 
-from opsctl.commands import backup, canary, cost, db, demo, drill, invoke, local, perf, plugins, security
+from opsctl.commands import backup, canary, cost, db, demo, drill, incident, invoke, local, perf, plugins, security
 from opsctl.errors import UsageError
 
 DEBUG_HELP = "on an error, show the Python traceback instead of a one-line message"
@@ -40,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     cost.register(commands)
     perf.register(commands)
     db.register(commands)
+    incident.register(commands)
     demo.register(commands)
     plugins.register(commands)
     # Also accepted after the command (`opsctl drill run --debug`); SUPPRESS keeps a global --debug.

@@ -9,6 +9,7 @@ import argparse
 from collections.abc import Callable
 
 from opsctl.commands.common import check_out_dir
+from opsctl.commands.demo_alarms import ALARMS_SCENARIOS
 from opsctl.commands.demo_backups import BACKUP_SCENARIOS
 from opsctl.commands.demo_canary import CANARY_SCENARIOS
 from opsctl.commands.demo_cost import COST_SCENARIOS
@@ -25,7 +26,7 @@ from opsctl.console import progress, write_json
 # drills: a drill proves the advisor's latest index proposals on its copy.
 SCENARIOS: list[Callable[..., Step]] = [*COST_SCENARIOS, *PERFORMANCE_SCENARIOS, *BACKUP_SCENARIOS,
                                         *DBADVISOR_SCENARIOS, *DRILL_SCENARIOS, *CANARY_SCENARIOS,
-                                        *SECURITY_SCENARIOS]
+                                        *SECURITY_SCENARIOS, *ALARMS_SCENARIOS]
 
 
 def register(commands: argparse._SubParsersAction) -> None:

@@ -90,6 +90,9 @@ CONTRACT = {
                        "bloat_fraction": 0.3, "bloat_min_bytes": 10485760, "wraparound_used_fraction": 0.5,
                        "connections_fraction": 0.8, "cache_hit_min": 0.95, "cache_hit_min_blocks": 10000},
     },
+    "alarms": {},
+    "incidents": {},
+    "monitoring": {},
 }
 # cdk.json drills (and backs up) both ChurnGuard databases; everything else is the default.
 CDK_JSON_CONTEXT = {

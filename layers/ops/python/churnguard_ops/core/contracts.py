@@ -125,3 +125,21 @@ DBADVISOR_PROPOSALS_PREFIX = "dbadvisor/proposals/"
 INDEX_PROPOSALS_SCHEMA_VERSION = 1
 #: Indexes the drill creates on its copy to prove a proposal carry this name prefix (the copy is deleted anyway).
 PROOF_INDEX_PREFIX = "churnguard_ops_proof_"
+
+# --- alarms and incidents ----------------------------------------------------------------------------
+#: Tags an alarm carries for routing and incidents (the seed's alert labels): severity (critical, warning, info),
+#: owning team, runbook URL, and the incident group (alarms of one group within a window share an incident).
+ALARM_SEVERITY_TAG = "Severity"
+ALARM_TEAM_TAG = "Team"
+ALARM_RUNBOOK_TAG = "Runbook"
+ALARM_GROUP_TAG = "IncidentGroup"
+ALARM_SEVERITIES = ("critical", "warning", "info")
+ALARMS_EVENT_SOURCE = f"{NAME_PREFIX.replace('-', '.')}.alarms"
+#: The incidents function (``<NAME_PREFIX>-incidents``) takes commands: the router's ``alarm_state_change``
+#: and the operators' ``list``, ``show``, ``ack``, ``note``, ``resolve``; its schedule sends ``sweep``.
+INCIDENTS_FUNCTION_SUFFIX = "incidents"
+INCIDENTS_EVENT_SOURCE = f"{NAME_PREFIX.replace('-', '.')}.incidents"
+#: Postmortem drafts: ``incidents/postmortems/<incident id>.md``.
+INCIDENT_POSTMORTEMS_PREFIX = "incidents/postmortems/"
+#: The application namespace the seed's alerting rules and the application dashboard read (configurable).
+APP_METRICS_NAMESPACE = "ChurnGuard/Api"

@@ -1,0 +1,1 @@
+"""Alarm-driven automation: CloudWatch alarm state changes routed to ordered, idempotent actions."""

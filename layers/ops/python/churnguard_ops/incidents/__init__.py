@@ -1,0 +1,1 @@
+"""Incident response: incidents opened and grouped from alarms, timelines, escalation, auto-resolve, postmortems."""
