@@ -143,3 +143,6 @@ INCIDENTS_EVENT_SOURCE = f"{NAME_PREFIX.replace('-', '.')}.incidents"
 INCIDENT_POSTMORTEMS_PREFIX = "incidents/postmortems/"
 #: The application namespace the seed's alerting rules and the application dashboard read (configurable).
 APP_METRICS_NAMESPACE = "ChurnGuard/Api"
+#: ChurnGuard's own alarms (the seed's rules, monitoring stack) are named ``<NAME_PREFIX>-app-<Rule>[-<resource>]``,
+#: e.g. ``churnguard-ops-app-HighErrorRate``, ``churnguard-ops-app-ComplianceScoreLow-org-0001``.
+APP_ALARM_NAME_PREFIX = f"{NAME_PREFIX}-app-"
