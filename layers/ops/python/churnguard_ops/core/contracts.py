@@ -133,6 +133,8 @@ ALARM_SEVERITY_TAG = "Severity"
 ALARM_TEAM_TAG = "Team"
 ALARM_RUNBOOK_TAG = "Runbook"
 ALARM_GROUP_TAG = "IncidentGroup"
+#: ``CanaryGate=true`` on an alarm that gates canary releases: the router's default route aborts the release.
+ALARM_CANARY_GATE_TAG = "CanaryGate"
 ALARM_SEVERITIES = ("critical", "warning", "info")
 ALARMS_EVENT_SOURCE = f"{NAME_PREFIX.replace('-', '.')}.alarms"
 #: The incidents function (``<NAME_PREFIX>-incidents``) takes commands: the router's ``alarm_state_change``
