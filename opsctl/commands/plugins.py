@@ -19,6 +19,7 @@ REGISTRIES: dict[str, str] = {
     "check": "churnguard_ops.drill.checks:CHECKS",  # restore-drill integrity checks (DRILL_CHECKS / drill.checks)
     "detector": "churnguard_ops.security.detectors:DETECTORS",  # security event detectors (security.detectors)
     "cost_rule": "churnguard_ops.cost.rules:COST_RULES",  # cost report rules (cost.rules)
+    "router_action": "churnguard_ops.alarms.actions:ROUTER_ACTIONS",  # alarm router actions (alarms.routes)
 }
 
 
