@@ -32,6 +32,7 @@ from infra_cdk.stacks import (
     DbAdvisorStack,
     DrillStack,
     FoundationStack,
+    IncidentsStack,
     PerformanceStack,
     SecurityStack,
 )
@@ -46,6 +47,7 @@ SECURITY_STACK_ID = "ChurnGuardOpsSecurity"
 COST_STACK_ID = "ChurnGuardOpsCost"
 DBADVISOR_STACK_ID = "ChurnGuardOpsDbAdvisor"
 PERFORMANCE_STACK_ID = "ChurnGuardOpsPerformance"
+INCIDENTS_STACK_ID = "ChurnGuardOpsIncidents"
 
 
 def build_app(
@@ -166,6 +168,17 @@ def build_app(
         env=primary_env,
     )
     performance.add_stack_dependency(foundation_stack, "the layer, bucket, CMK and topic it uses")
+    incidents = IncidentsStack(
+        app,
+        INCIDENTS_STACK_ID,
+        config=config,
+        foundation=foundation,
+        stack_name=f"{config.prefix}-incidents",
+        description="ChurnGuard Ops incidents: grouped from alarms, timelines, escalation, auto-resolve, postmortems",
+        env=primary_env,
+    )
+    incidents.add_stack_dependency(foundation_stack, "the layer, bucket, CMK and topic it uses")
+    cdk.Tags.of(incidents).add("Capability", "incidents")
 
     cdk.Tags.of(app).add("Project", config.prefix)
     for stack, capability in ((foundation_stack, "foundation"), (dr, "backup"), (primary, "backup"),

@@ -20,6 +20,7 @@ EXPECTED_STACKS = {
     "ChurnGuardOpsCost",
     "ChurnGuardOpsPerformance",
     "ChurnGuardOpsDbAdvisor",
+    "ChurnGuardOpsIncidents",
 }
 
 

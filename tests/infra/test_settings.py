@@ -91,7 +91,9 @@ CONTRACT = {
                        "connections_fraction": 0.8, "cache_hit_min": 0.95, "cache_hit_min_blocks": 10000},
     },
     "alarms": {},
-    "incidents": {},
+    "incidents": {"sweep_schedule": "rate(1 minute)", "group_window_minutes": 15,
+                  "escalate_after_minutes": {"critical": 5, "warning": 30, "info": None},
+                  "auto_resolve_minutes": 10, "retention_days": 90},
     "monitoring": {},
 }
 # cdk.json drills (and backs up) both ChurnGuard databases; everything else is the default.

@@ -143,6 +143,10 @@ INCIDENTS_FUNCTION_SUFFIX = "incidents"
 INCIDENTS_EVENT_SOURCE = f"{NAME_PREFIX.replace('-', '.')}.incidents"
 #: Postmortem drafts: ``incidents/postmortems/<incident id>.md``.
 INCIDENT_POSTMORTEMS_PREFIX = "incidents/postmortems/"
+#: The incidents table: its index listing incidents by status, and the TTL attribute (epoch seconds) that
+#: removes a resolved incident and its timeline after ``incidents.retention_days``.
+INCIDENTS_STATUS_INDEX = "by-status"
+INCIDENTS_TTL_ATTRIBUTE = "expires_at"
 #: The application namespace the seed's alerting rules and the application dashboard read (configurable).
 APP_METRICS_NAMESPACE = "ChurnGuard/Api"
 #: ChurnGuard's own alarms (the seed's rules, monitoring stack) are named ``<NAME_PREFIX>-app-<Rule>[-<resource>]``,

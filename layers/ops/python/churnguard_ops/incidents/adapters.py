@@ -16,11 +16,11 @@ from datetime import datetime
 from typing import Any
 
 from churnguard_ops.core import aws
-from churnguard_ops.core.contracts import INCIDENT_POSTMORTEMS_PREFIX
+from churnguard_ops.core.contracts import INCIDENT_POSTMORTEMS_PREFIX, INCIDENTS_STATUS_INDEX, INCIDENTS_TTL_ATTRIBUTE
 from churnguard_ops.core.errors import AlreadyExists, Conflict, guarded, raise_translated
 from churnguard_ops.incidents.model import Incident, TimelineEntry
 
-STATUS_INDEX = "by-status"
+STATUS_INDEX = INCIDENTS_STATUS_INDEX
 _META = "META"
 _PTR = "PTR"
 
@@ -99,7 +99,8 @@ class DynamoIncidentStore:
         epoch = {":t": {"N": str(int(at.timestamp()))}}
         for item in self._items(incident_id):
             guarded(f"expire {incident_id}", self._db.update_item, TableName=self.table,
-                    Key={"pk": item["pk"], "sk": item["sk"]}, UpdateExpression="SET expires_at = :t",
+                    Key={"pk": item["pk"], "sk": item["sk"]}, UpdateExpression="SET #ttl = :t",
+                    ExpressionAttributeNames={"#ttl": INCIDENTS_TTL_ATTRIBUTE},
                     ExpressionAttributeValues=epoch)
 
     # --- pointers --------------------------------------------------------------------------------------------
