@@ -4,7 +4,8 @@
 whole state with ``action`` set to what the state machine does next. Exceptions propagate: their
 class name is the Step Functions error the state machine catches (a failure anywhere rolls back).
 ``await_decision``: the release waits for a human (approval, or a hold): notify, and let the task
-token wait. ``abort``: a CloudWatch alarm went to ALARM (roll back every release it gates at once), or a
+token wait. ``abort``: a CloudWatch alarm went to ALARM (roll back every release it gates at once), the alarm
+router asked to abort a function's release (``{"abort_release": {"function_name", "reason"}}``), or a
 release's execution ended while holding its alias (stopped by hand, timed out): roll that one back.
 """
 from __future__ import annotations
@@ -15,7 +16,13 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from churnguard_ops.canary.events import AlarmStateChange, DecisionRequest, ReleaseTask, abort_trigger
+from churnguard_ops.canary.events import (
+    AbortRelease,
+    AlarmStateChange,
+    DecisionRequest,
+    ReleaseTask,
+    abort_trigger,
+)
 from churnguard_ops.core.observability import ops_handler
 
 logger = Logger()
@@ -55,7 +62,12 @@ def abort(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     from churnguard_ops.canary import wiring
 
     flow = wiring.workflow()
-    result = flow.abort(trigger) if isinstance(trigger, AlarmStateChange) else flow.execution_ended(trigger)
+    if isinstance(trigger, AbortRelease):
+        result = flow.abort_function(trigger.abort_release)
+    elif isinstance(trigger, AlarmStateChange):
+        result = flow.abort(trigger)
+    else:
+        result = flow.execution_ended(trigger)
     if result["aborted"]:
         logger.warning(f"rolled back {len(result['aborted'])} release(s)", extra={"aborted": result["aborted"]})
         metrics.add_metric(name="ReleasesRolledBack", unit="Count", value=len(result["aborted"]))

@@ -379,6 +379,24 @@ def test_an_alarm_that_gates_nothing_or_recovers_aborts_nothing(world: World) ->
     assert world.routing() == ("7", {"8": 10.0})
 
 
+def test_an_explicit_abort_rolls_back_only_the_named_functions_release_with_the_reason(world: World) -> None:
+    from churnguard_ops.canary.events import AbortRelease, abort_trigger
+
+    state = started(world, alarms=[])
+    trigger = abort_trigger({"abort_release": {"function_name": "someone-else", "reason": "r"}})
+    assert isinstance(trigger, AbortRelease)
+    assert world.flow.abort_function(trigger.abort_release)["aborted"] == []
+    assert world.routing() == ("7", {"8": 10.0})
+    trigger = abort_trigger({"abort_release": {"function_name": FN, "reason": "alarm x went to ALARM: boom"}})
+    assert isinstance(trigger, AbortRelease)
+    result = world.flow.abort_function(trigger.abort_release)
+    assert [(a["release_id"], a["reason"]) for a in result["aborted"]] == [
+        (state.release_id, "alarm x went to ALARM: boom")]
+    assert world.routing() == ("7", {}) and world.lock.entries == {}
+    with pytest.raises(ValueError, match="function_name"):
+        abort_trigger({"abort_release": {"reason": "r"}})
+
+
 def test_rollback_after_another_release_took_the_alias_leaves_it_alone(world: World) -> None:
     world.alarms.set("api-errors", "OK")
     state = started(world, alarms=["api-errors"])

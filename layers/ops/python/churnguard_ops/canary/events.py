@@ -42,11 +42,30 @@ class ExecutionStatusChange(EventBridgeModel):
     detail_type: Literal["Step Functions Execution Status Change"] = Field(alias="detail-type")
 
 
-def abort_trigger(event: Any) -> AlarmStateChange | ExecutionStatusChange:
-    """What the abort function receives: a release execution that ended, or else an alarm state change.
+class AbortReleaseRequest(BaseModel):
+    """``{"function_name", "reason"}``: roll back the running release(s) of this function (the alarm router's
+    ``abort_release`` action sends it, whichever alarm the release gates on)."""
 
-    Chosen by ``detail-type`` first, so a malformed event is refused naming its field (a tagged union
+    model_config = ConfigDict(extra="forbid")
+
+    function_name: str = Field(min_length=1, max_length=140)
+    reason: str = Field(min_length=1, max_length=4096)
+
+
+class AbortRelease(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    abort_release: AbortReleaseRequest
+
+
+def abort_trigger(event: Any) -> AlarmStateChange | ExecutionStatusChange | AbortRelease:
+    """What the abort function receives: an explicit abort of a function's release, a release execution that
+    ended, or else an alarm state change.
+
+    Chosen by a key first, so a malformed event is refused naming its field (a tagged union
     would report a missing tag on the event as a whole)."""
+    if isinstance(event, dict) and "abort_release" in event:
+        return AbortRelease.model_validate(event)
     if isinstance(event, dict) and event.get("detail-type") == "Step Functions Execution Status Change":
         return ExecutionStatusChange.model_validate(event)
     return AlarmStateChange.model_validate(event)

@@ -38,7 +38,7 @@ from churnguard_ops.canary.errors import (
     SmokeTestFailed,
     ValidationFailed,
 )
-from churnguard_ops.canary.events import AlarmStateChange, ExecutionStatusChange
+from churnguard_ops.canary.events import AbortReleaseRequest, AlarmStateChange, ExecutionStatusChange
 from churnguard_ops.canary.judge import business_change_pct, judge
 from churnguard_ops.canary.model import (
     Action,
@@ -325,6 +325,17 @@ class CanaryWorkflow:
                 continue
             reason = f"alarm {name} went to ALARM: {event.detail.state.reason}".rstrip(": ")
             detail = self._abort_entry(entry, reason, stop_execution=True)
+            if detail is not None:
+                result["aborted"].append(detail)
+        return result
+
+    def abort_function(self, request: AbortReleaseRequest) -> dict[str, Any]:
+        """An explicit abort (the alarm router): every running release of the function is rolled back."""
+        result: dict[str, Any] = {"function_name": request.function_name, "aborted": []}
+        for entry in self.lock.running():
+            if entry.key.split(":", 1)[0] != request.function_name or entry.status != "running":
+                continue
+            detail = self._abort_entry(entry, request.reason, stop_execution=True)
             if detail is not None:
                 result["aborted"].append(detail)
         return result
