@@ -284,3 +284,11 @@ def test_list_filters_by_status_newest_first_and_show_returns_the_timeline():
     shown = w.service.show(b)
     assert shown["incident"]["acknowledged_by"] == "alice"
     assert [e["kind"] for e in shown["timeline"]] == ["opened", "ack", "note"]
+
+
+def test_actions_recorded_under_the_alarm_events_own_id_are_not_mistaken_for_a_redelivery():
+    w = World()
+    incident_id = w.alarm(event_id="evt-1")["incident_id"]
+    command = parse_command({"command": "record_actions", "incident_id": incident_id, "event_id": "evt-1",
+                             "actions": [{"action": "notify", "ok": True}]})
+    assert w.service.record_actions(command)["recorded"] == 1  # type: ignore[arg-type]

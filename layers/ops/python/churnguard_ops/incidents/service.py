@@ -132,7 +132,8 @@ class IncidentService:
         alarm, now = command.alarm, self.clock()
         held_id = self.store.pointer(alarm_key(alarm.name))
         held = self._active(held_id)
-        if held is not None and command.event_id in held.event_ids:
+        seen = f"alarm:{command.event_id}"  # the router sends record_actions under the same event id
+        if held is not None and seen in held.event_ids:
             return _result(held, "ignored")
         if alarm.state != "ALARM":
             if held is None:
@@ -146,7 +147,7 @@ class IncidentService:
             group_id = self.store.pointer(group_key(alarm.group))
             grouped = self._active(group_id)
             if grouped is not None and now - grouped.updated_at <= self.policy.group_window:
-                if command.event_id in grouped.event_ids:
+                if seen in grouped.event_ids:
                     return _result(grouped, "ignored")
                 self._apply(grouped, command, now, attached=True)
                 self.store.claim(alarm_key(alarm.name), grouped.incident_id, replacing=held_id)
@@ -160,7 +161,7 @@ class IncidentService:
         incident = Incident(
             incident_id=incident_id_for(alarm.time, command.event_id), title=f"{alarm.name} in ALARM",
             severity=alarm.severity, team=alarm.team, group=alarm.group, alarms=[_incident_alarm(alarm, now)],
-            opened_at=now, updated_at=now, event_ids=[command.event_id])
+            opened_at=now, updated_at=now, event_ids=[f"alarm:{command.event_id}"])
         try:
             self.store.create(incident)
         except AlreadyExists:  # this very event opened it already (a concurrent redelivery)
@@ -195,7 +196,7 @@ class IncidentService:
         if alarm.state == "ALARM" and severity_rank(alarm.severity) > severity_rank(incident.severity):
             incident.severity = alarm.severity
         incident.updated_at = now
-        incident.remember(command.event_id)
+        incident.remember(f"alarm:{command.event_id}")
         self.store.save(incident)
         kind = "attached" if attached else "alarm_state"
         detail = (f"{alarm.name} joined (group {alarm.group}, {alarm.severity})" if attached
@@ -205,9 +206,10 @@ class IncidentService:
 
     def _record_actions(self, command: ev.RecordActions) -> dict[str, Any]:
         incident = self._get(command.incident_id)
-        if command.event_id in incident.event_ids:
+        seen = f"actions:{command.event_id}"
+        if seen in incident.event_ids:
             return {"incident_id": incident.incident_id, "recorded": 0}
-        incident.remember(command.event_id)
+        incident.remember(seen)
         self.store.save(incident)
         now = self.clock()
         entries = [TimelineEntry(at=now, kind="notification" if a.action == "notify" else "action",
