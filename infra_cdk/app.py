@@ -25,6 +25,7 @@ from infra_cdk.nag import apply_nag
 from infra_cdk.paths import DEFAULT_OUTDIR, cdk_json_context  # noqa: F401  (re-exported for callers)
 from infra_cdk.settings import ChurnGuardContext
 from infra_cdk.stacks import (
+    AlarmsStack,
     BackupDrStack,
     BackupStack,
     CanaryStack,
@@ -48,6 +49,7 @@ COST_STACK_ID = "ChurnGuardOpsCost"
 DBADVISOR_STACK_ID = "ChurnGuardOpsDbAdvisor"
 PERFORMANCE_STACK_ID = "ChurnGuardOpsPerformance"
 INCIDENTS_STACK_ID = "ChurnGuardOpsIncidents"
+ALARMS_STACK_ID = "ChurnGuardOpsAlarms"
 
 
 def build_app(
@@ -179,11 +181,22 @@ def build_app(
     )
     incidents.add_stack_dependency(foundation_stack, "the layer, bucket, CMK and topic it uses")
     cdk.Tags.of(incidents).add("Capability", "incidents")
+    alarms = AlarmsStack(
+        app,
+        ALARMS_STACK_ID,
+        config=config,
+        foundation=foundation,
+        stack_name=f"{config.prefix}-alarms",
+        description="ChurnGuard Ops alarm router: alarm state changes to notifications, incidents, backups, aborts",
+        env=primary_env,
+    )
+    alarms.add_stack_dependency(foundation_stack, "the layer, bucket, CMK and topic it uses")
 
     cdk.Tags.of(app).add("Project", config.prefix)
     for stack, capability in ((foundation_stack, "foundation"), (dr, "backup"), (primary, "backup"),
                               (drill, "drill"), (canary, "canary"), (security, "security"),
-                              (cost, "cost"), (performance, "performance"), (dbadvisor, "dbadvisor")):
+                              (cost, "cost"), (performance, "performance"), (dbadvisor, "dbadvisor"),
+                              (alarms, "alarms")):
         cdk.Tags.of(stack).add("Capability", capability)
     if nag:
         apply_nag(app)
