@@ -34,9 +34,11 @@ from infra_cdk.stacks import (
     DrillStack,
     FoundationStack,
     IncidentsStack,
+    MonitoringStack,
     PerformanceStack,
     SecurityStack,
 )
+from infra_cdk.stacks.monitoring_stack import function_names
 
 DEFAULT_PRIMARY_REGION = "us-east-1"
 FOUNDATION_STACK_ID = "ChurnGuardOpsFoundation"
@@ -50,6 +52,7 @@ DBADVISOR_STACK_ID = "ChurnGuardOpsDbAdvisor"
 PERFORMANCE_STACK_ID = "ChurnGuardOpsPerformance"
 INCIDENTS_STACK_ID = "ChurnGuardOpsIncidents"
 ALARMS_STACK_ID = "ChurnGuardOpsAlarms"
+MONITORING_STACK_ID = "ChurnGuardOpsMonitoring"
 
 
 def build_app(
@@ -191,12 +194,27 @@ def build_app(
         env=primary_env,
     )
     alarms.add_stack_dependency(foundation_stack, "the layer, bucket, CMK and topic it uses")
+    # Built after the capability stacks: the overview graphs the errors of every ops function built before it
+    # in the primary region (a dashboard widget reads its own region's metrics).
+    monitoring = MonitoringStack(
+        app,
+        MONITORING_STACK_ID,
+        config=config,
+        foundation=foundation,
+        ops_functions=function_names(s for s in app.node.children
+                                     if isinstance(s, cdk.Stack) and s.region == primary_region),
+        stack_name=f"{config.prefix}-monitoring",
+        description="ChurnGuard Ops monitoring: the seed's alerting rules as alarms, the operations and application "
+                    "dashboards",
+        env=primary_env,
+    )
+    monitoring.add_stack_dependency(foundation_stack, "the topic its alarms notify")
 
     cdk.Tags.of(app).add("Project", config.prefix)
     for stack, capability in ((foundation_stack, "foundation"), (dr, "backup"), (primary, "backup"),
                               (drill, "drill"), (canary, "canary"), (security, "security"),
                               (cost, "cost"), (performance, "performance"), (dbadvisor, "dbadvisor"),
-                              (alarms, "alarms")):
+                              (alarms, "alarms"), (monitoring, "monitoring")):
         cdk.Tags.of(stack).add("Capability", capability)
     if nag:
         apply_nag(app)

@@ -15,6 +15,7 @@ from opsctl.commands.demo_canary import CANARY_SCENARIOS
 from opsctl.commands.demo_cost import COST_SCENARIOS
 from opsctl.commands.demo_dbadvisor import DBADVISOR_SCENARIOS
 from opsctl.commands.demo_drills import DRILL_SCENARIOS
+from opsctl.commands.demo_monitoring import MONITORING_SCENARIOS
 from opsctl.commands.demo_performance import PERFORMANCE_SCENARIOS
 from opsctl.commands.demo_security import SECURITY_SCENARIOS
 from opsctl.commands.demo_steps import Step
@@ -26,7 +27,8 @@ from opsctl.console import progress, write_json
 # drills: a drill proves the advisor's latest index proposals on its copy.
 SCENARIOS: list[Callable[..., Step]] = [*COST_SCENARIOS, *PERFORMANCE_SCENARIOS, *BACKUP_SCENARIOS,
                                         *DBADVISOR_SCENARIOS, *DRILL_SCENARIOS, *CANARY_SCENARIOS,
-                                        *SECURITY_SCENARIOS, *ALARMS_SCENARIOS]
+                                        *SECURITY_SCENARIOS, *ALARMS_SCENARIOS,
+                                        *MONITORING_SCENARIOS]  # last: it checks what the others emitted
 
 
 def register(commands: argparse._SubParsersAction) -> None:

@@ -7,8 +7,14 @@ so each published version keeps its behaviour:
 - ``LATENCY_MS`` (± ``JITTER_MS``): how long a request takes (slept);
 - ``ERROR_RATE``: the probability that a request fails (an unhandled ``PredictionBackendError``);
 - one ``PredictionsServed`` (Count 1) per successful request, namespace ``ChurnGuard/Api``,
-  dimensions {FunctionName, Version = the executed version}, printed as an EMF record as
-  Powertools would; the embedded AWS ingests EMF from function output (``opsctl.local.emf``).
+  dimensions {FunctionName, Version = the executed version} and {Service}, printed as an EMF record as
+  Powertools would; the embedded AWS ingests EMF from function output (``opsctl.local.emf``);
+- per request, the seed's API metrics the monitoring alarms and the application dashboard read
+  (``infra_cdk.monitoring_settings.AppMetricsContext`` defaults): ``Count`` (1), ``5XXError`` (1 when it
+  failed, else 0) and ``Latency`` (milliseconds), dimensions {Service = churnguard-api};
+- a ``{"action": "compliance_status", "scores": {org: score}, "gdpr_overdue": n}`` request answers what
+  ChurnGuard's compliance job reports: ``ComplianceScore`` per {Organization} and ``GDPRRequestsOverdue``
+  {Service} (the stand-in takes the figures from the request; the product computes them from its data).
 
 ``SampleApi.deploy(aws, error_rate=0.3, latency_ms=250)`` creates the function in the embedded
 AWS's control plane and the in-process registry, publishes v1 (healthy: no errors, ~50 ms),
@@ -34,10 +40,12 @@ from .lambda_runtime import DEFAULT_ACCOUNT_ID
 if TYPE_CHECKING:
     from .aws import EmbeddedAws
 
-__all__ = ["API_NAMESPACE", "FUNCTION_NAME", "PredictionBackendError", "SampleApi", "handler"]
+__all__ = ["API_DIMENSIONS", "API_NAMESPACE", "FUNCTION_NAME", "PredictionBackendError", "SampleApi", "handler"]
 
 FUNCTION_NAME = "churnguard-api"
 API_NAMESPACE = "ChurnGuard/Api"
+#: The API-wide series' dimensions (the monitoring context's default ``app.dimensions``).
+API_DIMENSIONS = {"Service": "churnguard-api"}
 HEALTHY = {"ERROR_RATE": "0", "LATENCY_MS": "50", "JITTER_MS": "10"}
 
 _random = random.Random()
@@ -51,30 +59,65 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
     # The business metric is dated when the request arrived, as AWS dates the invocation's own metrics:
     # a request straddling a period boundary then counts in the same period for both.
     received_ms = int(time.time() * 1000)
+    request = event if isinstance(event, dict) else {}
+    if request.get("action") == "compliance_status":
+        return _compliance_status(request, received_ms)
     error_rate = float(os.environ.get("ERROR_RATE", "0"))
     latency_ms = float(os.environ.get("LATENCY_MS", "0"))
     jitter_ms = float(os.environ.get("JITTER_MS", "0"))
     delay = max(0.0, latency_ms + _random.uniform(-jitter_ms, jitter_ms)) / 1000
     if delay:
         time.sleep(delay)
-    if _random.random() < error_rate:
+    failed = _random.random() < error_rate
+    _emf(received_ms, {"Count": ("Count", 1), "5XXError": ("Count", 1 if failed else 0),
+                       "Latency": ("Milliseconds", round(time.time() * 1000 - received_ms, 3))})
+    if failed:
         raise PredictionBackendError("model backend timed out")
-    customer = str((event or {}).get("customer_id", "anonymous"))
+    customer = str(request.get("customer_id", "anonymous"))
     digest = hashlib.sha256(customer.encode()).digest()
     probability = round(digest[0] / 255, 3)
     version = getattr(context, "function_version", os.environ.get("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"))
     print(json.dumps({  # EMF, as Powertools' single_metric prints it
         "_aws": {
             "Timestamp": received_ms,
-            "CloudWatchMetrics": [{"Namespace": API_NAMESPACE, "Dimensions": [["FunctionName", "Version"]],
+            "CloudWatchMetrics": [{"Namespace": API_NAMESPACE,
+                                   "Dimensions": [["FunctionName", "Version"], sorted(API_DIMENSIONS)],
                                    "Metrics": [{"Name": "PredictionsServed", "Unit": "Count"}]}],
         },
         "FunctionName": context.function_name,
         "Version": version,
+        **API_DIMENSIONS,
         "PredictionsServed": 1,
     }))
     return {"customer_id": customer, "churn_probability": probability, "will_churn": probability >= 0.5,
             "served_by": version}
+
+
+def _emf(timestamp_ms: int, values: dict[str, tuple[str, float]],
+         dimensions: dict[str, str] | None = None) -> None:
+    """One EMF record of ``values`` (name -> (unit, value)) under one dimension set (default: the API's)."""
+    dims = API_DIMENSIONS if dimensions is None else dimensions
+    print(json.dumps({
+        "_aws": {"Timestamp": timestamp_ms,
+                 "CloudWatchMetrics": [{"Namespace": API_NAMESPACE, "Dimensions": [sorted(dims)],
+                                        "Metrics": [{"Name": n, "Unit": u} for n, (u, _) in values.items()]}]},
+        **dims,
+        **{n: v for n, (_, v) in values.items()},
+    }))
+
+
+def _compliance_status(request: dict[str, Any], received_ms: int) -> dict[str, Any]:
+    scores = request.get("scores") or {}
+    overdue = request.get("gdpr_overdue", 0)
+    if not isinstance(scores, dict) or not all(
+            isinstance(v, (int, float)) and 0 <= v <= 100 for v in scores.values()):
+        raise ValueError("scores maps each organization to a compliance score between 0 and 100")
+    if not isinstance(overdue, int) or overdue < 0:
+        raise ValueError("gdpr_overdue is a count of requests (>= 0)")
+    for org, score in scores.items():
+        _emf(received_ms, {"ComplianceScore": ("None", float(score))}, {"Organization": str(org)})
+    _emf(received_ms, {"GDPRRequestsOverdue": ("Count", overdue)})
+    return {"organizations": len(scores), "gdpr_overdue": overdue}
 
 
 def _tiny_zip() -> bytes:

@@ -21,6 +21,7 @@ EXPECTED_STACKS = {
     "ChurnGuardOpsPerformance",
     "ChurnGuardOpsDbAdvisor",
     "ChurnGuardOpsIncidents",
+    "ChurnGuardOpsMonitoring",
     "ChurnGuardOpsAlarms",
 }
 

@@ -119,7 +119,18 @@ CONTRACT = {
     "incidents": {"sweep_schedule": "rate(1 minute)", "group_window_minutes": 15,
                   "escalate_after_minutes": {"critical": 5, "warning": 30, "info": None},
                   "auto_resolve_minutes": 10, "retention_days": 90},
-    "monitoring": {},
+    "monitoring": {
+        "app": {"namespace": "ChurnGuard/Api", "dimensions": {"Service": "churnguard-api"}, "requests": "Count",
+                "server_errors": "5XXError", "latency": "Latency", "predictions": "PredictionsServed",
+                "gdpr_overdue": "GDPRRequestsOverdue", "compliance_score": "ComplianceScore",
+                "organization_dimension": "Organization"},
+        "organizations": ["org-0001", "org-0002", "org-0003"], "db_instance_id": "churnguard-prod",
+        "functions": ["churnguard-api", "churnguard-worker"],
+        "runbook_base_url": "https://runbooks.churnguard.example/alerts/",
+        "thresholds": {"error_rate_percent": 5.0, "latency_p95_ms": 2000.0, "db_connections": 80.0,
+                       "gdpr_overdue": 0.0, "compliance_score": 80.0, "rds_cpu_percent": 80.0,
+                       "lambda_errors": 0.0, "lambda_throttles": 0.0},
+    },
 }
 # cdk.json drills (and backs up) both ChurnGuard databases; everything else is the default.
 CDK_JSON_CONTEXT = {
