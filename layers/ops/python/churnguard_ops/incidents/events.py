@@ -9,7 +9,7 @@ from churnguard_ops.core.clock import IsoTime
 from churnguard_ops.incidents.model import AlarmState
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]  # alarm names: 255
 IncidentId = Annotated[str, StringConstraints(pattern=r"^inc-[A-Za-z0-9-]{1,80}$")]
 
 
