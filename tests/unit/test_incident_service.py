@@ -292,3 +292,15 @@ def test_actions_recorded_under_the_alarm_events_own_id_are_not_mistaken_for_a_r
     command = parse_command({"command": "record_actions", "incident_id": incident_id, "event_id": "evt-1",
                              "actions": [{"action": "notify", "ok": True}]})
     assert w.service.record_actions(command)["recorded"] == 1  # type: ignore[arg-type]
+
+
+def test_an_incident_opens_when_its_alarm_fired_so_tta_counts_from_there():
+    w = World()
+    fired = w.clock.now
+    w.clock.advance(seconds=40)  # the router delivers the change 40 s after the alarm fired
+    command = AlarmStateChange.model_validate({
+        "command": "alarm_state_change", "event_id": "late",
+        "alarm": {"name": "A", "state": "ALARM", "time": fired.isoformat(), "severity": "warning"}})
+    incident_id = w.service.alarm_state_change(command)["incident_id"]
+    w.clock.advance(seconds=20)
+    assert w.service.ack(incident_id, "alice")["time_to_acknowledge_seconds"] == 60

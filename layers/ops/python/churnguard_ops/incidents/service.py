@@ -161,7 +161,8 @@ class IncidentService:
         incident = Incident(
             incident_id=incident_id_for(alarm.time, command.event_id), title=f"{alarm.name} in ALARM",
             severity=alarm.severity, team=alarm.team, group=alarm.group, alarms=[_incident_alarm(alarm, now)],
-            opened_at=now, updated_at=now, event_ids=[f"alarm:{command.event_id}"])
+            # Opened when the alarm fired (the impact window, TTA and TTR start there), not when we heard of it.
+            opened_at=min(alarm.time, now), updated_at=now, event_ids=[f"alarm:{command.event_id}"])
         try:
             self.store.create(incident)
         except AlreadyExists:  # this very event opened it already (a concurrent redelivery)
