@@ -12,7 +12,7 @@ import pytest
 from churnguard_ops.core import contracts
 from opsctl.local.lambda_runtime import LambdaRegistry
 from tests.events import load_event
-from tests.integration.test_incident_store import create_incidents_table
+from tests.integration.test_incident_store import create_incidents_table, in_process_moto
 
 pytestmark = pytest.mark.integration
 
@@ -20,10 +20,12 @@ ROOT = Path(__file__).resolve().parents[2]
 REGION = "us-east-1"
 INCIDENT = "inc-20261130-100000-3d0b2f1e"
 
+moto_module = pytest.fixture(scope="module", name="moto_module")(in_process_moto)
 
-@pytest.fixture
-def account(moto_aws: None) -> dict[str, Any]:
-    create_incidents_table("incidents")
+
+@pytest.fixture(scope="module")
+def shared(moto_module: None) -> dict[str, Any]:
+    """The bucket, key and escalation topic (read through a queue) every test's function uses."""
     boto3.client("s3", REGION).create_bucket(Bucket="ops-bucket")
     key = boto3.client("kms", REGION).create_key()["KeyMetadata"]["Arn"]
     sqs = boto3.client("sqs", REGION)
@@ -32,8 +34,15 @@ def account(moto_aws: None) -> dict[str, Any]:
     sns = boto3.client("sns", REGION)
     topic = sns.create_topic(Name="escalation")["TopicArn"]
     sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=pages_arn, Attributes={"RawMessageDelivery": "true"})
+    return {"key": key, "topic": topic, "pages": pages}
+
+
+@pytest.fixture
+def account(shared: dict[str, Any]) -> dict[str, Any]:
+    """The function on a fresh table (so each test starts with no incidents)."""
+    key, topic, pages = shared["key"], shared["topic"], shared["pages"]
     env = {"POWERTOOLS_SERVICE_NAME": "incidents", "POWERTOOLS_METRICS_NAMESPACE": contracts.METRICS_NAMESPACE,
-           "INCIDENTS_TABLE": "incidents", "INCIDENTS_BUCKET": "ops-bucket", "INCIDENTS_KMS_KEY_ARN": key,
+           "INCIDENTS_TABLE": create_incidents_table(), "INCIDENTS_BUCKET": "ops-bucket", "INCIDENTS_KMS_KEY_ARN": key,
            "INCIDENTS_ESCALATION_TOPIC_ARN": topic, "INCIDENTS_ESCALATE_AFTER_MINUTES": '{"critical": 0}',
            "INCIDENTS_AUTO_RESOLVE_MINUTES": "0"}
     registry = LambdaRegistry(default_region=REGION)

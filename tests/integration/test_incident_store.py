@@ -2,13 +2,17 @@
 alarms of one group arriving at once opening ONE incident."""
 from __future__ import annotations
 
+import itertools
 import threading
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import boto3
 import pytest
+from moto import mock_aws
 
+from churnguard_ops.core import aws
 from churnguard_ops.core.contracts import INCIDENTS_STATUS_INDEX
 from churnguard_ops.core.errors import AlreadyExists, Conflict
 from churnguard_ops.core.fakes import RecordingMetrics
@@ -24,8 +28,28 @@ TABLE = "incidents"
 T0 = datetime(2026, 11, 30, 10, 0, tzinfo=timezone.utc)
 
 
-def create_incidents_table(name: str = TABLE) -> None:
-    """The table as the incidents stack defines it (keys, status index)."""
+_tables = itertools.count()
+
+
+def in_process_moto() -> Iterator[None]:
+    """One in-process moto for a module (each test gets its own table instead of its own moto)."""
+    with pytest.MonkeyPatch.context() as mp:
+        for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                           "AWS_DEFAULT_REGION": REGION}.items():
+            mp.setenv(key, value)
+        mp.delenv("AWS_ENDPOINT_URL", raising=False)
+        aws.reset_clients()
+        with mock_aws():
+            yield
+        aws.reset_clients()
+
+
+moto_module = pytest.fixture(scope="module", name="moto_module")(in_process_moto)
+
+
+def create_incidents_table(prefix: str = TABLE) -> str:
+    """A fresh table as the incidents stack defines it (keys, status index); returns its name."""
+    name = f"{prefix}-{next(_tables)}"
     boto3.client("dynamodb", REGION).create_table(
         TableName=name, BillingMode="PAY_PER_REQUEST",
         AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"} for n in ("pk", "sk", "status", "opened_at")],
@@ -33,12 +57,12 @@ def create_incidents_table(name: str = TABLE) -> None:
         GlobalSecondaryIndexes=[{"IndexName": INCIDENTS_STATUS_INDEX, "Projection": {"ProjectionType": "ALL"},
                                  "KeySchema": [{"AttributeName": "status", "KeyType": "HASH"},
                                                {"AttributeName": "opened_at", "KeyType": "RANGE"}]}])
+    return name
 
 
 @pytest.fixture
-def store(moto_aws: None) -> DynamoIncidentStore:
-    create_incidents_table()
-    return DynamoIncidentStore(TABLE, REGION)
+def store(moto_module: None) -> DynamoIncidentStore:
+    return DynamoIncidentStore(create_incidents_table(), REGION)
 
 
 def _incident(incident_id: str = "inc-1", **changes: Any) -> Incident:
@@ -100,7 +124,7 @@ def test_expire_sets_the_ttl_on_the_incident_and_its_timeline(store):
     store.append("inc-1", [TimelineEntry(at=T0, kind="opened", detail="A")])
     until = T0 + timedelta(days=90)
     store.expire("inc-1", until)
-    items = boto3.client("dynamodb", REGION).scan(TableName=TABLE)["Items"]
+    items = boto3.client("dynamodb", REGION).scan(TableName=store.table)["Items"]
     assert sorted(i["sk"]["S"][:2] for i in items) == ["ME", "T#"]
     assert {i["expires_at"]["N"] for i in items} == {str(int(until.timestamp()))}
 
