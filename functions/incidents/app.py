@@ -33,5 +33,7 @@ def handle(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     except (UnknownIncident, InvalidTransition) as exc:
         logger.warning(f"{command.command}: {exc}")
         return {"error": str(exc)}
-    logger.info(f"{command.command} done", extra={"result": {k: v for k, v in result.items() if k != "timeline"}})
+    # The answer's headline only: a list or a timeline can be long, and the function returns it anyway.
+    logger.info(f"{command.command} done", extra={"result": {k: v for k, v in result.items()
+                                                             if k not in ("incidents", "incident", "timeline")}})
     return result
