@@ -79,6 +79,8 @@ def local_context(region: str, source_dsn: str | None = None) -> dict[str, Any]:
     advisor = churnguard.setdefault("dbadvisor", {})  # the PostgreSQL advisor reads the same database
     advisor["db_secrets"] = {**advisor.get("db_secrets", {}), primary: local_secret_arn(primary, region)}
     advisor["db_sslmode"] = "disable"
+    # The demo's incident resolves itself right after its alarms clear (on AWS: auto_resolve_minutes, cdk.json).
+    churnguard.setdefault("incidents", {})["auto_resolve_minutes"] = 0
     if source_dsn and not drill.get("checks"):
         drill["checks"] = SCHEMA_AGNOSTIC_CHECKS
     if source_dsn and not drill.get("performance_queries"):

@@ -52,6 +52,7 @@ from .faults import FaultInjectionMiddleware
 from .lambda_metrics import LambdaMetrics
 from .lambda_runtime import (
     DEFAULT_ACCOUNT_ID,
+    LAMBDA_EXECUTION_ENV,
     FunctionNotRegistered,
     Handler,
     InvocationResult,
@@ -228,7 +229,10 @@ class LambdaInvokeMiddleware:
             return _respond(start_response, "202 Accepted", None,
                             {"X-Amz-Executed-Version": version.version if version else "$LATEST"})
         try:
-            result = self._run(fn, event, resolved)
+            # A handler invoking another function synchronously (the alarm router asks the incidents function)
+            # waits for the answer while it holds the one-at-a-time lock: its call runs nested, inside it.
+            nested = _NESTED_MARK in environ.get("HTTP_USER_AGENT", "")
+            result = self._run(fn, event, resolved, nested=nested)
         except FunctionNotRegistered:  # unregistered between check and call (a reset)
             return _not_found(start_response, identifier, region or self.registry.default_region)
         headers = {"X-Amz-Executed-Version": result.executed_version, "X-Amzn-RequestId": result.request_id}
@@ -254,12 +258,17 @@ class LambdaInvokeMiddleware:
                 return
             running[0].join(max(0.0, deadline - time.monotonic()))
 
-    def _run(self, fn: RegisteredFunction, event: Any, resolved: ResolvedInvocation | None) -> InvocationResult:
+    def _run(self, fn: RegisteredFunction, event: Any, resolved: ResolvedInvocation | None,
+             nested: bool = False) -> InvocationResult:
         result = self.registry.invoke(fn.arn, event, region=fn.region,
-                                      version=resolved.config if resolved is not None else None)
+                                      version=resolved.config if resolved is not None else None, nested=nested)
         if self.metrics is not None:
             self.metrics.publish(fn.region, fn.name, resolved, result)
         return result
+
+
+#: botocore's User-Agent carries ``exec-env/$AWS_EXECUTION_ENV``: a request made by a function's own code.
+_NESTED_MARK = f"exec-env/{LAMBDA_EXECUTION_ENV}"
 
 
 class ExecutionNameMiddleware:

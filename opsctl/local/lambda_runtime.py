@@ -51,6 +51,8 @@ __all__ = [
 ]
 
 DEFAULT_ACCOUNT_ID = "123456789012"  # moto's default account
+#: What Lambda sets in AWS_EXECUTION_ENV (botocore sends it in its User-Agent as ``exec-env/...``).
+LAMBDA_EXECUTION_ENV = "AWS_Lambda_python3.11"
 Handler = Callable[[Any, Any], Any]
 
 # name | name:qualifier | 123456789012:function:name[:q] | arn:aws:lambda:region:acct:function:name[:q]
@@ -234,11 +236,17 @@ class LambdaRegistry:
 
     # -- invocation --------------------------------------------------------------------
     def invoke(
-        self, identifier: str, event: Any, *, region: str | None = None, version: VersionConfig | None = None
+        self, identifier: str, event: Any, *, region: str | None = None, version: VersionConfig | None = None,
+        nested: bool = False,
     ) -> InvocationResult:
+        """Run the function, one invocation at a time. ``nested``: called synchronously by the running
+        function's own code, which holds the lock and waits for this answer, so it runs inside that one
+        (taking the lock would deadlock). Without a running function, nested calls queue like any other."""
         registered = self.lookup(identifier, region)
         version = version or VersionConfig("$LATEST")
         fn = self.version_code(registered, version.version)
+        if nested and self._invoke_lock.locked():
+            return self._invoke_locked(fn, event, version)
         if not self._invoke_lock.acquire(timeout=self._lock_timeout):
             # A handler that synchronously waits on another local invoke would deadlock here.
             result = _error_result(
@@ -249,39 +257,42 @@ class LambdaRegistry:
             result.executed_version = version.version
             return result
         try:
-            context = LambdaContext(
-                function_name=fn.name,
-                invoked_function_arn=version.invoked_arn or fn.arn,
-                memory_limit_in_mb=version.memory_mb or fn.memory_mb,
-                timeout_seconds=version.timeout_seconds or fn.timeout_seconds,
-                function_version=version.version,
-            )
-            self.invocations.append((fn.name, context.aws_request_id))
-            tee = self._tee(fn)
-            started = time.time()
-            clock = time.perf_counter()
-            with _environment(_runtime_env(fn, version)), contextlib.redirect_stdout(tee.start()):
-                try:
-                    handler = self._resolve(fn)
-                    payload = handler(event, context)
-                    result = InvocationResult(payload=payload, request_id=context.aws_request_id)
-                except Exception as exc:  # noqa: BLE001 - every handler failure becomes a Lambda error
-                    result = _error_result(exc, request_id=context.aws_request_id)
-                finally:
-                    duration_ms = (time.perf_counter() - clock) * 1000
-                    emf = tee.finish()
-            if result.function_error is None:
-                try:
-                    json.dumps(result.payload)  # the runtime must serialize the result; fail as it does if not
-                except (TypeError, ValueError) as exc:
-                    result = _error_result(exc, "Runtime.MarshalError", context.aws_request_id)
-            result.executed_version = version.version
-            result.started_at = started
-            result.duration_ms = duration_ms
-            result.emf_records = emf
-            return result
+            return self._invoke_locked(fn, event, version)
         finally:
             self._invoke_lock.release()
+
+    def _invoke_locked(self, fn: RegisteredFunction, event: Any, version: VersionConfig) -> InvocationResult:
+        context = LambdaContext(
+            function_name=fn.name,
+            invoked_function_arn=version.invoked_arn or fn.arn,
+            memory_limit_in_mb=version.memory_mb or fn.memory_mb,
+            timeout_seconds=version.timeout_seconds or fn.timeout_seconds,
+            function_version=version.version,
+        )
+        self.invocations.append((fn.name, context.aws_request_id))
+        tee = self._tee(fn)
+        started = time.time()
+        clock = time.perf_counter()
+        with _environment(_runtime_env(fn, version)), contextlib.redirect_stdout(tee.start()):
+            try:
+                handler = self._resolve(fn)
+                payload = handler(event, context)
+                result = InvocationResult(payload=payload, request_id=context.aws_request_id)
+            except Exception as exc:  # noqa: BLE001 - every handler failure becomes a Lambda error
+                result = _error_result(exc, request_id=context.aws_request_id)
+            finally:
+                duration_ms = (time.perf_counter() - clock) * 1000
+                emf = tee.finish()
+        if result.function_error is None:
+            try:
+                json.dumps(result.payload)  # the runtime must serialize the result; fail as it does if not
+            except (TypeError, ValueError) as exc:
+                result = _error_result(exc, "Runtime.MarshalError", context.aws_request_id)
+        result.executed_version = version.version
+        result.started_at = started
+        result.duration_ms = duration_ms
+        result.emf_records = emf
+        return result
 
     def _tee(self, fn: RegisteredFunction) -> _OutputTee:
         """One tee per function (and log stream), kept: Powertools binds its log handler to the
@@ -328,6 +339,7 @@ def _runtime_env(fn: RegisteredFunction, version: VersionConfig | None = None) -
         "AWS_LAMBDA_FUNCTION_VERSION": version.version,
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(version.memory_mb or fn.memory_mb),
         "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{fn.name}",
+        "AWS_EXECUTION_ENV": LAMBDA_EXECUTION_ENV,
         "_HANDLER": fn.handler if isinstance(fn.handler, str) else getattr(fn.handler, "__qualname__", "handler"),
         **{k: str(v) for k, v in environment.items()},
     }
