@@ -61,8 +61,8 @@ def _ops(name: str, service: str, stat: str, label: str, **dimensions: str) -> W
 def ops_overview(config: ChurnGuardContext, ops_functions: Sequence[str]) -> DashboardSpec:
     dbs = config.backup.db_instance_ids
     drilled = dbs[0]  # the scheduled drill's source (drill_alarms)
-    incidents = [_ops("IncidentsOpen", INCIDENTS_SERVICE_NAME, "Maximum", f"open {s}", Severity=s)
-                 for s in ALARM_SEVERITIES]
+    # IncidentsOpen is one count over all severities (the incidents service emits no Severity on it).
+    incidents = [_ops("IncidentsOpen", INCIDENTS_SERVICE_NAME, "Maximum", "open incidents")]
     response = [_ops(name, INCIDENTS_SERVICE_NAME, "Average", f"{label} {s}", Severity=s)
                 for name, label in (("TimeToAcknowledge", "ack"), ("TimeToResolve", "resolve"))
                 for s in ALARM_SEVERITIES]
@@ -93,7 +93,7 @@ def ops_overview(config: ChurnGuardContext, ops_functions: Sequence[str]) -> Das
         Widget("Performance breaches", (
             _ops("PerformanceBreaching", PERFORMANCE_SERVICE_NAME, "Maximum", "targets breaching"),
             _ops("PerformanceAlerts", PERFORMANCE_SERVICE_NAME, "Sum", "alerts raised"))),
-        Widget("Open incidents by severity", tuple(incidents)),
+        Widget("Open incidents", tuple(incidents)),
         Widget("Time to acknowledge / resolve (s)", tuple(response), period_minutes=60),
         Widget("Ops functions: errors", tuple(
             WidgetMetric(LAMBDA_NAMESPACE, "Errors", {"FunctionName": fn}, "Sum", fn) for fn in ops_functions),

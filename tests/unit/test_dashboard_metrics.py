@@ -91,3 +91,13 @@ def test_a_typo_in_a_dimension_name_value_or_a_missing_dimension_is_unmatched():
                                                                        "service": "backup"})
     no_service = MetricKey.of("ChurnGuardOps", "RestorableLagSeconds", {"DBInstanceIdentifier": "db-1"})
     assert unmatched([LAG, typo_value, typo_name, no_service, LAG], [LAG]) == [typo_value, typo_name, no_service]
+
+
+def test_one_emitted_severity_proves_the_others_but_not_a_mistyped_name_or_service():
+    from opsctl.commands.demo_monitoring import _widened
+
+    emitted = [MetricKey.of("ChurnGuardOps", "TimeToResolve", {"Severity": "critical", "service": "incidents"})]
+    warning = MetricKey.of("ChurnGuardOps", "TimeToResolve", {"Severity": "warning", "service": "incidents"})
+    typo_service = MetricKey.of("ChurnGuardOps", "TimeToResolve", {"Severity": "warning", "service": "incident"})
+    typo_name = MetricKey.of("ChurnGuardOps", "TimeToResolved", {"Severity": "critical", "service": "incidents"})
+    assert unmatched([warning, typo_service, typo_name], _widened(emitted)) == [typo_service, typo_name]
