@@ -1,14 +1,20 @@
-"""The alarm router on moto: its adapters, Powertools idempotency in DynamoDB, and the handler end to end."""
+"""The alarm router on moto: its adapters, Powertools idempotency in DynamoDB, and the handler end to end.
+
+One in-process moto for the module; each test makes its own uniquely named resources."""
 from __future__ import annotations
 
+import itertools
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
+from moto import mock_aws
 
 from churnguard_ops.alarms.adapters import CloudWatchAlarmTags, DynamoActionLedger, LambdaInvoker, StepFunctionsStarter
+from churnguard_ops.core import aws
 from churnguard_ops.core.errors import NotFound
 from opsctl.local.lambda_runtime import LambdaRegistry
 from tests.events import load_event
@@ -16,8 +22,26 @@ from tests.events import load_event
 ROOT = Path(__file__).resolve().parents[2]
 REGION = "us-east-1"
 PREFIX = "churnguard-ops"
-ALARM = "churnguard-HighErrorRate"
 ROLE = "arn:aws:iam::123456789012:role/sfn"
+_unique = itertools.count()
+
+
+@pytest.fixture(scope="module")
+def moto_module() -> Iterator[None]:
+    with pytest.MonkeyPatch.context() as mp:
+        for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                           "AWS_DEFAULT_REGION": REGION}.items():
+            mp.setenv(key, value)
+        mp.delenv("AWS_ENDPOINT_URL", raising=False)
+        aws.reset_clients()
+        with mock_aws():
+            yield
+        aws.reset_clients()
+
+
+@pytest.fixture
+def n(moto_module: None) -> int:
+    return next(_unique)
 
 
 class _Context:
@@ -25,7 +49,8 @@ class _Context:
         return 60_000
 
 
-def _table(name: str = "idem") -> str:
+def _table(n: int) -> str:
+    name = f"idem-{n}"
     boto3.client("dynamodb", REGION).create_table(
         TableName=name, BillingMode="PAY_PER_REQUEST", AttributeDefinitions=[{"AttributeName": "id",
                                                                               "AttributeType": "S"}],
@@ -33,16 +58,16 @@ def _table(name: str = "idem") -> str:
     return name
 
 
-def _state_machine() -> str:
+def _state_machine(n: int) -> str:
     definition = json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}})
     return boto3.client("stepfunctions", REGION).create_state_machine(
-        name="cleanup", definition=definition, roleArn=ROLE)["stateMachineArn"]
+        name=f"cleanup-{n}", definition=definition, roleArn=ROLE)["stateMachineArn"]
 
 
-def _topic_queue(severity: str) -> tuple[str, str]:
-    topic = f"arn:aws:sns:{REGION}:123456789012:{PREFIX}-alerts-{severity}"
+def _topic_queue(n: int, severity: str) -> tuple[str, str]:
+    topic = f"arn:aws:sns:{REGION}:123456789012:{PREFIX}-{n}-alerts-{severity}"
     sqs = boto3.client("sqs", REGION)
-    url = sqs.create_queue(QueueName=f"alerts-{severity}")["QueueUrl"]
+    url = sqs.create_queue(QueueName=f"alerts-{n}-{severity}")["QueueUrl"]
     return topic, url
 
 
@@ -58,33 +83,34 @@ def _messages(url: str) -> list[dict[str, Any]]:
     return [json.loads(m["Body"]) for m in got]
 
 
-def test_alarm_tags_are_read_from_cloudwatch(moto_aws):
+def test_alarm_tags_are_read_from_cloudwatch(n):
+    alarm = f"churnguard-HighErrorRate-{n}"
     cloudwatch = boto3.client("cloudwatch", REGION)
-    cloudwatch.put_metric_alarm(AlarmName=ALARM, MetricName="ErrorRate", Namespace="ChurnGuard/Api",
+    cloudwatch.put_metric_alarm(AlarmName=alarm, MetricName="ErrorRate", Namespace="ChurnGuard/Api",
                                 Statistic="Average", Period=60, EvaluationPeriods=5, Threshold=5,
                                 ComparisonOperator="GreaterThanThreshold",
                                 Tags=[{"Key": "Severity", "Value": "critical"},
                                       {"Key": "IncidentGroup", "Value": "api"}])
-    arn = cloudwatch.describe_alarms(AlarmNames=[ALARM])["MetricAlarms"][0]["AlarmArn"]
+    arn = cloudwatch.describe_alarms(AlarmNames=[alarm])["MetricAlarms"][0]["AlarmArn"]
     assert CloudWatchAlarmTags(REGION).tags(arn) == {"Severity": "critical", "IncidentGroup": "api"}
 
 
-def test_a_missing_function_is_not_found_so_abort_release_can_skip_it(moto_aws):
+def test_a_missing_function_is_not_found_so_abort_release_can_skip_it(n):
     with pytest.raises(NotFound, match="churnguard-ops-canary-abort"):
         LambdaInvoker(REGION).invoke("churnguard-ops-canary-abort", {"abort_release": {}})
 
 
-def test_the_same_execution_name_started_twice_is_one_execution(moto_aws):
-    arn = _state_machine()
+def test_the_same_execution_name_started_twice_is_one_execution(n):
+    arn = _state_machine(n)
     starter = StepFunctionsStarter(REGION)
     first = starter.start(arn, "alarm-exec-1", {"x": 1})
     assert starter.start(arn, "alarm-exec-1", {"x": 1}) == first
     assert len(boto3.client("stepfunctions", REGION).list_executions(stateMachineArn=arn)["executions"]) == 1
 
 
-def test_dynamodb_ledger_runs_once_per_key_and_forgets_a_failed_run(moto_aws, monkeypatch):
+def test_dynamodb_ledger_runs_once_per_key_and_forgets_a_failed_run(n, monkeypatch):
     monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", f"{PREFIX}-alarm-router")
-    ledger = DynamoActionLedger(_table(), 3600, REGION)
+    ledger = DynamoActionLedger(_table(n), 3600, REGION)
     ledger.register_context(_Context())
     runs: list[str] = []
 
@@ -105,27 +131,29 @@ def test_dynamodb_ledger_runs_once_per_key_and_forgets_a_failed_run(moto_aws, mo
 
 
 @pytest.fixture
-def router(moto_aws) -> dict[str, Any]:
-    queues = {s: _topic_queue(s) for s in ("critical", "warning", "info")}
-    machine = _state_machine()
+def router(n) -> dict[str, Any]:
+    alarm = f"churnguard-HighErrorRate-{n}"
+    queues = {s: _topic_queue(n, s) for s in ("critical", "warning", "info")}
+    machine = _state_machine(n)
     routes = [{"name": "application", "match": {"names": ["churnguard-*"], "tags": {"Severity": "*"}},
                "actions": [{"action": "notify"},
                            {"action": "start_execution", "params": {"state_machine_arn": machine,
                                                                     "input": {"why": "alarm"}}}]}]
     env = {"POWERTOOLS_SERVICE_NAME": "alarms", "POWERTOOLS_METRICS_NAMESPACE": "ChurnGuardOps",
-           "ALARMS_PREFIX": PREFIX, "ALARMS_ROUTES": json.dumps(routes), "ALARMS_IDEMPOTENCY_TABLE": _table(),
+           "ALARMS_PREFIX": f"{PREFIX}-{n}", "ALARMS_ROUTES": json.dumps(routes), "ALARMS_IDEMPOTENCY_TABLE": _table(n),
            "ALARMS_TOPIC_ARNS": json.dumps({s: topic for s, (topic, _) in queues.items()})}
     cloudwatch = boto3.client("cloudwatch", REGION)
-    cloudwatch.put_metric_alarm(AlarmName=ALARM, MetricName="ErrorRate", Namespace="ChurnGuard/Api",
+    cloudwatch.put_metric_alarm(AlarmName=alarm, MetricName="ErrorRate", Namespace="ChurnGuard/Api",
                                 Statistic="Average", Period=60, EvaluationPeriods=5, Threshold=5,
                                 ComparisonOperator="GreaterThanThreshold",
                                 Tags=[{"Key": "Severity", "Value": "critical"}, {"Key": "Team", "Value": "platform"},
                                       {"Key": "Runbook", "Value": "https://runbooks.example.com/high-error-rate"}])
     registry = LambdaRegistry(default_region=REGION)
     registry.register(f"{PREFIX}-alarm-router", "app.route", code_dir=ROOT / "functions" / "alarms", environment=env)
-    arn = cloudwatch.describe_alarms(AlarmNames=[ALARM])["MetricAlarms"][0]["AlarmArn"]
+    arn = cloudwatch.describe_alarms(AlarmNames=[alarm])["MetricAlarms"][0]["AlarmArn"]
     event = load_event("alarms/state-change-alarm.json", resources=[arn])
-    return {"registry": registry, "queues": queues, "machine": machine, "event": event}
+    event["detail"] = {**event["detail"], "alarmName": alarm}
+    return {"registry": registry, "queues": queues, "machine": machine, "event": event, "alarm": alarm}
 
 
 def test_handler_raises_when_the_topic_is_missing_then_a_redelivery_reruns_only_notify(router):
@@ -143,7 +171,7 @@ def test_handler_raises_when_the_topic_is_missing_then_a_redelivery_reruns_only_
     assert outcomes["notify"]["ok"] and not outcomes["notify"]["replayed"]
     assert outcomes["start_execution"]["replayed"]
     (message,) = _messages(url)
-    assert message["Subject"] == f"[CRITICAL] {ALARM} is ALARM"
+    assert message["Subject"] == f"[CRITICAL] {router['alarm']} is ALARM"
     assert "https://runbooks.example.com/high-error-rate" in message["Message"]
 
     third = router["registry"].invoke(f"{PREFIX}-alarm-router", router["event"])
