@@ -42,7 +42,7 @@ def garbage(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (["invoke", "backup", "--local", "--event", "events/backup/missing.json"],
      r"opsctl invoke: event file events/backup/missing.json: no such file"),
     (["invoke", "nosuchfn", "--local", "--event", EVENT],
-     r"opsctl invoke: no function named 'nosuchfn' .*known: backup, .*drill-plan"),
+     r"opsctl invoke: no function named 'nosuchfn' .*known: (.*, )?backup, .*drill-plan"),
     (["backup", "run", "--local", "--inject-fault", "rds"], r"opsctl backup run: --inject-fault 'rds': needs service"),
     (["backup", "run", "--local", "--inject-fault", "rds:CreateDBSnapshot:Throttling:Busy"],
      r"--inject-fault 'rds:CreateDBSnapshot:Throttling:Busy': takes at most one"),
