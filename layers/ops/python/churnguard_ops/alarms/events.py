@@ -1,7 +1,7 @@
 """The router's trigger: EventBridge's "CloudWatch Alarm State Change", parsed with Powertools' model."""
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from pydantic import BaseModel, ConfigDict, Field
@@ -17,13 +17,39 @@ class StateValue(BaseModel):
     timestamp: str = ""
 
 
+class MetricIdentity(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    dimensions: dict[str, str] = Field(default_factory=dict)
+
+
+class MetricStat(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    metric: MetricIdentity = Field(default_factory=MetricIdentity)
+
+
+class AlarmMetric(BaseModel):
+    """One entry of ``configuration.metrics``: a metric (``metricStat``) or a metric-math ``expression``."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    metric_stat: MetricStat | None = Field(None, alias="metricStat")
+
+
+class AlarmConfiguration(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    metrics: list[AlarmMetric] = Field(default_factory=list)
+
+
 class AlarmDetail(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     alarm_name: str = Field(alias="alarmName", min_length=1)
     state: StateValue
     previous_state: StateValue | None = Field(None, alias="previousState")
-    configuration: dict[str, Any] = Field(default_factory=dict)
+    configuration: AlarmConfiguration = Field(default_factory=AlarmConfiguration)
 
 
 class AlarmStateChangeEvent(EventBridgeModel):
@@ -40,12 +66,11 @@ class AlarmStateChangeEvent(EventBridgeModel):
                            dimensions=_dimensions(d.configuration))
 
 
-def _dimensions(configuration: dict[str, Any]) -> dict[str, str]:
+def _dimensions(configuration: AlarmConfiguration) -> dict[str, str]:
     """Dimensions of the alarm's metrics (metric-math alarms list several; the first value of a name wins)."""
     found: dict[str, str] = {}
-    for metric in configuration.get("metrics") or []:
-        stat = metric.get("metricStat") if isinstance(metric, dict) else None
-        dims = ((stat or {}).get("metric") or {}).get("dimensions") or {}
-        for key, value in dims.items() if isinstance(dims, dict) else ():
-            found.setdefault(str(key), str(value))
+    for metric in configuration.metrics:
+        if metric.metric_stat is not None:
+            for key, value in metric.metric_stat.metric.dimensions.items():
+                found.setdefault(key, value)
     return found

@@ -100,13 +100,13 @@ class BadCommand(ValueError):
 def parse_command(event: Any) -> Command:
     """A contract command, or ``Sweep`` for EventBridge's "Scheduled Event"; anything else is ``BadCommand``."""
     if not isinstance(event, dict):
-        raise BadCommand(f"a command must be a JSON object, not {type(event).__name__}")
+        raise BadCommand(f"command: a command must be a JSON object, not {type(event).__name__}")
     if event.get("detail-type") == "Scheduled Event":
         return Sweep(command="sweep")
     if "command" not in event:
-        raise BadCommand(f"missing 'command' (one of: {', '.join(COMMANDS)})")
+        raise BadCommand(f"command: missing 'command' (one of: {', '.join(COMMANDS)})")
     if event["command"] not in COMMANDS:
-        raise BadCommand(f"unknown command {event['command']!r} (one of: {', '.join(COMMANDS)})")
+        raise BadCommand(f"command: unknown command {event['command']!r} (one of: {', '.join(COMMANDS)})")
     try:
         return _COMMAND.validate_python(event)
     except ValidationError as exc:
