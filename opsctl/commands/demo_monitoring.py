@@ -137,8 +137,9 @@ def dashboards_read_emitted_metrics(env: Any, out: str | None) -> Step:
     step.expect("nobody-emitted metrics: none", not missing,
                 "; ".join(f"{by_metric[m]}: {m}" for m in missing) or
                 f"{len(emitted)} metrics listed by CloudWatch; not proven by this demo: "
-                + (", ".join(f"{m.name} ({NOT_PROVEN_HERE[(m.namespace, m.name)]})"
-                             for m in dict.fromkeys(not_proven)) or "none"))
+                + (", ".join(f"{name} ({NOT_PROVEN_HERE[(namespace, name)]})"
+                             for namespace, name in dict.fromkeys((m.namespace, m.name) for m in not_proven))
+                   or "none"))
     write_json(out, "monitoring-dashboard-check.json", {
         "read": [{"where": where, "metric": str(metric)} for where, metric in read],
         "missing": [str(m) for m in missing],
