@@ -12,20 +12,24 @@ from aws_cdk import aws_sqs as sqs
 from churnguard_ops.core.contracts import METRICS_NAMESPACE
 from infra_cdk.constructs import Foundation
 from infra_cdk.settings import ChurnGuardContext
+from infra_cdk.stacks.backup_probe import PROBE_SERVICE_NAME
 
 BACKUP_SERVICE_NAME = "backup"  # POWERTOOLS_SERVICE_NAME of the function
 # Powertools adds ``service=<POWERTOOLS_SERVICE_NAME>`` to every EMF metric it writes (also via
 # single_metric), so the published dimension sets are e.g. {DBInstanceIdentifier, service}.
 # CloudWatch alarms match dimension sets exactly, hence the extra dimension below.
 EMF_SERVICE_DIMENSION = {"service": BACKUP_SERVICE_NAME}
+#: The metrics the recoverability probe publishes (every probe_minutes) carry the probe's service name.
+PROBE_METRICS = frozenset({"RestorableLagSeconds", "PostureViolations"})
 # CloudWatch: EvaluationPeriods * Period may not exceed one day.
 _MAX_ALARM_WINDOW_MINUTES = 1440
 
 
 def _metric(name: str, dimensions: dict[str, str], statistic: str, period: Duration,
             label: str | None = None) -> cw.Metric:
+    service = {"service": PROBE_SERVICE_NAME} if name in PROBE_METRICS else EMF_SERVICE_DIMENSION
     return cw.Metric(namespace=METRICS_NAMESPACE, metric_name=name,
-                     dimensions_map={**dimensions, **EMF_SERVICE_DIMENSION},
+                     dimensions_map={**dimensions, **service},
                      statistic=statistic, period=period, label=label)
 
 

@@ -168,6 +168,9 @@ def restorable_lag_backup(env: Any, out: str | None) -> Step:
         pages = rds.get_paginator("describe_db_snapshots").paginate(DBInstanceIdentifier=DB, SnapshotType="manual")
         return {s["DBSnapshotIdentifier"] for page in pages for s in page["DBSnapshots"]}
 
+    # Start from OK: the embedded alarms are evaluated while a canary release runs, and with no probe on a
+    # schedule locally the lag alarm's missing data is breaching, so it may already be in ALARM (no change then).
+    _set(env, f"{prefix}-backup-restorable-lag-{DB}", "OK", "lag under the RPO (opsctl demo)")
     before = snapshots()
     _set(env, f"{prefix}-backup-restorable-lag-{DB}", "ALARM",
          "Threshold Crossed: 2 out of the last 3 datapoints [1260.0, 960.0] were greater than the threshold (900.0) "

@@ -224,9 +224,16 @@ def _alarms(resources):
             for a in of_type(resources, "AWS::CloudWatch::Alarm").values()}
 
 
-def _dims(**dims):
+def _dims(service="backup", **dims):
     # Powertools EMF adds service=<POWERTOOLS_SERVICE_NAME> to every metric; alarms must match it.
-    return sorted([{"Name": k, "Value": v} for k, v in {**dims, "service": "backup"}.items()], key=lambda d: d["Name"])
+    return sorted([{"Name": k, "Value": v} for k, v in {**dims, "service": service}.items()], key=lambda d: d["Name"])
+
+
+def _service_name(resources, function_name):
+    """POWERTOOLS_SERVICE_NAME of a synthesized function: the ``service`` dimension of every metric it emits."""
+    (function,) = [r for r in resources.values() if r["Type"] == "AWS::Lambda::Function"
+                   and r["Properties"].get("FunctionName") == function_name]
+    return function["Properties"]["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"]
 
 
 def test_alarms_have_contract_thresholds(backup_resources):
@@ -240,7 +247,11 @@ def test_alarms_have_contract_thresholds(backup_resources):
 
     lag = alarms["churnguard-ops-backup-restorable-lag-churnguard-prod"]
     assert (lag["MetricName"], lag["Statistic"], lag["Threshold"]) == ("RestorableLagSeconds", "Maximum", 15 * 60)
-    assert sorted(lag["Dimensions"], key=lambda d: d["Name"]) == _dims(DBInstanceIdentifier="churnguard-prod")
+    # The probe publishes it, under its own service name: the alarm must select the probe's series.
+    probe_service = _service_name(backup_resources, "churnguard-ops-backup-probe")
+    assert probe_service == "backup-probe"
+    assert sorted(lag["Dimensions"], key=lambda d: d["Name"]) == _dims(probe_service,
+                                                                       DBInstanceIdentifier="churnguard-prod")
     assert lag["ComparisonOperator"] == "GreaterThanThreshold"
     assert lag["TreatMissingData"] == "breaching", "no LatestRestorableTime: automated backups are off"
     # Measured by the 5-minute probe, not the hourly tick: a missed 15-minute RPO pages within 15 minutes.
@@ -248,6 +259,8 @@ def test_alarms_have_contract_thresholds(backup_resources):
     posture = alarms["churnguard-ops-backup-posture-churnguard-prod"]
     assert (posture["MetricName"], posture["Threshold"], posture["ComparisonOperator"]) == (
         "PostureViolations", 0, "GreaterThanThreshold")
+    assert sorted(posture["Dimensions"], key=lambda d: d["Name"]) == _dims(probe_service,
+                                                                           DBInstanceIdentifier="churnguard-prod")
 
     for region in ("us-east-1", "us-west-2"):
         quota = alarms[f"churnguard-ops-backup-snapshot-quota-{region}"]
