@@ -4,8 +4,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from churnguard_ops.core import aws
-from churnguard_ops.core.errors import guarded
 from churnguard_ops.core.ports import Credentials
 from churnguard_ops.core.postgres import SslMode
 from churnguard_ops.dbadvisor.catalog import PostgresCatalog
@@ -52,18 +50,3 @@ class RdsDatabaseConnector:
         finally:
             conn.close()
 
-
-class S3ReportStore:
-    """Objects in the ops bucket, SSE-KMS with the ops key."""
-
-    def __init__(self, bucket: str, kms_key_arn: str | None, region: str | None = None) -> None:
-        self.bucket = bucket
-        self.kms_key_arn = kms_key_arn
-        self.region = region
-
-    def put(self, key: str, body: str, content_type: str) -> str:
-        location = f"s3://{self.bucket}/{key}"
-        extra = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": self.kms_key_arn} if self.kms_key_arn else {}
-        guarded(f"write {location}", aws.client("s3", self.region).put_object, Bucket=self.bucket, Key=key,
-                Body=body.encode(), ContentType=content_type, **extra)
-        return location

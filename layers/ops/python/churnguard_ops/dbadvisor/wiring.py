@@ -5,8 +5,8 @@ from churnguard_ops.core import aws
 from churnguard_ops.core.clock import utcnow
 from churnguard_ops.core.metrics import EmfMetrics
 from churnguard_ops.core.rds import RdsGateway
-from churnguard_ops.core.stores import SecretsManagerCredentials, SnsNotifier
-from churnguard_ops.dbadvisor.adapters import RdsDatabaseConnector, S3ReportStore
+from churnguard_ops.core.stores import S3ReportStore, SecretsManagerCredentials, SnsNotifier
+from churnguard_ops.dbadvisor.adapters import RdsDatabaseConnector
 from churnguard_ops.dbadvisor.service import DbAdvisor
 from churnguard_ops.dbadvisor.settings import DbAdvisorSettings
 

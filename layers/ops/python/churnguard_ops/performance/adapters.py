@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from churnguard_ops.core import aws
 from churnguard_ops.core.errors import NotFound, guarded, raise_translated
+from churnguard_ops.core.stores import S3ReportStore
 from churnguard_ops.performance.cloudwatch import CloudWatchMetricReader
 from churnguard_ops.performance.model import AlertState
 
@@ -81,19 +82,6 @@ class DynamoAlertStates:
             if getattr(exc, "response", {}).get("Error", {}).get("Code", "") != "ConditionalCheckFailedException":
                 raise_translated(exc, f"release {key} in {self.table}")
 
-
-class S3ReportStore:
-    def __init__(self, bucket: str, kms_key_arn: str | None, region: str | None = None) -> None:
-        self.bucket = bucket
-        self.kms_key_arn = kms_key_arn
-        self.region = region
-
-    def put(self, key: str, body: str, content_type: str) -> str:
-        location = f"s3://{self.bucket}/{key}"
-        extra = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": self.kms_key_arn} if self.kms_key_arn else {}
-        guarded(f"write {location}", aws.client("s3", self.region).put_object, Bucket=self.bucket, Key=key,
-                Body=body.encode(), ContentType=content_type, **extra)
-        return location
 
 
 if TYPE_CHECKING:  # each adapter stands for its port (mypy checks these assignments)
