@@ -13,8 +13,8 @@ from opsctl.errors import UsageError
 if TYPE_CHECKING:
     from opsctl.environment import LocalEnvironment
 
-__all__ = ["DEFAULT_PREFIX", "UsageError", "add_target_options", "check_out_dir", "function_name", "local_target",
-           "read_event", "running", "wants_local"]
+__all__ = ["DEFAULT_PREFIX", "UsageError", "add_target_options", "check_out_dir", "copy_reports", "function_name",
+           "local_target", "read_event", "read_s3", "running", "wants_local"]
 
 DEFAULT_PREFIX = "churnguard-ops"
 
@@ -81,3 +81,26 @@ def function_name(env: LocalEnvironment | None, args: argparse.Namespace, short:
     if env is not None:
         return env.function_name(short)
     return short if short.startswith(f"{args.prefix}-") or ":" in short else f"{args.prefix}-{short}"
+
+
+def read_s3(location: str) -> bytes:
+    """The object at ``s3://bucket/key`` (a report a function wrote), with the boto3 credential chain."""
+    import boto3
+
+    if not location.startswith("s3://"):
+        raise ValueError(f"not an S3 location: {location}")
+    bucket, key = location.removeprefix("s3://").split("/", 1)
+    body: bytes = boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+    return body
+
+
+def copy_reports(locations: dict[str, str], files: dict[str, str], out: str) -> dict[str, Path]:
+    """Copy the reports a function wrote (``locations``: kind -> S3 location) into ``out`` as ``files[kind]``."""
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for kind, filename in files.items():
+        if locations.get(kind):
+            paths[kind] = folder / filename
+            paths[kind].write_bytes(read_s3(locations[kind]))
+    return paths

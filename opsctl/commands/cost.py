@@ -19,8 +19,10 @@ from opsctl.commands.common import (
     UsageError,
     add_target_options,
     check_out_dir,
+    copy_reports,
     function_name,
     local_target,
+    read_s3,
     running,
 )
 from opsctl.console import progress, still_running, write_json
@@ -100,26 +102,10 @@ def invoke_report(name: str, event: dict[str, Any], *, embedded: EmbeddedAws | N
     return run
 
 
-def read_s3(location: str) -> bytes:
-    import boto3
-
-    if not location.startswith("s3://"):
-        raise ValueError(f"not an S3 location: {location}")
-    bucket, key = location.removeprefix("s3://").split("/", 1)
-    body: bytes = boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
-    return body
-
 
 def save_report(run: ReportRun, out: str) -> dict[str, Path]:
     """Copy the report's files into ``out`` (report.json, .md, .html) and write the headline."""
-    folder = Path(out)
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = {}
-    for kind, filename in REPORT_FILES.items():
-        location = run.headline.get("reports", {}).get(kind)
-        if location:
-            paths[kind] = folder / filename
-            paths[kind].write_bytes(read_s3(location))
+    paths = copy_reports(run.headline.get("reports", {}), REPORT_FILES, out)
     headline = write_json(out, "cost-report.json", run.headline)
     if headline:
         paths["headline"] = headline

@@ -26,6 +26,7 @@ from opsctl.commands.common import (
     check_out_dir,
     function_name,
     local_target,
+    read_s3,
     running,
 )
 from opsctl.console import progress, still_running
@@ -102,13 +103,6 @@ def advise_dsn(dsn: str, label: str | None) -> dict[str, Any]:
         conn.close()
     return {**advice.document(), "proposals": advice.proposals_document()["proposals"]}
 
-
-def read_s3(location: str) -> bytes:
-    import boto3
-
-    bucket, key = location.removeprefix("s3://").split("/", 1)
-    body: bytes = boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
-    return body
 
 
 def invoke_advisor(name: str, event: dict[str, Any]) -> tuple[bool, dict[str, Any], list[dict[str, Any]]]:

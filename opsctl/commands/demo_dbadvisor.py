@@ -11,7 +11,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from opsctl.commands.db import invoke_advisor, read_s3, write_out
+from opsctl.commands.common import read_s3
+from opsctl.commands.db import invoke_advisor, write_out
 from opsctl.commands.demo_steps import Step
 
 DUPLICATES = {"usage_events_occurred_idx", "usage_events_occurred_at_idx"}

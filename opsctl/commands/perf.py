@@ -13,7 +13,16 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from opsctl.commands.common import UsageError, add_target_options, check_out_dir, function_name, local_target, running
+from opsctl.commands.common import (
+    UsageError,
+    add_target_options,
+    check_out_dir,
+    copy_reports,
+    function_name,
+    local_target,
+    read_s3,
+    running,
+)
 from opsctl.console import progress, still_running, write_json
 
 if TYPE_CHECKING:
@@ -97,23 +106,9 @@ def invoke_function(name: str, event: dict[str, Any], *, read_report: bool = Fal
     return run
 
 
-def read_s3(location: str) -> bytes:
-    import boto3
-
-    bucket, key = location.removeprefix("s3://").split("/", 1)
-    body: bytes = boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
-    return body
-
 
 def save_report(run: Run, out: str) -> dict[str, Path]:
-    folder = Path(out)
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = {}
-    for kind, filename in REPORT_FILES.items():
-        location = run.headline.get("reports", {}).get(kind)
-        if location:
-            paths[kind] = folder / filename
-            paths[kind].write_bytes(read_s3(location))
+    paths = copy_reports(run.headline.get("reports", {}), REPORT_FILES, out)
     headline = write_json(out, "perf-report.json", run.headline)
     if headline:
         paths["headline"] = headline
