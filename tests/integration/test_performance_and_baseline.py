@@ -65,7 +65,7 @@ def test_baseline_counts_every_user_table_exactly_with_schema_qualified_keys(
         conn: Any, seed_counts: dict[str, int]) -> None:
     assert capture_baseline(conn) == seed_counts == {
         "public.organizations": 50, "public.users": 1000, "public.customers": 5000,
-        "public.subscriptions": 5000, "public.predictions": 20000}
+        "public.subscriptions": 5000, "public.predictions": 20000, "public.usage_events": 20000}
 
 
 def test_baseline_uses_the_planner_estimate_above_the_exact_row_limit(conn: Any) -> None:
