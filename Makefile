@@ -26,7 +26,8 @@ $(STAMP): pyproject.toml layers/ops/requirements.txt
 demo: $(STAMP)
 	$(BIN)/opsctl demo --out out/demo
 
-# Two workers; tests/conftest.py groups the tests that share a fixture and starts the longest work first.
+# Two workers; tests/conftest.py schedules the tests that share a fixture together (its own xdist scheduler)
+# and starts the longest work first.
 test: lint
 	$(BIN)/python -m pytest -n 2 --dist loadgroup
 

@@ -22,37 +22,38 @@ def pytest_configure(config):
         config.option.loadscopereorder = False
 
 
-def _module_fixtures(item) -> list[str]:
-    """Names of the module- or package-scoped fixtures a test uses (what ties it to the other tests of its file)."""
-    info = getattr(item, "_fixtureinfo", None)
-    if info is None:
-        return []
-    return sorted(name for name, defs in info.name2fixturedefs.items()
-                  if defs and defs[-1].scope in ("module", "package"))
-
-
 def _start_rank(item) -> int:
     nodeid = item.nodeid
     return next((rank for rank, prefix in enumerate(START_ORDER) if nodeid.startswith(prefix)), len(START_ORDER))
 
 
-def pytest_collection_modifyitems(config, items):
-    """Under pytest-xdist (``make test``): every infra test runs on one worker, since they share one CDK synth
-    per session; an integration module's tests run on one worker, since they share module-scoped fixtures (an
-    embedded AWS, a PostgreSQL). An e2e test runs opsctl in a process of its own, so it is its own unit of work
-    unless it shares a module-scoped fixture (then it stays with the tests that share it). Unit tests are
-    spread freely. On an xdist worker, items are then ordered by START_ORDER (stable: the order within a rank
-    is kept)."""
-    import pytest
+def _unit_of_work(nodeid: str) -> str:
+    """Which tests run together on one worker under ``make test``: every infra test (they share one CDK synth per
+    session), an integration module's tests (they share module-scoped fixtures: an embedded AWS, a PostgreSQL);
+    an e2e test runs opsctl in a process of its own and a unit test is short, so each is its own unit of work."""
+    path = nodeid.split("::", 1)[0]
+    if path.startswith("tests/infra/"):
+        return "infra"
+    if path.startswith("tests/integration/"):
+        return path
+    return nodeid
 
-    for item in items:
-        path = item.nodeid.split("::", 1)[0]
-        if path.startswith("tests/infra/"):
-            item.add_marker(pytest.mark.xdist_group("infra"))
-        elif path.startswith("tests/e2e/"):
-            shared = _module_fixtures(item)
-            item.add_marker(pytest.mark.xdist_group(f"{path}::{','.join(shared)}" if shared else item.nodeid))
-        elif not path.startswith("tests/unit/"):
-            item.add_marker(pytest.mark.xdist_group(path))
-    if hasattr(config, "workerinput"):  # an xdist worker (its collection is what gets scheduled); else as usual
+
+def pytest_xdist_make_scheduler(config, log):
+    """Schedule by :func:`_unit_of_work`. (``--dist loadgroup`` cannot: pytest-xdist 3.8 marks a group by
+    rewriting ``item._nodeid``, which pytest 9 no longer reads, so every test was scheduled on its own and module
+    fixtures ran on both workers.)"""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByUnitOfWork(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return _unit_of_work(nodeid)
+
+    return ByUnitOfWork(config, log)
+
+
+def pytest_collection_modifyitems(config, items):
+    """On an xdist worker (its collection is what gets scheduled), order the items by START_ORDER (stable: the
+    order within a rank is kept), so the longest work starts first."""
+    if hasattr(config, "workerinput"):
         items.sort(key=_start_rank)
