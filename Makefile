@@ -49,6 +49,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/security_pipeline.py
 	$(BIN)/python bench/cost_api_calls.py
 	$(BIN)/python bench/embedded_postgres.py
+	$(BIN)/python bench/perf_api_calls.py
 
 synth: $(STAMP)
 	$(BIN)/python -m infra_cdk.app
