@@ -152,3 +152,26 @@ APP_METRICS_NAMESPACE = "ChurnGuard/Api"
 #: ChurnGuard's own alarms (the seed's rules, monitoring stack) are named ``<NAME_PREFIX>-app-<Rule>[-<resource>]``,
 #: e.g. ``churnguard-ops-app-HighErrorRate``, ``churnguard-ops-app-ComplianceScoreLow-org-0001``.
 APP_ALARM_NAME_PREFIX = f"{NAME_PREFIX}-app-"
+
+# --- feature flags (the flags library, the canary flag shifter, the CDK app and the embedded AWS agree) ---
+#: The AppConfig application that holds every flag profile; one environment per deployment stage.
+FLAGS_APPLICATION = f"{NAME_PREFIX}-flags"
+#: The feature-flag configuration profile (freeform JSON in the Powertools rule schema plus our ``rollout``).
+FLAGS_PROFILE = "feature-flags"
+#: The deployment strategy the canary flag shifter uses: all at once, no bake (the release workflow bakes).
+FLAGS_IMMEDIATE_STRATEGY = f"{NAME_PREFIX}-flags-immediate"
+#: Exposure and per-cohort metrics: namespace, dimensions and metric names.
+FLAGS_METRICS_NAMESPACE = "ChurnGuard/Flags"
+FLAG_DIMENSION = "Flag"
+FLAG_VARIANT_DIMENSION = "FlagVariant"
+FLAG_EXPOSURE_METRIC = "FlagExposure"
+FLAG_REQUESTS_METRIC = "FlagRequests"
+FLAG_ERRORS_METRIC = "FlagErrors"
+FLAG_LATENCY_METRIC = "FlagLatency"
+FLAG_STORE_ERRORS_METRIC = "FlagStoreErrors"
+FLAG_STALE_METRIC = "FlagStaleServes"
+#: The two cohorts a rollout judges: users the rollout let in, users it kept out.
+FLAG_VARIANT_ON = "on"
+FLAG_VARIANT_OFF = "off"
+#: A rollout bucket is in [0, FLAG_BUCKETS): 100,000 buckets, so 0.125 % is 125 of them.
+FLAG_BUCKETS = 100_000
