@@ -6,6 +6,7 @@ a runnable acceptance test a user can read.
 from __future__ import annotations
 
 import argparse
+import time
 from collections.abc import Callable
 
 from opsctl.commands.common import check_out_dir
@@ -44,13 +45,17 @@ def run(args: argparse.Namespace) -> int:
     steps: list[Step] = []
     with LocalEnvironment(with_postgres=True) as env:
         for scenario in SCENARIOS:
-            steps.append(scenario(env, args.out))
+            started = time.monotonic()
+            step = scenario(env, args.out)
+            step.seconds = time.monotonic() - started
+            steps.append(step)
     failed = [s for s in steps if not s.passed]
     print("\nDemo summary")
     for step in steps:
         print(f"  [{'PASS' if step.passed else 'FAIL'}] {step.title} "
-              f"({sum(c.passed for c in step.checks)}/{len(step.checks)} checks)")
+              f"({sum(c.passed for c in step.checks)}/{len(step.checks)} checks, {step.seconds:.0f} s)")
     write_json(args.out, "demo-results.json", [
-        {"step": s.title, "passed": s.passed, "checks": [c.__dict__ for c in s.checks]} for s in steps])
+        {"step": s.title, "passed": s.passed, "seconds": round(s.seconds, 1),
+         "checks": [c.__dict__ for c in s.checks]} for s in steps])
     progress("demo " + ("passed" if not failed else f"FAILED: {', '.join(s.title for s in failed)}"))
     return 1 if failed else 0

@@ -15,6 +15,8 @@ class Check:
 class Step:
     title: str
     checks: list[Check] = field(default_factory=list)
+    #: How long the scenario took, set by the demo runner (the summary shows where the time goes).
+    seconds: float = 0.0
 
     def __post_init__(self) -> None:
         print(f"\n== {self.title}")
