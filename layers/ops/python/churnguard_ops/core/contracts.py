@@ -175,3 +175,5 @@ FLAG_VARIANT_ON = "on"
 FLAG_VARIANT_OFF = "off"
 #: A rollout bucket is in [0, FLAG_BUCKETS): 100,000 buckets, so 0.125 % is 125 of them.
 FLAG_BUCKETS = 100_000
+#: The canary flag shifter's "environment busy, try again" error (a Step Functions Retry matches this class name).
+FLAGS_DEPLOYMENT_BUSY_ERROR = "FlagDeploymentBusy"
