@@ -177,3 +177,7 @@ FLAG_VARIANT_OFF = "off"
 FLAG_BUCKETS = 100_000
 #: The canary flag shifter's "environment busy, try again" error (a Step Functions Retry matches this class name).
 FLAGS_DEPLOYMENT_BUSY_ERROR = "FlagDeploymentBusy"
+#: Dimensions of the store metrics (FlagStoreErrors, FlagStaleServes): the AppConfig application and environment
+#: names (the flags stack alarms on FlagStoreErrors per environment with exactly these).
+FLAG_APPLICATION_DIMENSION = "Application"
+FLAG_ENVIRONMENT_DIMENSION = "Environment"
