@@ -93,6 +93,7 @@ HANDLERS: dict[tuple[str, str], list[Any]] = {
     ("dbadvisor", "advise"): [_event("dbadvisor/scheduled-advise.json"), _event("dbadvisor/on-demand-advise.json")],
     ("alarms", "route"): [_event(f"alarms/{p.name}") for p in sorted((EVENTS_DIR / "alarms").glob("*.json"))],
     ("incidents", "handle"): [_event(f"incidents/{p.name}") for p in sorted((EVENTS_DIR / "incidents").glob("*.json"))],
+    ("flags", "evaluate"): [_event(f"flags/{p.name}") for p in sorted((EVENTS_DIR / "flags").glob("evaluate-*.json"))],
 }
 
 JSON = st.recursive(

@@ -58,11 +58,11 @@ class FlagStore:
         return Snapshot(self._document, self._version, stale=True, error=self._error)
 
     def _poll(self, now: datetime) -> None:
-        self._next_poll = now + self.cache
+        interval = self.cache
         try:
             fetched = self.source.fetch()
             if fetched.poll_interval_seconds:
-                self._next_poll = now + timedelta(seconds=fetched.poll_interval_seconds)
+                interval = timedelta(seconds=fetched.poll_interval_seconds)
             if fetched.content:
                 self._deployed_invalid = None
                 try:
@@ -78,5 +78,7 @@ class FlagStore:
         except Exception as error:  # noqa: BLE001 -- any store failure degrades to stale or default, counted
             self._error = f"{type(error).__name__}: {error}"
             self.metrics.put(FLAG_STORE_ERRORS_METRIC, 1, "Count", self.dimensions)
-            return
-        self._confirmed_at, self._error = now, None
+        else:
+            self._confirmed_at, self._error = now, None
+        # set only once the poll ended: an interrupted poll (a Lambda timeout) is retried on the next call
+        self._next_poll = now + interval
