@@ -23,7 +23,9 @@ What else moto lacks is added the same way, at AWS API paths and actions (one mo
   "CloudWatch Alarm State Change" event when SetAlarmState changes an alarm's state;
 - ``sqs_event_sources``: SQS event source mappings deliver their queues' messages to the functions in
   batches (BatchSize, MaximumBatchingWindowInSeconds, ReportBatchItemFailures, FilterCriteria), instead
-  of moto consuming them itself; ``aws.sqs_event_sources.drain()`` waits for the queues to empty.
+  of moto consuming them itself; ``aws.sqs_event_sources.drain()`` waits for the queues to empty;
+- ``appconfig``: AppConfig environments, deployment strategies, deployments and the ``appconfigdata`` sessions
+  (``aws.appconfig.hold_next_deployment(seconds)`` keeps the next deployment DEPLOYING: the conflict fault).
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ from urllib.parse import parse_qs, unquote
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from .appconfig import EmbeddedAppConfig
 from .awsapi import InternalClients, call_app, read_body
 from .cloudwatch_alarms import AlarmEvaluator, InitialAlarmState
 from .cloudwatch_percentiles import PercentileStatistics
@@ -398,6 +401,9 @@ class EmbeddedAws:
         self.sqs_event_sources = SqsEventSources(lambda: self.endpoint_url)
         # Services moto lacks (Pricing, Compute Optimizer): a clear 400 at once instead of a retried 500.
         self.unsupported = UnsupportedServices()
+        # AppConfig environments, strategies, deployments and the appconfigdata sessions moto lacks.
+        # Conflict fault: aws.appconfig.hold_next_deployment(seconds).
+        self.appconfig = EmbeddedAppConfig()
         self._clients: dict[tuple[str, str, str], Any] = {}  # see client()
         self._clients_lock = threading.Lock()
 
@@ -422,9 +428,9 @@ class EmbeddedAws:
         # alarm state, percentiles), EventBridge routing, moto fixes, the SQS event source mappings'
         # control plane (moto stores them; sqs_event_sources delivers). Each answers only its own
         # API actions and passes everything else on, so their order among themselves is free.
-        extensions = self.unsupported.wrap(self.alarm_events.wrap(self.initial_alarm_state.wrap(
+        extensions = self.appconfig.wrap(self.unsupported.wrap(self.alarm_events.wrap(self.initial_alarm_state.wrap(
             self.percentiles.wrap(self.events.wrap(self.sfn_causes.wrap(
-                self.sqs_event_sources.wrap(ExecutionNameMiddleware(moto_app))))))))
+                self.sqs_event_sources.wrap(ExecutionNameMiddleware(moto_app)))))))))
         self.lambda_dispatch = LambdaInvokeMiddleware(extensions, self.lambdas, self.lambda_versions,
                                                       self.lambda_metrics, AliasRevisions(self.clients))
         self._dispatch = self.lambda_dispatch
@@ -485,6 +491,7 @@ class EmbeddedAws:
         self.events.clear()
         self.alarms.transitions.clear()
         self.sqs_event_sources.clear()
+        self.appconfig.clear()
         if self.lambda_dispatch is not None:
             self.lambda_dispatch.reserved_concurrency.clear()
         if self.rds_dataplane is not None:

@@ -15,6 +15,8 @@ SQS event source mappings are created in moto (CreateEventSourceMapping: the con
 Get/List/Update/Delete) and delivered by ``opsctl.local.sqs_event_sources`` (batches, batching window,
 ReportBatchItemFailures, FilterCriteria); mappings of other sources (DynamoDB, Kinesis, Kafka, MQ)
 are skipped, since nothing would deliver them. WAFv2 IP sets and SQS queue policies are created in moto.
+AppConfig applications, environments, profiles, hosted versions, strategies and deployments are created through
+AppConfig's API (``opsctl.local.appconfig_deploy``; the embedded AWS serves what moto lacks).
 
 What is not created is listed in ``LocalDeployment.skipped``, with its properties resolved
 where possible, and answers Ref/GetAtt with placeholders so the rest of the stack still deploys.
@@ -31,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .appconfig_deploy import APPCONFIG_HANDLERS
 from .aws import EmbeddedAws
 from .lambda_runtime import DEFAULT_ACCOUNT_ID, RegisteredFunction
 from .template import PhysicalResource, Resolver, TemplateError, deployment_order, load_template
@@ -719,4 +722,5 @@ _HANDLERS: dict[str, _Handler] = {
     "AWS::Lambda::EventSourceMapping": _event_source_mapping,
     "AWS::WAFv2::IPSet": _wafv2_ip_set,
     "AWS::SQS::QueuePolicy": _sqs_queue_policy,
+    **APPCONFIG_HANDLERS,  # AWS::AppConfig::* (opsctl.local.appconfig_deploy)
 }
