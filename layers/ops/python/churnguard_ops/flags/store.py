@@ -14,7 +14,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from churnguard_ops.core.clock import Clock
-from churnguard_ops.core.contracts import FLAG_STALE_METRIC, FLAG_STORE_ERRORS_METRIC
+from churnguard_ops.core.contracts import (
+    FLAG_APPLICATION_DIMENSION,
+    FLAG_ENVIRONMENT_DIMENSION,
+    FLAG_STALE_METRIC,
+    FLAG_STORE_ERRORS_METRIC,
+)
 from churnguard_ops.core.flag_document import FlagDocument
 from churnguard_ops.core.ports import MetricsSink
 from churnguard_ops.flags.ports import ConfigurationSource
@@ -37,7 +42,7 @@ class FlagStore:
         self.source, self.clock, self.metrics = source, clock, metrics
         self.cache = timedelta(seconds=cache_seconds)
         self.max_stale = timedelta(seconds=max_stale_seconds)
-        self.dimensions = {"Application": application, "Environment": environment}
+        self.dimensions = {FLAG_APPLICATION_DIMENSION: application, FLAG_ENVIRONMENT_DIMENSION: environment}
         self._document: FlagDocument | None = None
         self._version: str | None = None
         self._confirmed_at: datetime | None = None  # when a poll last returned or confirmed the document
