@@ -3,15 +3,24 @@ canary unit tests. Each is typed against its port at the bottom (``make lint`` r
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from churnguard_ops.canary.errors import AliasChanged, MetricsUnavailable, ReleaseInProgress
+from churnguard_ops.canary.errors import AliasChanged, FlagDeploymentBusy, MetricsUnavailable, ReleaseInProgress
 from churnguard_ops.canary.model import DecisionRecord
-from churnguard_ops.canary.ports import AlarmState, AliasRouting, LockEntry, SmokeResponse
+from churnguard_ops.canary.ports import (
+    AlarmState,
+    AliasRouting,
+    DeployedFlags,
+    FlagDeployment,
+    LockEntry,
+    SmokeResponse,
+)
 from churnguard_ops.core.errors import NotFound
+from churnguard_ops.core.flag_document import FlagDocument
 
 T0 = datetime(2026, 11, 28, 10, 0, tzinfo=timezone.utc)
 
@@ -89,7 +98,7 @@ class FakeCloudWatch:
         for query in queries:
             stat = query["MetricStat"]
             dims = {d["Name"]: d["Value"] for d in stat["Metric"]["Dimensions"]}
-            version = dims.get("ExecutedVersion") or dims.get("Version", "")
+            version = dims.get("ExecutedVersion") or dims.get("Version") or dims.get("FlagVariant", "")
             field = query["Id"].rsplit("_", 1)[0]
             known = self.samples.get(version, {})
             values[query["Id"]] = [known[field]] if field in known else []
@@ -168,6 +177,66 @@ class RecordingExecutions:
         self.stopped.append((execution_id, error, cause))
 
 
+class FakeAppConfig:
+    """The flag profile on AppConfig: hosted versions, environments and their deployments.
+
+    Deployments complete at once unless ``complete_at_once`` is False (then :meth:`complete` finishes them);
+    ``before_create`` runs before each new version is created, e.g. to interleave another release's write."""
+
+    def __init__(self, document: dict[str, Any], environments: tuple[str, ...] = ("production",)) -> None:
+        self.versions: dict[int, bytes] = {1: FlagDocument.from_data(document).to_json()}
+        self.deployments: dict[str, list[FlagDeployment]] = {
+            env: [FlagDeployment(env, 1, "1", "COMPLETE", T0)] for env in environments}
+        self.complete_at_once = True
+        self.before_create: Callable[[], None] | None = None
+        self.now = T0
+
+    def environments(self) -> list[str]:
+        return sorted(self.deployments)
+
+    def _of(self, environment: str) -> list[FlagDeployment]:
+        if environment not in self.deployments:
+            raise NotFound(f"flags environment {environment!r}")
+        return self.deployments[environment]
+
+    def deployed(self, environment: str) -> DeployedFlags:
+        latest = [d for d in self._of(environment) if d.state == "COMPLETE"][-1]
+        return DeployedFlags(FlagDocument.parse_json(self.versions[int(latest.version)]), latest)
+
+    def document(self, environment: str) -> dict[str, Any]:
+        """The deployed document as JSON data (for assertions)."""
+        return dict(json.loads(self.deployed(environment).document.to_json()))
+
+    def in_progress(self, environment: str) -> FlagDeployment | None:
+        return next((d for d in self._of(environment) if d.in_progress), None)
+
+    def create_version(self, document: FlagDocument, description: str) -> str:
+        if self.before_create is not None:
+            hook, self.before_create = self.before_create, None
+            hook()
+        number = max(self.versions) + 1
+        self.versions[number] = document.to_json()
+        return str(number)
+
+    def deploy(self, environment: str, version: str, description: str) -> FlagDeployment:
+        running = self.in_progress(environment)
+        if running is not None:
+            raise FlagDeploymentBusy(f"start deployment: ConflictException: deployment {running.number} in progress")
+        deployments = self._of(environment)
+        state = "COMPLETE" if self.complete_at_once else "DEPLOYING"
+        deployment = FlagDeployment(environment, deployments[-1].number + 1, version, state,
+                                    self.now if self.complete_at_once else None)
+        deployments.append(deployment)
+        return deployment
+
+    def deployment(self, environment: str, number: int) -> FlagDeployment:
+        return next(d for d in self._of(environment) if d.number == number)
+
+    def complete(self, environment: str, state: str = "COMPLETE") -> None:
+        self.deployments[environment] = [replace(d, state=state, completed_at=self.now) if d.in_progress else d
+                                         for d in self._of(environment)]
+
+
 if TYPE_CHECKING:  # mypy proves every fake satisfies its port
     from churnguard_ops.canary import ports
 
@@ -178,3 +247,4 @@ if TYPE_CHECKING:  # mypy proves every fake satisfies its port
     _decisions: ports.DecisionLog = MemoryDecisionLog()
     _lock: ports.ReleaseLock = MemoryLock()
     _executions: ports.ReleaseExecutions = RecordingExecutions()
+    _flags: ports.FlagConfigurations = FakeAppConfig({})

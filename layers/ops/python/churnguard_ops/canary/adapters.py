@@ -20,7 +20,7 @@ def _code(exc: Exception) -> str:
     return response.get("Error", {}).get("Code", "") if isinstance(response, dict) else ""
 
 
-def _call(what: str, call: Callable[..., Any], special: dict[str, Callable[[str], Exception]],
+def call_mapped(what: str, call: Callable[..., Any], special: dict[str, Callable[[str], Exception]],
           **kwargs: Any) -> Any:
     """``guarded`` with a few error codes mapped to canary errors before the generic translation."""
     try:
@@ -53,13 +53,13 @@ class LambdaAliasShifter:
         return aws.client("lambda", self.region)
 
     def routing(self, function_name: str, alias: str) -> AliasRouting:
-        raw = _call(f"read alias {function_name}:{alias}", self._lambda.get_alias, _LAMBDA_ERRORS,
+        raw = call_mapped(f"read alias {function_name}:{alias}", self._lambda.get_alias, _LAMBDA_ERRORS,
                     FunctionName=function_name, Name=alias)
         return _routing(function_name, raw)
 
     def has_version(self, function_name: str, version: str) -> bool:
         try:
-            _call(f"read version {function_name}:{version}", self._lambda.get_function_configuration,
+            call_mapped(f"read version {function_name}:{version}", self._lambda.get_function_configuration,
                   _LAMBDA_ERRORS, FunctionName=function_name, Qualifier=version)
         except NotFound:
             return False
@@ -88,7 +88,7 @@ class LambdaAliasShifter:
                                   "RoutingConfig": {"AdditionalVersionWeights": weights}}
         if revision_id:
             kwargs["RevisionId"] = revision_id
-        return _routing(function_name, _call(what, self._lambda.update_alias, _ALIAS_ERRORS, **kwargs))
+        return _routing(function_name, call_mapped(what, self._lambda.update_alias, _ALIAS_ERRORS, **kwargs))
 
 
 def _routing(function_name: str, raw: dict[str, Any]) -> AliasRouting:
@@ -130,7 +130,7 @@ class LambdaSmokeInvoker:
         self.region = region
 
     def invoke(self, function_name: str, version: str, payload: dict[str, Any]) -> SmokeResponse:
-        raw = _call(f"invoke {function_name}:{version}", aws.client("lambda", self.region).invoke, _LAMBDA_ERRORS,
+        raw = call_mapped(f"invoke {function_name}:{version}", aws.client("lambda", self.region).invoke, _LAMBDA_ERRORS,
                     FunctionName=function_name, Qualifier=version, InvocationType="RequestResponse",
                     Payload=json.dumps(payload).encode())
         body = raw["Payload"].read().decode("utf-8", "replace") if raw.get("Payload") is not None else ""
@@ -179,7 +179,7 @@ class DynamoReleaseLock:
 
     def acquire(self, entry: LockEntry, now: datetime) -> LockEntry:
         try:
-            _call(f"lock {entry.key}", self._dynamodb.put_item, _LOCK_HELD, TableName=self.table,
+            call_mapped(f"lock {entry.key}", self._dynamodb.put_item, _LOCK_HELD, TableName=self.table,
                   Item=_item(entry),
                   ConditionExpression="attribute_not_exists(lock_key) OR release_id = :rid OR expires_epoch < :now",
                   ExpressionAttributeValues={":rid": {"S": entry.release_id},
@@ -201,7 +201,7 @@ class DynamoReleaseLock:
 
     def mark_aborting(self, key: str, release_id: str) -> bool:
         try:
-            _call(f"mark {key} aborting", self._dynamodb.update_item, _LOCK_HELD, TableName=self.table,
+            call_mapped(f"mark {key} aborting", self._dynamodb.update_item, _LOCK_HELD, TableName=self.table,
                   Key={"lock_key": {"S": key}}, UpdateExpression="SET #s = :aborting",
                   ConditionExpression="release_id = :rid", ExpressionAttributeNames={"#s": "status"},
                   ExpressionAttributeValues={":aborting": {"S": "aborting"}, ":rid": {"S": release_id}})
@@ -211,7 +211,7 @@ class DynamoReleaseLock:
 
     def release(self, key: str, release_id: str) -> None:
         try:
-            _call(f"unlock {key}", self._dynamodb.delete_item, _LOCK_HELD, TableName=self.table,
+            call_mapped(f"unlock {key}", self._dynamodb.delete_item, _LOCK_HELD, TableName=self.table,
                   Key={"lock_key": {"S": key}}, ConditionExpression="release_id = :rid",
                   ExpressionAttributeValues={":rid": {"S": release_id}})
         except ReleaseInProgress:

@@ -17,17 +17,17 @@ class DecisionAnnouncer:
         self.events = events
 
     def announce(self, request: DecisionRequest) -> None:
-        target = f"{request.function_name}:{request.alias}"
+        target = request.subject()
         if request.kind == "approval":
             subject = f"Canary release {request.release_id} awaits approval"
-            body = (f"{target} version {request.new_version} passed every step so far (now at {request.weight} %). "
+            body = (f"{target} passed every step so far (now at {request.weight} %). "
                     f"Metrics are still being judged while it waits; a breach rolls back.\n"
                     f"Approve: opsctl canary approve --execution {request.execution_id}\n"
                     f"Reject:  opsctl canary reject --execution {request.execution_id} --reason '...'\n"
                     f"No answer within {request.timeout_seconds} s rolls the release back.")
         else:
             subject = f"Canary release {request.release_id} is on hold"
-            body = (f"{target} version {request.new_version} is held at {request.weight} %: {request.reason}\n"
+            body = (f"{target} is held at {request.weight} %: {request.reason}\n"
                     f"Resume judging: opsctl canary approve --execution {request.execution_id}\n"
                     f"Roll back:      opsctl canary reject --execution {request.execution_id} --reason '...'\n"
                     f"No answer within {request.timeout_seconds} s rolls the release back.")

@@ -28,3 +28,12 @@ class AliasChanged(OpsError):
 
 class MetricsUnavailable(OpsError):
     """CloudWatch could not be read; the evaluation is a PROVIDER_ERROR, never a pass."""
+
+
+class FlagDeploymentBusy(OpsError):
+    """The flag's AppConfig environment is deploying (one deployment per environment at a time), or another
+    release holds its short write lock: nothing was changed; the state machine retries with backoff."""
+
+
+class FlagDeploymentFailed(OpsError):
+    """A flag deployment did not complete (AppConfig rolled it back, or it never finished in time)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 
 class AlarmStateValue(BaseModel):
@@ -42,14 +42,36 @@ class ExecutionStatusChange(EventBridgeModel):
     detail_type: Literal["Step Functions Execution Status Change"] = Field(alias="detail-type")
 
 
+class AbortFlag(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    environment: str = Field(min_length=1, max_length=64)
+    key: str = Field(min_length=1, max_length=64)
+
+
 class AbortReleaseRequest(BaseModel):
     """``{"function_name", "reason"}``: roll back the running release(s) of this function (the alarm router's
-    ``abort_release`` action sends it, whichever alarm the release gates on)."""
+    ``abort_release`` action sends it, whichever alarm the release gates on); or ``{"flag": {"environment",
+    "key"}, "reason"}``: roll that flag's release back to its stable percentage."""
 
     model_config = ConfigDict(extra="forbid")
 
-    function_name: str = Field(min_length=1, max_length=140)
+    function_name: str | None = Field(None, min_length=1, max_length=140)
+    flag: AbortFlag | None = Field(None, validate_default=True)
     reason: str = Field(min_length=1, max_length=4096)
+
+    @field_validator("flag")
+    @classmethod
+    def _one_target(cls, flag: AbortFlag | None, info: ValidationInfo) -> AbortFlag | None:
+        if (info.data.get("function_name") is None) == (flag is None):
+            raise ValueError("give a function_name or a flag (exactly one)")
+        return flag
+
+    def matches(self, lock_key: str) -> bool:
+        """Whether a release lock (``<function>:<alias>`` or ``flag:<environment>:<key>``) is one to abort."""
+        if self.flag is not None:
+            return lock_key == f"flag:{self.flag.environment}:{self.flag.key}"
+        return lock_key.split(":", 1)[0] == self.function_name
 
 
 class AbortRelease(BaseModel):
@@ -107,9 +129,26 @@ class DecisionRequest(BaseModel):
     token: str = Field(min_length=1, max_length=1024)
     execution_id: str = Field(min_length=1)
     release_id: str = Field(min_length=1)
-    function_name: str = Field(min_length=1)
-    alias: str = Field(min_length=1)
-    new_version: str = Field(min_length=1)
+    #: The fields of an alias release (before ``target`` existed; still accepted).
+    function_name: str | None = Field(None, min_length=1)
+    alias: str | None = Field(None, min_length=1)
+    new_version: str | None = Field(None, min_length=1)
     weight: int = Field(ge=0, le=100)
     timeout_seconds: int = Field(ge=1)
     reason: str | None = None
+    #: What is released (the release state's ``target``: {"kind", "name", "stable", "new", ...}). Last, so
+    #: its check sees the alias fields.
+    target: dict[str, Any] | None = Field(None, validate_default=True)
+
+    @field_validator("target")
+    @classmethod
+    def _named(cls, target: dict[str, Any] | None, info: ValidationInfo) -> dict[str, Any] | None:
+        if not target and not all(info.data.get(k) for k in ("function_name", "alias", "new_version")):
+            raise ValueError("name what is released (or give function_name, alias and new_version)")
+        return target
+
+    def subject(self) -> str:
+        """``churnguard-api:live version 8`` / ``flag new_dashboard_ui in production at 100 %``."""
+        if self.target:
+            return f"{self.target.get('name', '?')} {self.target.get('new', '')}".strip()
+        return f"{self.function_name}:{self.alias} version {self.new_version}"

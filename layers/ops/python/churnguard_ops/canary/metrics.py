@@ -61,9 +61,9 @@ def build_queries(function_name: str, alias: str, canary_version: str, baseline_
         dimensions = {"FunctionName": function_name, "Resource": f"{function_name}:{alias}",
                       "ExecutedVersion": version}
         for field, name, stat in _LAMBDA:
-            queries.append(_query(f"{field}_{role}", "AWS/Lambda", name, dimensions, stat, period))
+            queries.append(metric_query(f"{field}_{role}", "AWS/Lambda", name, dimensions, stat, period))
         if business is not None:
-            queries.append(_query(f"business_{role}", business.namespace, business.name,
+            queries.append(metric_query(f"business_{role}", business.namespace, business.name,
                                   {**business.dimensions, business.version_dimension: version},
                                   business.statistic, period))
     if len(queries) > MAX_QUERIES:
@@ -71,7 +71,7 @@ def build_queries(function_name: str, alias: str, canary_version: str, baseline_
     return queries
 
 
-def _query(query_id: str, namespace: str, name: str, dimensions: dict[str, str], stat: str,
+def metric_query(query_id: str, namespace: str, name: str, dimensions: dict[str, str], stat: str,
            period: int) -> dict[str, Any]:
     if not QUERY_ID.match(query_id):
         raise ValueError(f"invalid GetMetricData query id {query_id!r}")

@@ -11,10 +11,20 @@ import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    StringConstraints,
+    Tag,
+    field_validator,
+    model_validator,
+)
 
 from churnguard_ops.core.clock import IsoTime
-from churnguard_ops.core.contracts import CANARY_VERSION_DIMENSION
+from churnguard_ops.core.contracts import CANARY_VERSION_DIMENSION, FLAG_VARIANT_DIMENSION
+from churnguard_ops.core.flag_document import FLAG_KEY_PATTERN
 
 DEFAULT_STEPS = [10, 25, 50, 75, 100]
 #: CloudWatch statistics a business metric may use: the five basics or a percentile such as p90 / p99.9.
@@ -143,13 +153,9 @@ class SmokeEvent(_Strict):
     expect: SmokeExpectation = Field(default_factory=SmokeExpectation)
 
 
-class ReleaseRequest(_Strict):
-    """The execution input: release ``new_version`` of ``function_name`` behind ``alias``."""
+class _ReleaseRules(_Strict):
+    """What every release shares, whatever it moves: steps, bake, thresholds, gates, approval."""
 
-    function_name: FunctionName
-    alias: Annotated[str, StringConstraints(pattern=r"^[a-zA-Z0-9_-]{1,128}$")]
-    new_version: Annotated[str, StringConstraints(pattern=r"^[1-9][0-9]{0,9}$")] = Field(
-        description="A published version number ($LATEST cannot be judged: its metrics are not per version)")
     steps: list[int] = Field(default_factory=lambda: list(DEFAULT_STEPS), min_length=1, max_length=20)
     bake: BakeRules = Field(default_factory=BakeRules)
     thresholds: Thresholds = Field(default_factory=Thresholds)
@@ -162,17 +168,9 @@ class ReleaseRequest(_Strict):
     alarms: list[Name] = Field(default_factory=list, max_length=100)
     pre_existing_alarm: Literal["block", "ignore"] = "block"
     approval: Approval = Field(default_factory=Approval)
-    smoke_events: list[SmokeEvent] = Field(default_factory=list, max_length=20)
     release_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,128}$")] | None = None
     execution_id: str | None = Field(None, description="The Step Functions execution, recorded in the lock")
     requested_by: str | None = None
-
-    @field_validator("alias")
-    @classmethod
-    def _alias_not_a_version(cls, alias: str) -> str:
-        if alias.isdigit():
-            raise ValueError(f"{alias!r} is a version number, not an alias")
-        return alias
 
     @field_validator("steps")
     @classmethod
@@ -188,10 +186,42 @@ class ReleaseRequest(_Strict):
             raise ValueError(f"steps must end at 100 (the promotion), not {steps[-1]}")
         return steps
 
-    @field_validator("alarms", "smoke_events")
+    @field_validator("alarms")
     @classmethod
-    def _unique(cls, values: list[Any]) -> list[Any]:
-        names = [v.name if isinstance(v, SmokeEvent) else v for v in values]
+    def _unique_alarms(cls, values: list[str]) -> list[str]:
+        duplicates = sorted({n for n in values if values.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"duplicate names: {duplicates}")
+        return values
+
+    def max_duration_seconds(self) -> int:
+        """An upper bound of a release's run time (the lock expires after it, so a crashed run cannot block)."""
+        per_step = self.bake.max_wait_seconds * (2 if self.on_no_data == "extend" else 1)
+        approval = self.approval.timeout_seconds if self.approval.required else 0
+        return len(self.steps) * per_step + approval + 3600
+
+
+class ReleaseRequest(_ReleaseRules):
+    """The execution input: release ``new_version`` of ``function_name`` behind ``alias``."""
+
+    kind: Literal["lambda_alias"] = "lambda_alias"
+    function_name: FunctionName
+    alias: Annotated[str, StringConstraints(pattern=r"^[a-zA-Z0-9_-]{1,128}$")]
+    new_version: Annotated[str, StringConstraints(pattern=r"^[1-9][0-9]{0,9}$")] = Field(
+        description="A published version number ($LATEST cannot be judged: its metrics are not per version)")
+    smoke_events: list[SmokeEvent] = Field(default_factory=list, max_length=20)
+
+    @field_validator("alias")
+    @classmethod
+    def _alias_not_a_version(cls, alias: str) -> str:
+        if alias.isdigit():
+            raise ValueError(f"{alias!r} is a version number, not an alias")
+        return alias
+
+    @field_validator("smoke_events")
+    @classmethod
+    def _unique_smoke_events(cls, values: list[SmokeEvent]) -> list[SmokeEvent]:
+        names = [v.name for v in values]
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
             raise ValueError(f"duplicate names: {duplicates}")
@@ -201,11 +231,47 @@ class ReleaseRequest(_Strict):
     def lock_key(self) -> str:
         return f"{self.function_name}:{self.alias}"
 
-    def max_duration_seconds(self) -> int:
-        """An upper bound of a release's run time (the lock expires after it, so a crashed run cannot block)."""
-        per_step = self.bake.max_wait_seconds * (2 if self.on_no_data == "extend" else 1)
-        approval = self.approval.timeout_seconds if self.approval.required else 0
-        return len(self.steps) * per_step + approval + 3600
+
+class FlagRef(_Strict):
+    """A feature flag in one AppConfig environment of the flags application."""
+
+    environment: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
+    key: Annotated[str, StringConstraints(pattern=FLAG_KEY_PATTERN)]
+
+
+class FlagReleaseRequest(_ReleaseRules):
+    """Ramp a flag's rollout percentage through ``steps``; judged on its ``on`` against its ``off`` cohort."""
+
+    kind: Literal["feature_flag"]
+    flag: FlagRef
+
+    @model_validator(mode="before")
+    @classmethod
+    def _business_by_variant(cls, data: Any) -> Any:
+        # A cohort's business metric carries the variant (on/off), not a Lambda version: the default dimension.
+        business = ((data or {}).get("thresholds") or {}).get("business") if isinstance(data, dict) else None
+        if isinstance(business, dict) and "version_dimension" not in business:
+            business = {**business, "version_dimension": FLAG_VARIANT_DIMENSION}
+            data = {**data, "thresholds": {**data["thresholds"], "business": business}}
+        return data
+
+    @property
+    def lock_key(self) -> str:
+        return f"{FLAG_LOCK_PREFIX}{self.flag.environment}:{self.flag.key}"
+
+
+def _request_kind(value: Any) -> str:
+    if isinstance(value, dict):
+        return str(value.get("kind", "lambda_alias"))
+    return str(getattr(value, "kind", "lambda_alias"))
+
+
+#: A release of a Lambda alias (no ``kind``, or ``"lambda_alias"``) or of a feature flag (``"feature_flag"``).
+AnyReleaseRequest = Annotated[
+    Annotated[ReleaseRequest, Tag("lambda_alias")] | Annotated[FlagReleaseRequest, Tag("feature_flag")],
+    Discriminator(_request_kind)]
+#: Lock keys of flag releases start with this (an alias's key is ``<function>:<alias>``).
+FLAG_LOCK_PREFIX = "flag:"
 
 
 class Verdict(enum.StrEnum):
@@ -260,8 +326,11 @@ class DecisionRecord(BaseModel):
     """One verdict on one step: written to S3 and published as an event."""
 
     release_id: str
-    function_name: str
-    alias: str
+    #: what was released: a function's alias, or a flag in an environment (the other pair is None)
+    function_name: str | None = None
+    alias: str | None = None
+    flag: str | None = None
+    environment: str | None = None
     step_index: int
     weight: int
     window_start: datetime
@@ -307,14 +376,20 @@ class ReleaseState(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    request: ReleaseRequest
+    request: AnyReleaseRequest
     release_id: str
-    stable_version: str
+    stable_version: str = Field(description="The alias's version before the release, or the flag's rollout "
+                                            "percentage before it (what a rollback restores)")
+    #: What is released, for the states that announce it: {"kind", "name", ...} (see ``targets.describe``).
+    target: dict[str, Any] = Field(default_factory=dict)
+    #: What the last move waits for before its bake counts (a flag deployment: {"environment", "number"}).
+    pending: dict[str, Any] | None = None
     started_at: IsoTime
     action: Action
     outcome: Outcome = "running"
     step_index: int = Field(-1, ge=-1, description="-1 before the first shift")
-    weight: int = Field(0, ge=0, le=100, description="Percentage of the alias's traffic on the new version")
+    weight: int = Field(0, ge=0, le=100, description="Percentage of the alias's traffic on the new version, or "
+                                                     "the flag's rollout percentage")
     step_started_at: IsoTime | None = None
     extensions: int = Field(0, ge=0, description="Times on_no_data 'extend' lengthened this step's wait")
     wait_seconds: int = Field(0, ge=0, description="How long the Wait state before the next task sleeps")

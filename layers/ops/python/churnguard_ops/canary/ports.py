@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any, Literal, Protocol
 
 from churnguard_ops.canary.model import DecisionRecord
+from churnguard_ops.core.flag_document import FlagDocument
 
 
 @dataclass(frozen=True)
@@ -131,3 +132,58 @@ class ReleaseExecutions(Protocol):
         """Stop a release's workflow execution (the alarm path ends it at once, not at its next evaluation).
         An execution that already ended is not an error."""
         ...
+
+
+#: AppConfig deployment states that still hold the environment (one deployment per environment at a time).
+DEPLOYMENT_IN_PROGRESS = frozenset({"BAKING", "VALIDATING", "DEPLOYING", "ROLLING_BACK"})
+
+
+@dataclass(frozen=True)
+class FlagDeployment:
+    """One AppConfig deployment of the flag profile to an environment."""
+
+    environment: str
+    number: int
+    version: str
+    state: str  # COMPLETE | DEPLOYING | BAKING | VALIDATING | ROLLING_BACK | ROLLED_BACK | REVERTED
+    completed_at: datetime | None = None
+
+    @property
+    def in_progress(self) -> bool:
+        return self.state in DEPLOYMENT_IN_PROGRESS
+
+
+@dataclass(frozen=True)
+class DeployedFlags:
+    """What an environment serves: the flag document of its latest completed deployment."""
+
+    document: FlagDocument
+    deployment: FlagDeployment
+
+
+class FlagConfigurations(Protocol):
+    """ChurnGuard's flag profile on AppConfig (its application, profile and deployment strategy are fixed)."""
+
+    def environments(self) -> list[str]:
+        """The environment names releases may change."""
+        ...
+
+    def deployed(self, environment: str) -> DeployedFlags:
+        """Raises NotFound for an unknown environment or one that never completed a deployment."""
+        ...
+
+    def in_progress(self, environment: str) -> FlagDeployment | None:
+        """The environment's deployment that has not finished, if any."""
+        ...
+
+    def create_version(self, document: FlagDocument, description: str) -> str:
+        """A new hosted version of the profile; returns its number. ``FlagDeploymentBusy`` when another
+        version was created meanwhile (optimistic concurrency)."""
+        ...
+
+    def deploy(self, environment: str, version: str, description: str) -> FlagDeployment:
+        """Start deploying ``version`` with the immediate strategy; ``FlagDeploymentBusy`` while the
+        environment has another deployment in progress (AppConfig's ConflictException)."""
+        ...
+
+    def deployment(self, environment: str, number: int) -> FlagDeployment: ...

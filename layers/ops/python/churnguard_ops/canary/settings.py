@@ -17,3 +17,14 @@ class CanarySettings(BaseSettings):
     topic_arn: str | None = Field(None, description="The ops SNS topic: approvals and holds are announced there")
     functions: list[str] = Field(default_factory=list,
                                  description="Functions that may be released; empty = any the role can update")
+    # Feature-flag releases (set when the CDK app hands the canary stack the flags' AppConfig ids; unset: none).
+    flags_application_id: str | None = Field(None, description="The flags AppConfig application's id")
+    flags_profile_id: str | None = Field(None, description="The feature-flags configuration profile's id")
+    flags_strategy_id: str | None = Field(None, description="The immediate deployment strategy's id")
+    flags_environments: dict[str, str] = Field(default_factory=dict,
+                                               description="Environment name -> AppConfig environment id")
+
+    @property
+    def flags_configured(self) -> bool:
+        return bool(self.flags_application_id and self.flags_profile_id and self.flags_strategy_id
+                    and self.flags_environments)

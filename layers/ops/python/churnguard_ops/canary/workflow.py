@@ -27,44 +27,45 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import quote
 
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
-from churnguard_ops.canary import metrics as cw
 from churnguard_ops.canary.errors import (
     AlarmAlreadyFiring,
-    AliasChanged,
     MetricsUnavailable,
-    ReleaseInProgress,
-    SmokeTestFailed,
     ValidationFailed,
 )
 from churnguard_ops.canary.events import AbortReleaseRequest, AlarmStateChange, ExecutionStatusChange
+from churnguard_ops.canary.flag_shifter import FlagShifter
+from churnguard_ops.canary.flag_target import FlagTarget
 from churnguard_ops.canary.judge import business_change_pct, judge
+from churnguard_ops.canary.metrics import window
 from churnguard_ops.canary.model import (
+    FLAG_LOCK_PREFIX,
     Action,
+    AnyReleaseRequest,
     DecisionRecord,
+    FlagReleaseRequest,
+    Judgement,
     LastDecision,
     ReleaseRequest,
     ReleaseState,
-    SmokeExpectation,
     Verdict,
     WindowSamples,
 )
 from churnguard_ops.canary.ports import (
     AlarmStates,
-    AliasRouting,
     DecisionLog,
     LockEntry,
     MetricsSource,
     ReleaseExecutions,
     ReleaseLock,
     SmokeInvoker,
-    SmokeResponse,
     TrafficShifter,
 )
+from churnguard_ops.canary.targets import AliasTarget, ReleaseTarget
 from churnguard_ops.core import contracts
 from churnguard_ops.core.clock import Clock, utcnow
-from churnguard_ops.core.errors import NotFound, OpsError
+from churnguard_ops.core.errors import OpsError
 from churnguard_ops.core.ports import EventPublisher
 
 
@@ -72,45 +73,41 @@ class CanaryWorkflow:
     def __init__(self, shifter: TrafficShifter, metrics: MetricsSource, smoke: SmokeInvoker, alarms: AlarmStates,
                  decisions: DecisionLog, lock: ReleaseLock, events: EventPublisher | None = None,
                  clock: Clock = utcnow, allowed_functions: list[str] | None = None,
-                 executions: ReleaseExecutions | None = None) -> None:
-        self.shifter = shifter
-        self.metrics = metrics
-        self.smoke_invoker = smoke
+                 executions: ReleaseExecutions | None = None, flags: FlagShifter | None = None) -> None:
+        self.alias_target = AliasTarget(shifter, metrics, smoke, allowed_functions)
+        #: None: this deployment has no feature flags to release (the canary stack got no FlagsTarget)
+        self.flag_target = FlagTarget(flags, metrics) if flags is not None else None
         self.alarms = alarms
         self.decisions = decisions
         self.lock = lock
         self.events = events
         self.clock = clock
-        self.allowed_functions = allowed_functions or []
         self.executions = executions
 
+    def _target(self, request: ReleaseRequest | FlagReleaseRequest) -> ReleaseTarget:
+        if isinstance(request, ReleaseRequest):
+            return self.alias_target
+        return self._flags()
+
+    def _target_of_key(self, key: str) -> ReleaseTarget:
+        return self._flags() if key.startswith(FLAG_LOCK_PREFIX) else self.alias_target
+
+    def _flags(self) -> FlagTarget:
+        if self.flag_target is None:
+            raise ValidationFailed("kind: feature_flag releases are not configured here (no flags application)")
+        return self.flag_target
+
     # -- validate -----------------------------------------------------------------------------
-    def validate(self, request: ReleaseRequest) -> ReleaseState:
-        """Refuse what cannot be released, take the alias's lock, remember the stable version."""
-        fn, alias, new = request.function_name, request.alias, request.new_version
-        if self.allowed_functions and fn not in self.allowed_functions:
-            raise ValidationFailed(f"function_name: {fn!r} is not a canary-managed function; "
-                                   f"configured: {self.allowed_functions}")
-        try:
-            routing = self.shifter.routing(fn, alias)
-        except NotFound as exc:
-            raise ValidationFailed(f"function_name/alias: {fn}:{alias} not found ({exc})") from exc
+    def validate(self, request: ReleaseRequest | FlagReleaseRequest) -> ReleaseState:
+        """Refuse what cannot be released, take the target's lock, remember its stable point."""
+        target = self._target(request)
         now = self.clock()
         execution_name = (request.execution_id or "").rsplit(":", 1)[-1]
-        release_id = request.release_id or execution_name or f"{fn}-{alias}-v{new}-{now:%Y%m%dT%H%M%SZ}"
+        release_id = request.release_id or execution_name or target.default_release_id(request, now)
         holder = self.lock.holder(request.lock_key)
-        if holder is not None and holder.release_id != release_id and holder.expires_at >= now:
-            # Named first: a running release also explains the alias's split weights below.
-            raise ReleaseInProgress(f"{request.lock_key} is being released by {holder.release_id} (version "
-                                    f"{holder.stable_version} -> {holder.new_version}, started "
-                                    f"{holder.started_at.isoformat()})")
-        if routing.split:
-            raise ValidationFailed(f"alias: {fn}:{alias} already splits traffic {routing.weights} besides version "
-                                   f"{routing.version}; finish or roll back that release first")
-        if new == routing.version:
-            raise ValidationFailed(f"new_version: {new} is already the version of {fn}:{alias}")
-        if not self.shifter.has_version(fn, new):
-            raise ValidationFailed(f"new_version: {new} is not a published version of {fn}")
+        foreign = holder if holder is not None and holder.release_id != release_id and holder.expires_at >= now \
+            else None
+        opening = target.open(request, now, foreign)
         states = self.alarms.states(request.alarms) if request.alarms else {}
         missing = [name for name in request.alarms if name not in states]
         if missing:
@@ -120,57 +117,44 @@ class CanaryWorkflow:
             raise AlarmAlreadyFiring(f"alarms: {firing} already in ALARM before the release; fix them or set "
                                      "pre_existing_alarm to 'ignore'")
         # A retried validate must find its own lock: the id comes from the request or the execution when given.
-        self.lock.acquire(LockEntry(key=request.lock_key, release_id=release_id, new_version=new,
-                                    stable_version=routing.version, started_at=now,
+        self.lock.acquire(LockEntry(key=request.lock_key, release_id=release_id,
+                                    new_version=getattr(request, "new_version", "100"),
+                                    stable_version=opening.stable, started_at=now,
                                     expires_at=now + timedelta(seconds=request.max_duration_seconds()),
                                     alarms=tuple(request.alarms), execution_id=request.execution_id), now)
-        state = ReleaseState(request=request, release_id=release_id, stable_version=routing.version, started_at=now,
-                             action="smoke", preexisting_alarms=firing)
+        state = ReleaseState(request=request, release_id=release_id, stable_version=opening.stable, started_at=now,
+                             action="smoke", preexisting_alarms=firing, target=opening.target)
         self._announce("started", state)
         return state
 
     def validate_input(self, payload: dict[str, Any]) -> ReleaseState:
-        return self.validate(_parse(ReleaseRequest, payload, "release request"))
+        return self.validate(_parse(_REQUEST, payload, "release request"))
 
     # -- smoke --------------------------------------------------------------------------------
     def smoke(self, state: ReleaseState) -> ReleaseState:
         """Each smoke event straight to the new version (no alias traffic yet); all must meet expectations."""
-        request = state.request
-        results: list[dict[str, Any]] = []
-        for event in request.smoke_events:
-            response = self.smoke_invoker.invoke(request.function_name, request.new_version, event.payload)
-            problems = _smoke_problems(event.expect, response)
-            results.append({"name": event.name, "status": response.status, "passed": not problems,
-                            "problems": problems, "body": response.body[:500]})
-        failed = [r for r in results if not r["passed"]]
-        if failed:
-            raise SmokeTestFailed("; ".join(f"smoke event {r['name']!r} on version {request.new_version}: "
-                                            + ", ".join(r["problems"]) for r in failed))
+        results = self._target(state.request).smoke(state)
         return state.model_copy(update={"smoke": results, "action": self._to_next_step(state)})
 
     # -- shift --------------------------------------------------------------------------------
     def shift(self, state: ReleaseState) -> ReleaseState:
-        """Move to the next step's weight; 100 points the alias at the new version (the final bake)."""
-        target = state.next_weight
-        if target is None:
+        """Move to the next step's weight; 100 points the alias at the new version / the flag at 100 %."""
+        target_weight = state.next_weight
+        if target_weight is None:
             raise ValidationFailed(f"step_index {state.step_index}: no step left after {state.steps}")
-        if target == 100 and state.request.approval.required and not state.approved_by:
+        if target_weight == 100 and state.request.approval.required and not state.approved_by:
             return state.model_copy(update={"action": "approve"})
         request = state.request
-        routing = self.shifter.routing(request.function_name, request.alias)  # read, then check, then write
-        if not self._holds_lock(state):
+        # The target reads, then asks whether this release still holds the lock, then writes conditionally
+        # (the alias's RevisionId; a flag under its environment's write lock): a shift racing an abort either
+        # fails or sees the abort's mark, and never re-opens traffic.
+        moved_ok, pending = self._target(request).move(state, target_weight, lambda: self._holds_lock(state))
+        if not moved_ok:
             return self._aborted(state)
-        self._require_ours_on_alias(state, routing)
-        if target < 100:
-            self.shifter.shift(request.function_name, request.alias, state.stable_version, request.new_version,
-                               target, revision_id=routing.revision_id)
-        else:
-            self.shifter.promote(request.function_name, request.alias, request.new_version,
-                                 revision_id=routing.revision_id)
         now = self.clock()
-        moved = state.model_copy(update={"step_index": state.step_index + 1, "weight": target,
-                                         "step_started_at": now, "extensions": 0})
-        if target == 100 and request.bake.final_seconds == 0:
+        moved = state.model_copy(update={"step_index": state.step_index + 1, "weight": target_weight,
+                                         "step_started_at": now, "extensions": 0, "pending": pending})
+        if target_weight == 100 and request.bake.final_seconds == 0 and not pending:
             return moved.model_copy(update={"action": "promote", "wait_seconds": 0})
         return moved.model_copy(update={"action": "bake", "wait_seconds": request.evaluation_interval_seconds})
 
@@ -182,23 +166,37 @@ class CanaryWorkflow:
         if not self._holds_lock(state):
             return self._aborted(state)
         request = state.request
+        target = self._target(request)
         now = self.clock()
-        elapsed = (now - state.step_started_at).total_seconds()
         bake = request.bake.final() if state.final else request.bake
+        if state.pending:  # the move is not live yet (a flag deployment): the bake starts when it is
+            live_since = target.settled(state)
+            if live_since is None:
+                if (now - state.step_started_at).total_seconds() >= bake.max_wait_seconds:
+                    from churnguard_ops.canary.errors import FlagDeploymentFailed
+
+                    raise FlagDeploymentFailed(f"{state.target.get('name')}: the move to {state.weight} % did "
+                                               f"not complete within {bake.max_wait_seconds} s")
+                return state.model_copy(update={"action": "bake", "wait_seconds": request.evaluation_interval_seconds})
+            state = state.model_copy(update={"pending": None, "step_started_at": max(live_since,
+                                                                                   state.step_started_at)})
+            if state.final and bake.final_seconds == 0:
+                return state.model_copy(update={"action": "promote", "wait_seconds": 0})
+        assert state.step_started_at is not None
+        elapsed = (now - state.step_started_at).total_seconds()
         deadline = bake.max_wait_seconds * (1 + state.extensions)
-        start, end, period = cw.window(state.step_started_at, now, request.metric_period_seconds)
+        start, end, period = window(state.step_started_at, now, request.metric_period_seconds)
         business = request.thresholds.business
         samples: WindowSamples | None = None
         provider_error: str | None = None
         try:
-            queries = cw.build_queries(request.function_name, request.alias, request.new_version,
-                                       state.stable_version, business, period)
-            values = self.metrics.fetch(queries, start, end)
-            samples = cw.parse_results(values, request.new_version, state.stable_version, business)
+            samples = target.samples(state, start, end, period)
         except MetricsUnavailable as exc:
             provider_error = str(exc)
         judgement = judge(samples, request.thresholds, bake, elapsed, max_wait_seconds=deadline,
                           compare_baseline=not state.final, provider_error=provider_error)
+        if samples is not None:
+            judgement = _with_prechecks(judgement, *target.prechecks(state, samples))
         verdict, reasons = judgement.verdict, list(judgement.reasons)
         firing: list[str] = []
         try:
@@ -214,12 +212,10 @@ class CanaryWorkflow:
         if verdict is None:
             return state.model_copy(update={**base, "action": "bake", "reason": None})
         action, extensions = self._after_verdict(state, verdict)
-        empty = WindowSamples.model_validate({"canary": {"version": request.new_version},
-                                              "baseline": {"version": state.stable_version}})
-        seen = samples or empty
+        seen = samples or target.empty_samples(state)
         decision = DecisionRecord(
-            release_id=state.release_id, function_name=request.function_name, alias=request.alias,
-            step_index=state.step_index, weight=state.weight, window_start=start, window_end=end,
+            release_id=state.release_id, **_names(state), step_index=state.step_index, weight=state.weight,
+            window_start=start, window_end=end,
             elapsed_seconds=elapsed, canary=seen.canary, baseline=seen.baseline,
             canary_error_rate_pct=seen.canary.error_rate_pct, baseline_error_rate_pct=seen.baseline.error_rate_pct,
             thresholds=request.thresholds, bake=bake, alarms_in_alarm=firing, verdict=verdict, reasons=reasons,
@@ -277,39 +273,30 @@ class CanaryWorkflow:
 
     # -- endings ------------------------------------------------------------------------------
     def promote(self, state: ReleaseState) -> ReleaseState:
-        """The alias on the new version alone, the lock given back."""
+        """The alias on the new version alone / the flag at 100 %, the lock given back."""
         request = state.request
         if not self._holds_lock(state):
             return self._aborted(state)
-        routing = self.shifter.routing(request.function_name, request.alias)
-        if routing.version != request.new_version or routing.split:
-            self._require_ours_on_alias(state, routing)
-            self.shifter.promote(request.function_name, request.alias, request.new_version,
-                                 revision_id=routing.revision_id)
+        self._target(request).finish(state)
         self.lock.release(request.lock_key, state.release_id)
-        done = state.model_copy(update={"action": "done", "outcome": "promoted", "weight": 100,
+        done = state.model_copy(update={"action": "done", "outcome": "promoted", "weight": 100, "pending": None,
                                         "finished_at": self.clock(), "wait_seconds": 0})
         self._announce("promoted", done)
         return done
 
     def rollback(self, state: ReleaseState, reason: str | None = None) -> ReleaseState:
-        """Back to the stable version with no additional weights, the lock given back. Safe to repeat,
-        after a failure anywhere, and when nothing was shifted yet (a failed smoke test)."""
+        """Back to the stable version (a flag: the percentage it had before the release), the lock given back.
+        Safe to repeat, after a failure anywhere, and when nothing was shifted yet (a failed smoke test)."""
         request = state.request
         why = reason or state.reason or _error_reason(state.error) or "rollback requested"
         holder = self.lock.holder(request.lock_key)
         if holder is not None and holder.release_id != state.release_id:
-            # Another release owns the alias now (ours was aborted): its traffic is not ours to move.
+            # Another release owns the target now (ours was aborted): its traffic is not ours to move.
             return self._aborted(state, why)
-        routing = self.shifter.routing(request.function_name, request.alias)
-        if routing.version != state.stable_version or routing.split:
-            if not _alias_is_ours(state, routing):
-                raise AliasChanged(f"{request.lock_key} routes to version {routing.version} {routing.weights}, "
-                                   f"which is neither {state.stable_version} nor {request.new_version}: left as is")
-            self.shifter.rollback(request.function_name, request.alias, state.stable_version)
+        self._target(request).restore(state)
         self.lock.release(request.lock_key, state.release_id)
         done = state.model_copy(update={"action": "done", "outcome": "rolled_back", "weight": 0, "reason": why,
-                                        "finished_at": self.clock(), "wait_seconds": 0})
+                                        "pending": None, "finished_at": self.clock(), "wait_seconds": 0})
         self._announce("rolled_back", done)
         return done
 
@@ -330,10 +317,13 @@ class CanaryWorkflow:
         return result
 
     def abort_function(self, request: AbortReleaseRequest) -> dict[str, Any]:
-        """An explicit abort (the alarm router): every running release of the function is rolled back."""
+        """An explicit abort (the alarm router): every running release of the function (or the flag) is
+        rolled back."""
         result: dict[str, Any] = {"function_name": request.function_name, "aborted": []}
+        if request.flag is not None:
+            result["flag"] = request.flag.model_dump()
         for entry in self.lock.running():
-            if entry.key.split(":", 1)[0] != request.function_name or entry.status != "running":
+            if not request.matches(entry.key) or entry.status != "running":
                 continue
             detail = self._abort_entry(entry, request.reason, stop_execution=True)
             if detail is not None:
@@ -341,8 +331,8 @@ class CanaryWorkflow:
         return result
 
     def execution_ended(self, event: ExecutionStatusChange) -> dict[str, Any]:
-        """A release's execution ended without giving the alias back (stopped by hand, timed out, failed in a
-        way no Catch saw): roll the alias back to the stable version and free the lock."""
+        """A release's execution ended without giving its target back (stopped by hand, timed out, failed in a
+        way no Catch saw): roll it back to the stable point and free the lock."""
         arn, status = event.detail.execution_arn, event.detail.status
         result: dict[str, Any] = {"execution": arn, "status": status, "aborted": []}
         for entry in self.lock.running():
@@ -357,14 +347,12 @@ class CanaryWorkflow:
     def _abort_entry(self, entry: LockEntry, reason: str, *, stop_execution: bool) -> dict[str, Any] | None:
         if not self.lock.mark_aborting(entry.key, entry.release_id):
             return None  # finished or taken over meanwhile
-        function_name, alias = entry.key.split(":", 1)
-        self.shifter.rollback(function_name, alias, entry.stable_version)
+        names = self._target_of_key(entry.key).restore_entry(entry)
         self.lock.release(entry.key, entry.release_id)
-        detail: dict[str, Any] = {"release_id": entry.release_id, "function_name": function_name, "alias": alias,
-                                  "stable_version": entry.stable_version, "new_version": entry.new_version,
+        detail: dict[str, Any] = {"release_id": entry.release_id, **names,
                                   "execution_id": entry.execution_id, "reason": reason}
         if stop_execution and self.executions and entry.execution_id:
-            # The alias is already safe; stopping the execution ends the release now, with the reason.
+            # The target is already safe; stopping the execution ends the release now, with the reason.
             try:
                 self.executions.stop(entry.execution_id, "AlarmAbort", reason)
             except OpsError as exc:  # its next task sees the lock gone and ends as aborted anyway
@@ -384,14 +372,10 @@ class CanaryWorkflow:
         holder = self.lock.holder(state.request.lock_key)
         return holder is not None and holder.release_id == state.release_id and holder.status == "running"
 
-    def _require_ours_on_alias(self, state: ReleaseState, routing: AliasRouting) -> None:
-        if not _alias_is_ours(state, routing):
-            raise AliasChanged(f"{state.request.lock_key} moved outside this release: version {routing.version} "
-                               f"{routing.weights}, expected {state.stable_version} and/or {state.request.new_version}")
-
     def _aborted(self, state: ReleaseState, reason: str | None = None) -> ReleaseState:
         return state.model_copy(update={
             "action": "aborted", "outcome": "aborted", "finished_at": self.clock(), "wait_seconds": 0,
+            "pending": None,
             "reason": reason or f"{state.release_id} no longer holds {state.request.lock_key} (aborted by an alarm?)"})
 
     def _announce(self, kind: str, state: ReleaseState) -> None:
@@ -399,8 +383,8 @@ class CanaryWorkflow:
             return
         request = state.request
         self.events.publish(contracts.CANARY_RELEASE_DETAIL_TYPES[kind], {
-            "release_id": state.release_id, "function_name": request.function_name, "alias": request.alias,
-            "stable_version": state.stable_version, "new_version": request.new_version, "weight": state.weight,
+            "release_id": state.release_id, **_names(state), "stable_version": state.stable_version,
+            "new_version": getattr(request, "new_version", "100"), "weight": state.weight,
             "outcome": state.outcome, "reason": state.reason, "execution_id": request.execution_id})
 
     # -- JSON entry points --------------------------------------------------------------------
@@ -428,22 +412,46 @@ TASKS = ("validate", "smoke", "shift", "evaluate", "approve", "resume", "promote
 
 def _parse(model: Any, payload: dict[str, Any], what: str) -> Any:
     try:
+        if isinstance(model, TypeAdapter):
+            return model.validate_python(payload)
         return model.model_validate(payload)
     except ValidationError as exc:
         # Field first, as every refusal in this system reads: "<field>: <problem>".
-        problems = "; ".join(f"{_field(e['loc'])}: {e['msg']}" for e in exc.errors())
+        problems = "; ".join(_problem(e) for e in exc.errors())
         raise ValidationFailed(f"{problems} (invalid {what})") from None
 
 
+def _problem(error: Any) -> str:
+    if error["type"] == "union_tag_invalid":  # the release's kind picks the request model
+        return (f"{_field((*error['loc'], 'kind'))}: {error['ctx'].get('tag')!r} is not a release kind "
+                f"({', '.join(_TAGS)})")
+    return f"{_field(error['loc'])}: {error['msg']}"
+
+
 def _field(loc: tuple[Any, ...]) -> str:
-    """``request.steps.2``; a key with spaces or symbols percent-encoded, so the field stays one word."""
-    return ".".join(quote(str(part), safe="_-") for part in loc) or "(root)"
+    """``request.steps.2``; a key with spaces or symbols percent-encoded, so the field stays one word (the
+    union's tags, ``lambda_alias`` / ``feature_flag``, are no fields and are left out)."""
+    return ".".join(quote(str(part), safe="_-") for part in loc if part not in _TAGS) or "(root)"
 
 
-def _alias_is_ours(state: ReleaseState, routing: AliasRouting) -> bool:
-    """Only the stable and new versions are involved, however they are weighted."""
-    ours = {state.stable_version, state.request.new_version}
-    return routing.version in ours and all(v in ours for v, w in routing.weights.items() if w > 0)
+_TAGS = ("lambda_alias", "feature_flag")
+_REQUEST: TypeAdapter[ReleaseRequest | FlagReleaseRequest] = TypeAdapter(AnyReleaseRequest)
+
+
+def _names(state: ReleaseState) -> dict[str, Any]:
+    """What a decision or event names: the function and alias, or the flag and environment."""
+    request = state.request
+    if isinstance(request, ReleaseRequest):
+        return {"function_name": request.function_name, "alias": request.alias}
+    return {"flag": request.flag.key, "environment": request.flag.environment}
+
+
+def _with_prechecks(judgement: Judgement, breaches: list[str], notes: list[str]) -> Judgement:
+    """Checks that come before the judge (the sample ratio): a breach FAILs whatever the judge said."""
+    if breaches:
+        return Judgement(verdict=Verdict.FAIL, ready=judgement.ready, notes=[*notes, *judgement.notes],
+                         reasons=[*breaches, *(judgement.reasons if judgement.verdict == Verdict.FAIL else [])])
+    return judgement.model_copy(update={"notes": [*notes, *judgement.notes]}) if notes else judgement
 
 
 def _error_reason(error: dict[str, Any] | None) -> str | None:
@@ -457,40 +465,3 @@ def _error_reason(error: dict[str, Any] | None) -> str | None:
     return f"{error.get('Error', 'error')}: {cause}" if cause else str(error.get("Error"))
 
 
-def _smoke_problems(expect: SmokeExpectation, response: SmokeResponse) -> list[str]:
-    problems = []
-    if response.status != expect.status:
-        problems.append(f"status {response.status} (expected {expect.status})"
-                        + (f", FunctionError {response.function_error}" if response.function_error else ""))
-    if expect.body_contains is not None and expect.body_contains not in response.body:
-        problems.append(f"body does not contain {expect.body_contains!r}")
-    if expect.field_equals:
-        try:
-            body = json.loads(response.body)
-        except ValueError:
-            return problems + [f"body is not JSON, cannot check {sorted(expect.field_equals)}"]
-        for path, wanted in expect.field_equals.items():
-            found, value = _lookup(body, path)
-            if not found:
-                problems.append(f"{path} missing")
-            elif value != wanted:
-                problems.append(f"{path} = {value!r} (expected {wanted!r})")
-    return problems
-
-
-def _lookup(document: Any, path: str) -> tuple[bool, Any]:
-    """A dotted path into JSON; a string along the way that holds JSON (API Gateway's body) is opened."""
-    value = document
-    for part in path.split("."):
-        if isinstance(value, str):
-            try:
-                value = json.loads(value)
-            except ValueError:
-                return False, None
-        if isinstance(value, dict) and part in value:
-            value = value[part]
-        elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
-            value = value[int(part)]
-        else:
-            return False, None
-    return True, value
