@@ -38,6 +38,7 @@ from infra_cdk.stacks import (
     PerformanceStack,
     SecurityStack,
 )
+from infra_cdk.stacks.flags_stack import FlagsStack
 from infra_cdk.stacks.monitoring_stack import function_names
 
 DEFAULT_PRIMARY_REGION = "us-east-1"
@@ -53,6 +54,7 @@ PERFORMANCE_STACK_ID = "ChurnGuardOpsPerformance"
 INCIDENTS_STACK_ID = "ChurnGuardOpsIncidents"
 ALARMS_STACK_ID = "ChurnGuardOpsAlarms"
 MONITORING_STACK_ID = "ChurnGuardOpsMonitoring"
+FLAGS_STACK_ID = "ChurnGuardOpsFlags"
 
 
 def build_app(
@@ -123,6 +125,17 @@ def build_app(
     )
     drill.add_stack_dependency(dr, "drills of DR copies use the DR key alias")
     drill.add_stack_dependency(foundation_stack, "the layer, bucket, CMK and topic it uses")
+    # Before the canary stack: a flag rollout is a canary release whose shifter deploys this stack's flag profile.
+    flags = FlagsStack(
+        app,
+        FLAGS_STACK_ID,
+        config=config,
+        foundation=foundation,
+        stack_name=f"{config.prefix}-flags",
+        description="ChurnGuard Ops feature flags: AppConfig flag profile per environment, evaluate function, alarms",
+        env=primary_env,
+    )
+    flags.add_stack_dependency(foundation_stack, "the layer and topic it uses")
     canary = CanaryStack(
         app,
         CANARY_STACK_ID,
@@ -214,7 +227,7 @@ def build_app(
     for stack, capability in ((foundation_stack, "foundation"), (dr, "backup"), (primary, "backup"),
                               (drill, "drill"), (canary, "canary"), (security, "security"),
                               (cost, "cost"), (performance, "performance"), (dbadvisor, "dbadvisor"),
-                              (alarms, "alarms"), (monitoring, "monitoring")):
+                              (alarms, "alarms"), (monitoring, "monitoring"), (flags, "flags")):
         cdk.Tags.of(stack).add("Capability", capability)
     if nag:
         apply_nag(app)

@@ -44,6 +44,7 @@ from infra_cdk.context_types import (  # noqa: F401  (re-exported: stacks import
     secret_policy_resources,
 )
 from infra_cdk.dbadvisor_settings import DbAdvisorContext
+from infra_cdk.flags_settings import FlagsContext
 from infra_cdk.incidents_settings import IncidentsContext
 from infra_cdk.monitoring_settings import MonitoringContext
 from infra_cdk.performance_settings import PerformanceContext
@@ -405,6 +406,7 @@ class ChurnGuardContext(_Strict):
     alarms: AlarmsContext = Field(default_factory=AlarmsContext)
     incidents: IncidentsContext = Field(default_factory=IncidentsContext)
     monitoring: MonitoringContext = Field(default_factory=MonitoringContext)
+    flags: FlagsContext = Field(default_factory=FlagsContext)
 
     @model_validator(mode="after")
     def _drill_secrets_name_drilled_instances(self) -> ChurnGuardContext:

@@ -81,6 +81,8 @@ def local_context(region: str, source_dsn: str | None = None) -> dict[str, Any]:
     advisor["db_sslmode"] = "disable"
     # The demo's incident resolves itself right after its alarms clear (on AWS: auto_resolve_minutes, cdk.json).
     churnguard.setdefault("incidents", {})["auto_resolve_minutes"] = 0
+    # Every evaluation records its exposure, so the demo's cohorts are exact (on AWS: exposure_sample_rate, 0.1).
+    churnguard.setdefault("flags", {})["exposure_sample_rate"] = 1.0
     if source_dsn and not drill.get("checks"):
         drill["checks"] = SCHEMA_AGNOSTIC_CHECKS
     if source_dsn and not drill.get("performance_queries"):

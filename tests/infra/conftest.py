@@ -33,6 +33,7 @@ class Synth:
     cost: Any  # CostStack
     performance: Any  # PerformanceStack
     dbadvisor: Any  # DbAdvisorStack
+    flags: Any  # FlagsStack
     foundation_template: Any  # aws_cdk.assertions.Template of each stack
     template: Any  # the (primary) backup stack
     dr_template: Any
@@ -50,7 +51,8 @@ class Synth:
         if "Fn::GetStackOutput" in value:
             ref = value["Fn::GetStackOutput"]
             (producer,) = [s for s in (self.foundation, self.backup, self.dr, self.drill, self.canary,
-                                                    self.security, self.cost, self.performance, self.dbadvisor)
+                                                    self.security, self.cost, self.performance, self.dbadvisor,
+                                                    self.flags)
                            if s.stack_name == ref["StackName"]]
             return self.template_json(producer)["Outputs"][ref["OutputName"]]["Value"]
         return {k: self.resolved(v) for k, v in value.items()}
@@ -76,6 +78,7 @@ def synth(tmp_path_factory: pytest.TempPathFactory, clean_cdk_env) -> Synth:
         COST_STACK_ID,
         DBADVISOR_STACK_ID,
         DRILL_STACK_ID,
+        FLAGS_STACK_ID,
         FOUNDATION_STACK_ID,
         PERFORMANCE_STACK_ID,
         SECURITY_STACK_ID,
@@ -99,6 +102,7 @@ def synth(tmp_path_factory: pytest.TempPathFactory, clean_cdk_env) -> Synth:
     cost = Stack.of(app.node.find_child(COST_STACK_ID))
     performance = Stack.of(app.node.find_child(PERFORMANCE_STACK_ID))
     dbadvisor = Stack.of(app.node.find_child(DBADVISOR_STACK_ID))
+    flags = Stack.of(app.node.find_child(FLAGS_STACK_ID))
     return Synth(
         app=app,
         outdir=outdir,
@@ -111,6 +115,7 @@ def synth(tmp_path_factory: pytest.TempPathFactory, clean_cdk_env) -> Synth:
         cost=cost,
         performance=performance,
         dbadvisor=dbadvisor,
+        flags=flags,
         foundation_template=Template.from_stack(foundation),
         template=Template.from_stack(backup),
         dr_template=Template.from_stack(dr),

@@ -23,6 +23,7 @@ EXPECTED_STACKS = {
     "ChurnGuardOpsIncidents",
     "ChurnGuardOpsMonitoring",
     "ChurnGuardOpsAlarms",
+    "ChurnGuardOpsFlags",
 }
 
 

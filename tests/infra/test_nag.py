@@ -7,7 +7,8 @@ from aws_cdk.assertions import Annotations, Match
 
 pytestmark = pytest.mark.infra
 
-ALL_STACKS = ["foundation", "backup", "dr", "drill", "canary", "security", "cost", "performance", "dbadvisor"]
+ALL_STACKS = ["foundation", "backup", "dr", "drill", "canary", "security", "cost", "performance", "dbadvisor",
+              "flags"]
 
 
 @pytest.mark.parametrize("stack_attr", ALL_STACKS)

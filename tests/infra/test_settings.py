@@ -131,6 +131,23 @@ CONTRACT = {
                        "gdpr_overdue": 0.0, "compliance_score": 80.0, "rds_cpu_percent": 80.0,
                        "lambda_errors": 0.0, "lambda_throttles": 0.0},
     },
+    # The seed's two flags: the new dashboard for a sticky 10 % of users, analytics for the paying tiers.
+    "flags": {
+        "environments": ["production"], "evaluation_environment": "production", "cache_seconds": 45,
+        "max_stale_seconds": 3600, "exposure_sample_rate": 0.1,
+        "flags": {
+            "new_dashboard_ui": {
+                "default": False, "description": "The redesigned dashboard",
+                "rollout": {"percentage": 10, "value": True, "attribute": "user_id", "salt": "new_dashboard_ui"},
+                "kill_switch": False},
+            "advanced_analytics": {
+                "default": False,
+                "rules": {"professional and enterprise tiers": {
+                    "when_match": True,
+                    "conditions": [{"action": "IN", "key": "subscription_tier",
+                                    "value": ["professional", "enterprise"]}]}}},
+        },
+    },
 }
 # cdk.json drills (and backs up) both ChurnGuard databases; everything else is the default.
 CDK_JSON_CONTEXT = {
