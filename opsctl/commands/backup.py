@@ -16,8 +16,9 @@ if TYPE_CHECKING:
 
 POLICIES = POLICY_NAMES
 #: Said before an injected fault: the functions' clients retry throttling (adaptive mode, exponential
-#: back-off), so a throttled call takes half a minute or more to fail (measured 34-49 s).
-RETRY_NOTE = "botocore retries throttled calls with back-off, so expect 30-60 s before the tick reports"
+#: back-off), so a throttled call takes a while to fail (7 attempts: 34-49 s measured; 3: a few seconds).
+RETRY_NOTE = ("botocore retries throttled calls with back-off (AWS_MAX_ATTEMPTS attempts: 3 on the embedded AWS, "
+              "7 by default), so expect some seconds before the tick reports")
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -105,6 +106,8 @@ def run(args: argparse.Namespace) -> int:
                                          on_demand=on_demand,
                                          retention_days=args.retention_days if on_demand else None)
     write_json(args.out, "backup-run.json", {p: {"ok": r.ok, "payload": r.payload} for p, r in results.items()})
+    if faults:
+        progress(f"{len(injected)} injected error(s) answered (each a throttled attempt the client retried)")
     failed = [p for p, r in results.items() if not r.ok]
     progress(f"backup run finished: {len(results) - len(failed)} ok, {len(failed)} failed")
     return 1 if failed else 0

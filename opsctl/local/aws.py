@@ -571,6 +571,8 @@ class EmbeddedAws:
             "AWS_REGION": self.region,
             # moto's Step Functions interpreter calls Lambda at http://localhost:$MOTO_PORT.
             "MOTO_PORT": str(self.port),
+            # Injected faults are permanent: three attempts show the retries without ~30 s of back-off.
+            "AWS_MAX_ATTEMPTS": "3",
             # A named profile or session token would override the dummy keys: hide them.
             "AWS_PROFILE": None,
             "AWS_DEFAULT_PROFILE": None,

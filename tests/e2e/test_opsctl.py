@@ -71,9 +71,10 @@ def test_backup_run_with_a_throttled_instance_exits_non_zero_and_names_it(tmp_pa
     assert "churnguard-analytics (snapshot)" in done.stdout and "Throttling" in done.stdout
     result = json.loads((tmp_path / "backup-run.json").read_text())
     assert result["database"]["ok"] is False
-    # botocore retries the throttling for ~30 s: said up front, then progress while it lasts.
-    assert "expect 30-60 s before the tick reports" in done.stderr
-    assert re.search(r"still waiting for the database tick \(\d+ s; [1-9]\d* injected error", done.stderr)
+    # botocore retries the throttling (3 attempts on the embedded AWS): said up front, counted at the end.
+    assert "expect some seconds before the tick reports" in done.stderr
+    answered = re.search(r"(\d+) injected error\(s\) answered \(each a throttled attempt", done.stderr)
+    assert answered and int(answered.group(1)) >= 3, done.stderr[-2000:]
 
 
 def test_demo_passes_every_check_and_writes_results(tmp_path):

@@ -97,7 +97,7 @@ def test_an_approval_lets_the_release_reach_100_percent_and_records_who(env):
     started: list[str] = []
     waiter = _answer_when_waiting(started, lambda token: sfn.send_task_success(
         taskToken=token, output='{"approved_by": "alice"}'))
-    release = local_release(env, _request(approval={"required": True, "timeout_seconds": 120}),
+    release = local_release(env, _request(steps=[50, 100], approval={"required": True, "timeout_seconds": 120}),
                             on_start=started.append)
     waiter.join(timeout=30)
     assert release.result.outcome == "promoted", release.result.reason
@@ -107,7 +107,7 @@ def test_an_approval_lets_the_release_reach_100_percent_and_records_who(env):
 
 
 def test_an_approval_that_never_comes_times_out_and_rolls_back(env):
-    release = local_release(env, _request(approval={"required": True, "timeout_seconds": 4}))
+    release = local_release(env, _request(steps=[50, 100], approval={"required": True, "timeout_seconds": 4}))
     assert release.result.outcome == "rolled_back"
     assert "ApprovalTimedOut" in (release.result.reason or ""), release.result.reason
     assert _routing() == ("1", {})
@@ -118,7 +118,7 @@ def test_a_rejection_rolls_back_with_the_reason_given(env):
     started: list[str] = []
     waiter = _answer_when_waiting(started, lambda token: sfn.send_task_failure(
         taskToken=token, error="Rejected", cause="checkout looks off in the dashboard"))
-    release = local_release(env, _request(approval={"required": True, "timeout_seconds": 120}),
+    release = local_release(env, _request(steps=[50, 100], approval={"required": True, "timeout_seconds": 120}),
                             on_start=started.append)
     waiter.join(timeout=30)
     assert release.result.outcome == "rolled_back"
