@@ -4,10 +4,13 @@ moto keeps applications, configuration profiles and hosted configuration version
 
 - environments: Create/Get/List/Update/DeleteEnvironment (per application, 7-character ids, Monitors stored);
 - deployment strategies: Create/Get/List/Update/DeleteDeploymentStrategy, AWS's predefined ``AppConfig.*`` too;
-- deployments: StartDeployment reads the hosted version through moto's API and completes at once (COMPLETE,
-  100 %, an EventLog); GetDeployment, ListDeployments (newest first), StopDeployment. A second StartDeployment
+- deployments: StartDeployment reads the profile and hosted version through moto's API (in-process), runs the
+  profile's JSON_SCHEMA validators (BadRequestException, Reason InvalidConfiguration, when the document fails one)
+  and completes at once (COMPLETE, 100 %, an EventLog); GetDeployment, ListDeployments (newest first),
+  StopDeployment (DEPLOYING -> ROLLED_BACK; COMPLETE with Allow-Revert -> REVERTED). A second StartDeployment
   while one is DEPLOYING answers ConflictException, as AppConfig does: ``hold_next_deployment(seconds)`` keeps
-  the next one DEPLOYING that long so a caller can meet the conflict;
+  the next one DEPLOYING that long so a caller can meet the conflict. Strategies' durations and bake times
+  are recorded, not waited for;
 - ListApplications and ListHostedConfigurationVersions (newest first), which moto lacks, from moto's records;
 - CreateHostedConfigurationVersion's ``Latest-Version-Number``: ConflictException unless it names the latest;
 - the ``appconfigdata`` session API (``opsctl.local.appconfig_data``).
@@ -400,6 +403,7 @@ class EmbeddedAppConfig:
         hosted_response = self._moto_get(app, request.environ, f"{profile_path}/hostedconfigurationversions/{version}")
         content, label = hosted_response.body, hosted_response.header("VersionLabel")
         content_type = hosted_response.header("Content-Type") or "application/octet-stream"
+        _validate(profile, content)
         with self.state.lock:
             environment = self._environment(request)
             deployments = self.state.region(request.region).deployments.setdefault((app_id, environment["Id"]), [])
@@ -464,3 +468,29 @@ def _label_matches(pattern: str, label: str | None) -> bool:
     if label is None:
         return False
     return label.startswith(pattern[:-1]) if pattern.endswith("*") else label == pattern
+
+
+def _validate(profile: Mapping[str, Any], content: bytes) -> None:
+    """The profile's JSON_SCHEMA validators, run when a deployment starts (as AppConfig does): a document that
+    fails one is BadRequestException, Reason InvalidConfiguration, naming each violation. LAMBDA validators are
+    not run by the embedded AWS."""
+    schemas = [v.get("Content", "") for v in profile.get("Validators") or [] if v.get("Type") == "JSON_SCHEMA"]
+    if not schemas:
+        return
+    import jsonschema  # type: ignore[import-untyped]  # with moto[server] (cfn-lint needs it)
+
+    try:
+        document = json.loads(content)
+    except ValueError as exc:
+        raise ApiError(400, "BadRequestException", f"configuration is not JSON: {exc}", Reason="InvalidConfiguration",
+                       Details={"InvalidConfiguration": [{"Type": "JSON_SCHEMA", "Reason": str(exc)}]}) from exc
+    problems = []
+    for schema in schemas:
+        validator = jsonschema.validators.validator_for(json.loads(schema))(json.loads(schema))
+        for error in validator.iter_errors(document):
+            problems.append({"Type": "JSON_SCHEMA", "Constraint": str(error.validator),
+                             "Location": error.json_path, "Reason": error.message, "Value": json.dumps(error.instance)})
+    if problems:
+        raise ApiError(400, "BadRequestException", "configuration failed validation: " + "; ".join(
+            f"{p['Location']}: {p['Reason']}" for p in problems[:5]), Reason="InvalidConfiguration",
+            Details={"InvalidConfiguration": problems})

@@ -224,6 +224,20 @@ def test_latest_version_number_that_is_not_the_latest_is_a_conflict(appconfig: A
     assert [v["VersionNumber"] for v in listed] == [2, 1]  # newest first; the refused one was not created
 
 
+def test_a_document_failing_the_profiles_json_schema_is_not_deployed(appconfig: Any, flags: Flags) -> None:
+    schema = {"type": "object", "additionalProperties": {"type": "object", "required": ["default"]}}
+    profile = appconfig.create_configuration_profile(
+        ApplicationId=flags.app, Name="validated", LocationUri="hosted", Type="AWS.Freeform",
+        Validators=[{"Type": "JSON_SCHEMA", "Content": json.dumps(schema)}])["Id"]
+    validated = Flags(flags.app, flags.app_name, profile, flags.env, flags.strategy)
+    with pytest.raises(ClientError) as refused:
+        validated.deploy(appconfig, validated.put(appconfig, {"new_dashboard_ui": {"description": "no default"}}))
+    assert _error(refused) == ("BadRequestException", 400)
+    assert "$.new_dashboard_ui" in refused.value.response["Error"]["Message"]
+    assert appconfig.list_deployments(ApplicationId=flags.app, EnvironmentId=flags.env)["Items"] == []
+    assert validated.deploy(appconfig, validated.put(appconfig, {"f": {"default": True}}))["State"] == "COMPLETE"
+
+
 def test_unknown_ids_are_resource_not_found(appconfig: Any, appconfigdata: Any, flags: Flags) -> None:
     calls = {
         "application": lambda: appconfig.get_application(ApplicationId="nope123"),
