@@ -13,7 +13,9 @@ moto keeps applications, configuration profiles and hosted configuration version
   are recorded, not waited for;
 - ListApplications and ListHostedConfigurationVersions (newest first), which moto lacks, from moto's records;
 - CreateHostedConfigurationVersion's ``Latest-Version-Number``: ConflictException unless it names the latest;
-- the ``appconfigdata`` session API (``opsctl.local.appconfig_data``).
+- the ``appconfigdata`` session API (``opsctl.local.appconfig_data``);
+- faults: ``add_fault(Fault(...))`` answers an AWS error to the operation it names (REST operations are not
+  seen by ``opsctl.local.faults``), e.g. ``appconfigdata:GetLatestConfiguration`` for a store outage.
 
 AppConfig and AppConfigData both sign as ``appconfig``; their paths do not overlap. moto answers a missing
 resource with HTTP 400; AWS (and so this layer) with 404.
@@ -31,6 +33,7 @@ from urllib.parse import parse_qs, quote, unquote
 from .appconfig_data import AppConfigData
 from .appconfig_state import PREDEFINED_STRATEGIES, ApiError, AppConfigState, Deployment, new_id, not_found
 from .awsapi import CapturedResponse, StartResponse, WsgiApp, call_app, credential_scope, read_body, respond
+from .faults import Fault
 from .lambda_runtime import DEFAULT_ACCOUNT_ID
 
 __all__ = ["EmbeddedAppConfig", "moto_applications"]
@@ -61,6 +64,26 @@ _ROUTES: list[tuple[str, re.Pattern[str], str]] = [(m, re.compile(f"^{p}/?$"), o
     ("POST", r"/configurationsessions", "start_session"),
     ("GET", r"/configuration", "latest_configuration"),
 )]
+
+#: Our handler -> the AWS operation it serves (what a fault names: ``appconfigdata:GetLatestConfiguration``).
+_OPERATIONS = {
+    "list_applications": "appconfig:ListApplications", "delete_application": "appconfig:DeleteApplication",
+    "create_environment": "appconfig:CreateEnvironment", "list_environments": "appconfig:ListEnvironments",
+    "get_environment": "appconfig:GetEnvironment", "update_environment": "appconfig:UpdateEnvironment",
+    "delete_environment": "appconfig:DeleteEnvironment", "start_deployment": "appconfig:StartDeployment",
+    "list_deployments": "appconfig:ListDeployments", "get_deployment": "appconfig:GetDeployment",
+    "stop_deployment": "appconfig:StopDeployment", "create_strategy": "appconfig:CreateDeploymentStrategy",
+    "list_strategies": "appconfig:ListDeploymentStrategies", "get_strategy": "appconfig:GetDeploymentStrategy",
+    "update_strategy": "appconfig:UpdateDeploymentStrategy", "delete_strategy": "appconfig:DeleteDeploymentStrategy",
+    "create_hosted_version": "appconfig:CreateHostedConfigurationVersion",
+    "list_hosted_versions": "appconfig:ListHostedConfigurationVersions",
+    "get_hosted_version": "appconfig:GetHostedConfigurationVersion",
+    "start_session": "appconfigdata:StartConfigurationSession",
+    "latest_configuration": "appconfigdata:GetLatestConfiguration",
+}
+#: Path segments by the API's parameter names (what a fault's ``Param=value`` names).
+_PARAMETERS = {"app": "ApplicationId", "env": "EnvironmentId", "profile": "ConfigurationProfileId",
+               "number": "DeploymentNumber", "strategy": "DeploymentStrategyId", "version": "VersionNumber"}
 
 
 def moto_applications(account_id: str, region: str) -> Mapping[str, Any]:
@@ -93,7 +116,8 @@ class _Request:
 
 
 _STATUS = {200: "200 OK", 201: "201 Created", 202: "202 Accepted", 204: "204 No Content", 400: "400 Bad Request",
-           404: "404 Not Found", 409: "409 Conflict"}
+           403: "403 Forbidden", 404: "404 Not Found", 409: "409 Conflict", 429: "429 Too Many Requests",
+           500: "500 Internal Server Error", 503: "503 Service Unavailable"}
 
 
 def _page(items: list[dict[str, Any]], query: Mapping[str, str]) -> dict[str, Any]:
@@ -116,15 +140,31 @@ class EmbeddedAppConfig:
         self.account_id = account_id
         self.state = AppConfigState()
         self.data = AppConfigData(self.state, self._applications, self.served)
+        self._faults: list[Fault] = []
+        self.injected: list[tuple[str, str | None]] = []  # (operation, the fault's parameter) of each answered
 
     # -- public hooks --------------------------------------------------------------------
     def hold_next_deployment(self, seconds: float, environment_id: str | None = None) -> None:
         """The next StartDeployment (to ``environment_id``, or any) stays DEPLOYING for ``seconds``."""
         self.state.hold_next_deployment(seconds, environment_id)
 
+    def add_fault(self, fault: Fault) -> None:
+        """Answer ``fault``'s error to the AppConfig/AppConfigData operation it names, until clear_faults().
+
+        ``opsctl.local.faults`` matches JSON and query protocols only; AppConfig is REST, so its faults are
+        matched here, by operation (``appconfigdata:GetLatestConfiguration``, ``appconfig:StartDeployment``) and
+        optionally a parameter (``EnvironmentId=abc1234``, ``ApplicationIdentifier=churnguard-ops-flags``)."""
+        with self.state.lock:
+            self._faults.append(fault)
+
+    def clear_faults(self) -> None:
+        with self.state.lock:
+            self._faults.clear()
+
     def clear(self) -> None:
         self.state.clear()
         self.data.clear()
+        self.clear_faults()
 
     def served(self, region: str, app_id: str, env_id: str, profile_id: str) -> Deployment | None:
         """The deployment whose content the environment serves for the profile: its newest COMPLETE one."""
@@ -143,8 +183,14 @@ class EmbeddedAppConfig:
             for route_method, pattern, operation in _ROUTES:
                 match = pattern.match(path) if route_method == method else None
                 if match:
+                    request = _Request(environ, match)
+                    fault = self._fault(_OPERATIONS[operation], request)
+                    if fault is not None:
+                        body = {"Message": fault.message}
+                        status_line = f"{fault.status} {_STATUS.get(fault.status, 'Injected').split(' ', 1)[-1]}"
+                        return respond(start_response, status_line, body, {"X-Amzn-ErrorType": fault.code})
                     try:
-                        status, payload, headers = getattr(self, operation)(_Request(environ, match), app)
+                        status, payload, headers = getattr(self, operation)(request, app)
                     except ApiError as err:
                         body = {"Message": err.message, **err.extra}
                         return respond(start_response, _STATUS[err.status], body, {"X-Amzn-ErrorType": err.code})
@@ -155,6 +201,23 @@ class EmbeddedAppConfig:
                     return respond(start_response, _STATUS[status], payload, headers)
             return self._moto(app, environ).replay(start_response)
         return middleware
+
+    def _fault(self, operation: str, request: _Request) -> Fault | None:
+        with self.state.lock:
+            if not self._faults:
+                return None
+            faults = list(self._faults)
+        params = {_PARAMETERS.get(k, k): v for k, v in request.path.items()}
+        params.update({k: v for k, v in request.query.items()})
+        try:
+            params.update({k: str(v) for k, v in json.loads(request.raw or b"{}").items() if isinstance(v, (str, int))})
+        except (ValueError, AttributeError):
+            pass
+        for fault in faults:
+            if fault.operation.lower() == operation.lower() and _fault_matches(fault.parameter, params):
+                self.injected.append((operation, fault.parameter))
+                return fault
+        return None
 
     def _moto_get(self, app: WsgiApp, environ: dict[str, Any], path: str) -> CapturedResponse:
         """GET ``path`` of moto's AppConfig API with the caller's credentials; an error answer raises ApiError."""
@@ -462,6 +525,13 @@ class EmbeddedAppConfig:
 
     def latest_configuration(self, request: _Request, app: WsgiApp) -> tuple[int, Any, dict[str, str]]:
         return self.data.latest_configuration(request.query.get("configuration_token"))
+
+
+def _fault_matches(parameter: str | None, params: Mapping[str, str]) -> bool:
+    if parameter is None:
+        return True
+    key, _, value = parameter.partition("=")
+    return params.get(key) == value
 
 
 def _label_matches(pattern: str, label: str | None) -> bool:

@@ -19,6 +19,7 @@ from botocore.exceptions import ClientError
 from churnguard_ops.core.contracts import FLAGS_APPLICATION, FLAGS_IMMEDIATE_STRATEGY, FLAGS_PROFILE
 from opsctl.local.aws import EmbeddedAws
 from opsctl.local.deploy import deploy_stack
+from opsctl.local.faults import Fault
 
 pytestmark = pytest.mark.integration
 
@@ -209,6 +210,28 @@ def test_a_held_deployment_completes_when_its_hold_is_over(aws: EmbeddedAws, app
     done = appconfig.get_deployment(ApplicationId=flags.app, EnvironmentId=flags.env,
                                     DeploymentNumber=held["DeploymentNumber"])
     assert (done["State"], done["PercentageComplete"]) == ("COMPLETE", 100.0)
+
+
+def test_an_injected_fault_fails_the_named_operation_until_cleared(
+        aws: EmbeddedAws, appconfig: Any, appconfigdata: Any, flags: Flags) -> None:
+    flags.deploy(appconfig, flags.put(appconfig, {"f": {"default": True}}))
+    token = appconfigdata.start_configuration_session(
+        ApplicationIdentifier=flags.app, EnvironmentIdentifier=flags.env, ConfigurationProfileIdentifier=flags.profile,
+    )["InitialConfigurationToken"]
+    aws.appconfig.add_fault(Fault.parse("appconfigdata:GetLatestConfiguration:AccessDeniedException"))
+    aws.appconfig.add_fault(Fault.parse(f"appconfig:StartDeployment:EnvironmentId={flags.env}:BadRequestException"))
+    try:
+        with pytest.raises(ClientError) as outage:
+            appconfigdata.get_latest_configuration(ConfigurationToken=token)
+        assert outage.value.response["Error"]["Code"] == "AccessDeniedException"
+        with pytest.raises(ClientError) as refused:
+            flags.deploy(appconfig, 1)
+        assert refused.value.response["Error"]["Code"] == "BadRequestException"
+        assert len(appconfig.list_deployments(ApplicationId=flags.app, EnvironmentId=flags.env)["Items"]) == 1
+    finally:
+        aws.appconfig.clear_faults()
+    assert json.loads(_poll(appconfigdata, token)[0]) == {"f": {"default": True}}  # the token was not spent
+    assert ("appconfigdata:GetLatestConfiguration", None) in aws.appconfig.injected
 
 
 def test_latest_version_number_that_is_not_the_latest_is_a_conflict(appconfig: Any, flags: Flags) -> None:
