@@ -9,6 +9,7 @@ from aws_cdk import aws_kms as kms
 from churnguard_ops.core.contracts import CANARY_DECISIONS_PREFIX
 from infra_cdk.constructs import Foundation, OpsFunction
 from infra_cdk.constructs.grants import RoleGrants, cross_stack_arn_rendering
+from infra_cdk.flags_target import FlagsTarget
 from infra_cdk.settings import ChurnGuardContext
 
 WHY_QUALIFIED = ("A release reads and moves the alias and smoke-tests versions of the configured functions: "
@@ -20,9 +21,16 @@ WHY_ALARMS = ("A release names the alarms that gate it at start time; DescribeAl
 WHY_DECISIONS = "Decision records are written per release and evaluation: canary/decisions/<fn>/<alias>/<id>/..."
 
 
+WHY_FLAG_VERSIONS = ("The flag shifter reads the hosted version an environment's latest deployment names (its "
+                     "number is known at run time): versions of ChurnGuard's flag profile only.")
+WHY_FLAG_DEPLOYMENTS = ("A flag release waits for the deployment it started to complete (its number is known at "
+                        "run time): deployments of the flags application's configured environments only.")
+
+
 def grant_canary_permissions(stack: Stack, *, config: ChurnGuardContext, foundation: Foundation,
                              release: OpsFunction, decide: OpsFunction, abort: OpsFunction,
-                             lock_table: dynamodb.ITable, key: kms.IKey, state_machine_name: str) -> None:
+                             lock_table: dynamodb.ITable, key: kms.IKey, state_machine_name: str,
+                             flags: FlagsTarget | None = None) -> None:
     region, account, partition = stack.region, stack.account, Aws.PARTITION
     functions = [f"arn:{partition}:lambda:{region}:{account}:function:{name}" for name in config.canary.functions]
     qualified = [f"{arn}:*" for arn in functions]
@@ -48,6 +56,8 @@ def grant_canary_permissions(stack: Stack, *, config: ChurnGuardContext, foundat
           also_rendered_as=[cross_stack_arn_rendering(Stack.of(bucket), bucket, f"/{CANARY_DECISIONS_PREFIX}*")])
     g.add("EncryptDecisions", ["kms:GenerateDataKey"], [foundation.key.key_arn])
     g.add("PublishReleaseEvents", ["events:PutEvents"], [default_bus])
+    if flags is not None:
+        grant_flag_shifter(stack, g, flags)
     g.suppress_wildcards()
 
     g = RoleGrants(stack, decide.role)
@@ -66,4 +76,26 @@ def grant_canary_permissions(stack: Stack, *, config: ChurnGuardContext, foundat
           [f"arn:{partition}:states:{region}:{account}:execution:{state_machine_name}:*"],
           why_wildcard="Executions of the canary state machine only (their names are generated per release).")
     g.add("PublishReleaseEvents", ["events:PutEvents"], [default_bus])
+    if flags is not None:  # an aborted flag release is set back to its stable percentage
+        grant_flag_shifter(stack, g, flags)
+        # The flag shifter's per-environment write lock is an item it puts in the lock table.
+        g.add("FlagWriteLock", ["dynamodb:PutItem"], [lock_table.table_arn])
     g.suppress_wildcards()
+
+
+def grant_flag_shifter(stack: Stack, g: RoleGrants, flags: FlagsTarget) -> None:
+    """Exactly the flags application's profile, strategy and environments: read the deployed document, create
+    a version, deploy it with the immediate strategy, watch the deployment."""
+    base = f"arn:{Aws.PARTITION}:appconfig:{stack.region}:{stack.account}"
+    application = f"{base}:application/{flags.application_id}"
+    profile = f"{application}/configurationprofile/{flags.profile_id}"
+    strategy = f"{base}:deploymentstrategy/{flags.deployment_strategy_id}"
+    environments = [f"{application}/environment/{env_id}" for _, env_id in sorted(flags.environment_ids.items())]
+    g.add("ListFlagVersions", ["appconfig:ListHostedConfigurationVersions"], [profile])
+    g.add("ReadFlagVersions", ["appconfig:GetHostedConfigurationVersion"],
+          [f"{profile}/hostedconfigurationversion/*"], why_wildcard=WHY_FLAG_VERSIONS)
+    g.add("WriteFlagVersions", ["appconfig:CreateHostedConfigurationVersion"], [profile])
+    g.add("DeployFlags", ["appconfig:StartDeployment"], [application, profile, strategy, *environments])
+    g.add("ListFlagDeployments", ["appconfig:ListDeployments"], environments)
+    g.add("WatchFlagDeployments", ["appconfig:GetDeployment"], [f"{env}/deployment/*" for env in environments],
+          why_wildcard=WHY_FLAG_DEPLOYMENTS)

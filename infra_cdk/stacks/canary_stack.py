@@ -23,6 +23,7 @@ from constructs import Construct
 
 from churnguard_ops.core.contracts import CANARY_EVENT_SOURCE
 from infra_cdk.constructs import Foundation
+from infra_cdk.flags_target import FlagsTarget
 from infra_cdk.paths import FUNCTIONS_DIR
 from infra_cdk.settings import ChurnGuardContext
 from infra_cdk.stacks.canary_grants import grant_canary_permissions
@@ -37,10 +38,12 @@ ENDED_RULE_SUFFIX = "canary-release-ended"
 
 class CanaryStack(Stack):
     def __init__(self, scope: Construct, construct_id: str, *, config: ChurnGuardContext, foundation: Foundation,
-                 **kwargs: Any) -> None:
+                 flags: FlagsTarget | None = None, **kwargs: Any) -> None:
+        """``flags``: the feature flags' AppConfig ids (the flags stack's); None: no flag releases."""
         super().__init__(scope, construct_id, **kwargs)
         prefix = config.prefix
         canary = config.canary
+        self.flags = flags
         self.state_machine_name = f"{prefix}-canary-release"
 
         self.key = kms.Key(self, "CanaryKey", alias=f"alias/{prefix}-canary", enable_key_rotation=True,
@@ -61,6 +64,7 @@ class CanaryStack(Stack):
             "CANARY_LOCK_TABLE": self.lock_table.table_name,
             "CANARY_DECISIONS_BUCKET": foundation.bucket.bucket_name,
             "CANARY_TOPIC_ARN": foundation.topic.topic_arn,
+            **(flag_environment(self, flags) if flags is not None else {}),
         }
 
         def function(construct_id: str, key: str, handler: str, description: str, *,
@@ -82,7 +86,7 @@ class CanaryStack(Stack):
                               asynchronous=True)
         grant_canary_permissions(self, config=config, foundation=foundation, release=self.release,
                                  decide=self.decide, abort=self.abort, lock_table=self.lock_table, key=self.key,
-                                 state_machine_name=self.state_machine_name)
+                                 state_machine_name=self.state_machine_name, flags=flags)
 
         self.state_machine, self.log_group = create_canary_state_machine(
             self, state_machine_name=self.state_machine_name, release=self.release.function,
@@ -135,3 +139,10 @@ class CanaryStack(Stack):
                   description="Releases in progress, one per alias")
         CfnOutput(self, "CanaryEventSource", value=CANARY_EVENT_SOURCE,
                   description="EventBridge source of decisions and release events")
+
+
+def flag_environment(stack: Stack, flags: FlagsTarget) -> dict[str, str]:
+    """The ``CANARY_FLAGS_*`` variables ``churnguard_ops.canary.settings`` reads (ids may be cross-stack tokens)."""
+    return {"CANARY_FLAGS_APPLICATION_ID": flags.application_id, "CANARY_FLAGS_PROFILE_ID": flags.profile_id,
+            "CANARY_FLAGS_STRATEGY_ID": flags.deployment_strategy_id,
+            "CANARY_FLAGS_ENVIRONMENTS": stack.to_json_string(dict(flags.environment_ids))}

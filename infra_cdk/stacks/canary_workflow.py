@@ -19,6 +19,7 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from churnguard_ops.core.contracts import (
     CANARY_APPROVED_ERROR,
     CANARY_BREACH_WHILE_WAITING_ERROR,
+    FLAGS_DEPLOYMENT_BUSY_ERROR,
     TRANSIENT_ERROR_NAMES,
 )
 from infra_cdk.constructs.state_machine import logged_state_machine
@@ -80,6 +81,9 @@ def _release_task(stack: Stack, name: str, function: lambda_.IFunction, task: st
     invoke.add_retry(errors=LAMBDA_TRANSIENT_ERRORS, max_attempts=3, interval=Duration.seconds(2), backoff_rate=2)
     # AWS throttled or unreachable after botocore's own retries: every task is safe to repeat.
     invoke.add_retry(errors=list(TRANSIENT_ERROR_NAMES), max_attempts=3, interval=Duration.seconds(5), backoff_rate=2)
+    # A flag's environment is deploying (one deployment at a time) or another release is writing it: queue.
+    invoke.add_retry(errors=[FLAGS_DEPLOYMENT_BUSY_ERROR], max_attempts=8, interval=Duration.seconds(5),
+                     backoff_rate=1.5)
     return invoke
 
 
@@ -93,9 +97,8 @@ def _await_human(stack: Stack, name: str, function: lambda_.IFunction, kind: str
             "kind": kind, "token": sfn.JsonPath.task_token,
             "execution_id": sfn.JsonPath.string_at("$$.Execution.Id"),
             "release_id": sfn.JsonPath.string_at("$.release_id"),
-            "function_name": sfn.JsonPath.string_at("$.request.function_name"),
-            "alias": sfn.JsonPath.string_at("$.request.alias"),
-            "new_version": sfn.JsonPath.string_at("$.request.new_version"),
+            # What is released (an alias or a flag), as validate described it: one path for both kinds.
+            "target": sfn.JsonPath.object_at("$.target"),
             "weight": sfn.JsonPath.number_at("$.weight"),
             "timeout_seconds": sfn.JsonPath.number_at(timeout_path),
             "reason": sfn.JsonPath.string_at("$.reason") if kind == "hold" else None,

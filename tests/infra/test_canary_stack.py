@@ -44,6 +44,13 @@ ACTION_TARGETS = {
 }
 POWERTOOLS_ENV = {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "LOG_LEVEL"}
 CANARY_ENV = {"CANARY_FUNCTIONS", "CANARY_LOCK_TABLE", "CANARY_DECISIONS_BUCKET", "CANARY_TOPIC_ARN"}
+#: Set when the CDK app hands the canary stack the flags' AppConfig ids (flag releases).
+FLAGS_ENV = {"CANARY_FLAGS_APPLICATION_ID", "CANARY_FLAGS_PROFILE_ID", "CANARY_FLAGS_STRATEGY_ID",
+             "CANARY_FLAGS_ENVIRONMENTS"}
+#: What the release and abort roles hold besides their alias actions once flag releases are configured.
+FLAG_SHIFTER_ACTIONS = {"appconfig:ListHostedConfigurationVersions", "appconfig:GetHostedConfigurationVersion",
+                        "appconfig:CreateHostedConfigurationVersion", "appconfig:StartDeployment",
+                        "appconfig:ListDeployments", "appconfig:GetDeployment"}
 # Actions that support no resource-level permissions: the only ones a canary role may hold on "*".
 UNSCOPABLE = {"cloudwatch:GetMetricData", "xray:PutTraceSegments", "xray:PutTelemetryRecords"}
 
@@ -332,7 +339,13 @@ def test_no_canary_role_has_managed_policies(canary_resources, functions, state_
         assert "ManagedPolicyArns" not in canary_resources[role_id]["Properties"], role_id
 
 
-def test_each_role_holds_exactly_the_actions_its_tasks_call(canary_resources, functions):
+@pytest.fixture(scope="module")
+def flags_wired(synth) -> bool:
+    """Whether the app handed the canary stack a FlagsTarget (then flag releases are granted)."""
+    return synth.canary.flags is not None
+
+
+def test_each_role_holds_exactly_the_actions_its_tasks_call(canary_resources, functions, flags_wired):
     common = {"logs:CreateLogStream", "logs:PutLogEvents", "xray:PutTraceSegments", "xray:PutTelemetryRecords"}
     expected = {
         "release": {"lambda:GetAlias", "lambda:UpdateAlias", "lambda:GetFunctionConfiguration", "lambda:InvokeFunction",
@@ -345,6 +358,9 @@ def test_each_role_holds_exactly_the_actions_its_tasks_call(canary_resources, fu
                   "states:StopExecution", "events:PutEvents",
                   "sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"},  # its async-failure DLQ
     }
+    if flags_wired:
+        expected["release"] |= FLAG_SHIFTER_ACTIONS
+        expected["abort"] |= FLAG_SHIFTER_ACTIONS | {"dynamodb:PutItem"}  # the flag write lock
     for key in functions:
         statements = _statements(canary_resources, functions, key)
         assert all(s["Effect"] == "Allow" for s in statements), key
@@ -534,10 +550,10 @@ def test_failed_and_timed_out_releases_abort_errors_and_abort_dlq_alarm_the_ops_
 
 # --- functions --------------------------------------------------------------------------------
 
-def test_function_environment_is_exactly_the_canary_contract(functions):
+def test_function_environment_is_exactly_the_canary_contract(functions, flags_wired):
     for key, (_, props) in functions.items():
         env = props["Environment"]["Variables"]
-        assert set(env) == POWERTOOLS_ENV | CANARY_ENV, key
+        assert set(env) == POWERTOOLS_ENV | CANARY_ENV | (FLAGS_ENV if flags_wired else set()), key
         assert env["POWERTOOLS_SERVICE_NAME"] == "canary"
         assert env["POWERTOOLS_METRICS_NAMESPACE"] == "ChurnGuardOps"
         assert env["LOG_LEVEL"] == "INFO"
@@ -551,7 +567,7 @@ def test_environment_names_are_what_the_canary_settings_read(functions):
     from churnguard_ops.canary.settings import CanarySettings
 
     read = {f"CANARY_{name.upper()}" for name in CanarySettings.model_fields}
-    assert CANARY_ENV <= read
+    assert CANARY_ENV | FLAGS_ENV <= read
     required = {f"CANARY_{n.upper()}" for n, f in CanarySettings.model_fields.items() if f.is_required()}
     assert required <= CANARY_ENV
 
@@ -563,3 +579,106 @@ def test_every_canary_function_has_its_own_role_and_log_group_with_retention(can
         assert props["Architectures"] == ["arm64"], key
         assert props["TracingConfig"] == {"Mode": "Active"}, key
         assert log_groups[f"/aws/lambda/{PREFIX}-canary-{key}"]["RetentionInDays"] == 30, key
+
+
+# --- flag releases (a FlagsTarget of literal ids: one extra synth of foundation + canary) -----------------
+
+FLAGS = {"application_id": "app1234", "profile_id": "prof567", "deployment_strategy_id": "strat89",
+         "environment_ids": {"production": "envprod", "staging": "envstag"}}
+APPCONFIG = "arn:<AWS::Partition>:appconfig:us-east-1:123456789012"
+FLAG_APP = f"{APPCONFIG}:application/app1234"
+FLAG_PROFILE = f"{FLAG_APP}/configurationprofile/prof567"
+FLAG_ENVS = [f"{FLAG_APP}/environment/envprod", f"{FLAG_APP}/environment/envstag"]
+
+
+@pytest.fixture(scope="module")
+def with_flags(tmp_path_factory: pytest.TempPathFactory, clean_cdk_env) -> tuple[Any, dict[str, Any]]:
+    import aws_cdk as cdk
+
+    from infra_cdk.flags_target import FlagsTarget
+    from infra_cdk.nag import apply_nag
+    from infra_cdk.paths import cdk_json_context
+    from infra_cdk.settings import ChurnGuardContext
+    from infra_cdk.stacks import CanaryStack, FoundationStack
+
+    churnguard = json.loads(json.dumps(cdk_json_context()["churnguard"]))
+    outdir = tmp_path_factory.mktemp("cdk.out.canary-flags")
+    app = cdk.App(outdir=str(outdir), context={**cdk_json_context(), "aws:cdk:bundling-stacks": []})
+    config = ChurnGuardContext.model_validate(churnguard)
+    env = cdk.Environment(account="123456789012", region="us-east-1")
+    foundation = FoundationStack(app, "Foundation", config=config, env=env)
+    stack = CanaryStack(app, "Canary", config=config, foundation=foundation.foundation, env=env,
+                        flags=FlagsTarget(**FLAGS))
+    apply_nag(app)
+    app.synth()
+    return stack, json.loads((outdir / stack.template_file).read_text())["Resources"]
+
+
+def _flag_functions(resources: dict[str, Any]) -> dict[str, tuple[str, dict[str, Any]]]:
+    return {res["Properties"]["FunctionName"].rsplit("-", 1)[-1]: (logical_id, res["Properties"])
+            for logical_id, res in of_type(resources, "AWS::Lambda::Function").items()}
+
+
+def _resolved(resource: Any) -> str:
+    """An ARN built with Fn::Join of partition and literal ids, as text (``<AWS::Partition>`` for the Ref)."""
+    if isinstance(resource, str):
+        return resource
+    parts = resource["Fn::Join"][1]
+    return "".join(p if isinstance(p, str) else f"<{p['Ref']}>" for p in parts)
+
+
+def test_release_and_abort_hold_exactly_the_appconfig_grants_of_the_flags_resources(with_flags):
+    _, resources = with_flags
+    functions = _flag_functions(resources)
+    expected = {
+        "ListHostedConfigurationVersions": [FLAG_PROFILE],
+        "GetHostedConfigurationVersion": [f"{FLAG_PROFILE}/hostedconfigurationversion/*"],
+        "CreateHostedConfigurationVersion": [FLAG_PROFILE],
+        "StartDeployment": sorted([FLAG_APP, FLAG_PROFILE, f"{APPCONFIG}:deploymentstrategy/strat89", *FLAG_ENVS]),
+        "ListDeployments": FLAG_ENVS,
+        "GetDeployment": [f"{env}/deployment/*" for env in FLAG_ENVS],
+    }
+    for key in ("release", "abort"):
+        statements = list(policy_statements(resources, functions[key][1]["Role"]["Fn::GetAtt"][0]))
+        granted = {action.removeprefix("appconfig:"): sorted(_resolved(r) for r in as_list(s["Resource"]))
+                   for s in statements for action in as_list(s["Action"]) if action.startswith("appconfig:")}
+        assert granted == expected, key
+    decide = list(policy_statements(resources, functions["decide"][1]["Role"]["Fn::GetAtt"][0]))
+    assert not any(a.startswith("appconfig:") for s in decide for a in as_list(s["Action"]))
+
+
+def test_the_release_functions_read_the_flags_ids_from_their_environment(with_flags, monkeypatch):
+    from churnguard_ops.canary.settings import CanarySettings
+
+    _, resources = with_flags
+    env = _flag_functions(resources)["release"][1]["Environment"]["Variables"]
+    assert FLAGS_ENV <= set(env)
+    for name in FLAGS_ENV:
+        monkeypatch.setenv(name, env[name])
+    monkeypatch.setenv("CANARY_LOCK_TABLE", "locks")
+    settings = CanarySettings()
+    assert settings.flags_configured
+    assert (settings.flags_application_id, settings.flags_profile_id, settings.flags_strategy_id,
+            settings.flags_environments) == ("app1234", "prof567", "strat89", FLAGS["environment_ids"])
+
+
+def test_the_canary_stack_with_flags_has_no_unsuppressed_nag_errors(with_flags):
+    from aws_cdk.assertions import Annotations, Match
+
+    stack, _ = with_flags
+    errors = Annotations.from_stack(stack).find_error("*", Match.string_like_regexp("AwsSolutions-.*"))
+    assert [f"{e.id}: {e.entry.data}" for e in errors] == []
+
+
+def test_a_busy_flag_environment_is_retried_with_backoff_by_every_release_task(definition):
+    from churnguard_ops.core.contracts import FLAGS_DEPLOYMENT_BUSY_ERROR
+
+    for name in ("ShiftTraffic", "Evaluate", "Promote", "Rollback"):
+        (retry,) = [r for r in definition["States"][name]["Retry"] if r["ErrorEquals"] == [FLAGS_DEPLOYMENT_BUSY_ERROR]]
+        assert retry["MaxAttempts"] >= 5 and retry["BackoffRate"] > 1, name
+
+
+def test_a_human_is_asked_about_whatever_the_release_targets(definition):
+    payload = definition["States"]["AwaitOperator"]["Parameters"]["Payload"]
+    assert payload["target.$"] == "$.target"
+    assert not {"function_name.$", "alias.$", "new_version.$"} & set(payload)
