@@ -219,3 +219,50 @@ def test_the_local_context_records_every_exposure_and_keeps_the_configured_flags
     assert local.exposure_sample_rate == 1.0 and configured.flags.exposure_sample_rate == 0.1
     assert local.model_dump(exclude={"exposure_sample_rate"}) == \
         configured.flags.model_dump(exclude={"exposure_sample_rate"})
+
+
+# --- two stages: one extra synth of the flags stack alone, on an imported foundation -------------------------
+
+@pytest.fixture(scope="module")
+def two_stages(clean_cdk_env) -> dict[str, Any]:
+    from aws_cdk import App, Environment, Stack
+    from aws_cdk import aws_kms as kms
+    from aws_cdk import aws_lambda as lambda_
+    from aws_cdk import aws_s3 as s3
+    from aws_cdk import aws_sns as sns
+    from aws_cdk.assertions import Template
+
+    from infra_cdk.constructs import Foundation
+    from infra_cdk.stacks.flags_stack import FlagsStack
+
+    # CDK's built-in template validation costs ~15 s a synth; cfn-lint checks the real templates.
+    app = App(context={"aws:cdk:bundling-stacks": []}, builtin_cloud_formation_validation=False)
+    env = Environment(account="123456789012", region="us-east-1")
+    shared = Stack(app, "Shared", env=env)
+    arn = "arn:aws:{}:us-east-1:123456789012:{}"
+    foundation = Foundation(
+        layer=lambda_.LayerVersion.from_layer_version_arn(shared, "Layer", arn.format("lambda", "layer:ops:1")),
+        topic=sns.Topic.from_topic_arn(shared, "Topic", arn.format("sns", "ops")),
+        topic_key=kms.Key.from_key_arn(shared, "TopicKey", arn.format("kms", "key/topic")),
+        key=kms.Key.from_key_arn(shared, "Key", arn.format("kms", "key/ops")),
+        bucket=s3.Bucket.from_bucket_name(shared, "Bucket", "ops-bucket"))
+    config = ChurnGuardContext.model_validate(
+        {"flags": {"environments": ["staging", "production"], "evaluation_environment": "staging"}})
+    stack = FlagsStack(app, "Flags", config=config, foundation=foundation, env=env)
+    return Template.from_stack(stack).to_json()["Resources"]
+
+
+def test_every_stage_is_deployed_and_alarmed_but_the_function_reads_only_the_evaluated_one(two_stages):
+    ids = {e["Properties"]["Name"]: k for k, e in of_type(two_stages, "AWS::AppConfig::Environment").items()}
+    assert set(ids) == {"staging", "production"}
+    deployed = [d["Properties"]["EnvironmentId"]["Ref"] for d in of_type(two_stages, "AWS::AppConfig::Deployment")
+                .values()]
+    assert sorted(deployed) == sorted(ids.values())
+    (read,) = [s for res in of_type(two_stages, "AWS::IAM::Policy").values()
+               for s in res["Properties"]["PolicyDocument"]["Statement"] if s.get("Sid") == "ReadFlagProfile"]
+    (resource,) = as_list(read["Resource"])
+    assert f"/environment/<{ids['staging']}>/" in flat(resource) and ids["production"] not in flat(resource)
+    env = _evaluator(two_stages)["Properties"]["Environment"]["Variables"]
+    assert env["FLAGS_ENVIRONMENT"] == "staging"
+    alarms = {a["Properties"]["AlarmName"] for a in of_type(two_stages, "AWS::CloudWatch::Alarm").values()}
+    assert {f"{PREFIX}-flags-store-errors-staging", f"{PREFIX}-flags-store-errors-production"} <= alarms
