@@ -8,7 +8,7 @@ before the bake counts. The window is judged on the ``on`` cohort against the ``
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from churnguard_ops.canary import cohorts
@@ -73,7 +73,12 @@ class FlagTarget:
         environment, number = state.pending["environment"], int(state.pending["deployment"])
         deployment = self.shifter.deployment(environment, number)
         if deployment.state == "COMPLETE":
-            return deployment.completed_at or state.step_started_at
+            live = deployment.completed_at or state.step_started_at
+            propagation = _flag_request(state).propagation_seconds
+            if not propagation or live is None:
+                return live
+            live += timedelta(seconds=propagation)  # the applications' caches have seen it by then
+            return live if self.shifter.clock() >= live else None
         if deployment.in_progress:
             return None
         raise FlagDeploymentFailed(f"{environment}: deployment {number} of the flag profile ended "

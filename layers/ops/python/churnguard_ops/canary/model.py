@@ -244,6 +244,9 @@ class FlagReleaseRequest(_ReleaseRules):
 
     kind: Literal["feature_flag"]
     flag: FlagRef
+    #: The applications see a deployment only at their next poll (their flag cache period): the bake of a step
+    #: starts this long after its deployment completed, so the judged window holds the new percentage alone.
+    propagation_seconds: int = Field(0, ge=0, le=3600)
 
     @model_validator(mode="before")
     @classmethod
