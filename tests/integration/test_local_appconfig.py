@@ -200,6 +200,23 @@ def test_a_held_deployment_conflicts_with_the_next_until_stopped_and_is_not_serv
     assert flags.deploy(appconfig, first)["State"] == "COMPLETE"
 
 
+def test_a_reverted_deployment_is_no_longer_served_and_a_complete_one_stops_only_with_allow_revert(
+        appconfig: Any, appconfigdata: Any, flags: Flags) -> None:
+    flags.deploy(appconfig, flags.put(appconfig, {"v": {"default": False}}))
+    second = flags.deploy(appconfig, flags.put(appconfig, {"v": {"default": True}}))
+    with pytest.raises(ClientError) as complete:
+        appconfig.stop_deployment(ApplicationId=flags.app, EnvironmentId=flags.env,
+                                  DeploymentNumber=second["DeploymentNumber"])
+    assert _error(complete) == ("BadRequestException", 400)
+    reverted = appconfig.stop_deployment(ApplicationId=flags.app, EnvironmentId=flags.env,
+                                         DeploymentNumber=second["DeploymentNumber"], AllowRevert=True)
+    assert reverted["State"] == "REVERTED"
+    token = appconfigdata.start_configuration_session(
+        ApplicationIdentifier=flags.app, EnvironmentIdentifier=flags.env, ConfigurationProfileIdentifier=flags.profile,
+    )["InitialConfigurationToken"]
+    assert json.loads(_poll(appconfigdata, token)[0]) == {"v": {"default": False}}
+
+
 def test_a_held_deployment_completes_when_its_hold_is_over(aws: EmbeddedAws, appconfig: Any, flags: Flags,
                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     aws.appconfig.hold_next_deployment(30)
