@@ -1,12 +1,15 @@
 """Canary release handlers, called by the release state machine and by EventBridge.
 
 ``release``: one task of the release workflow ({"task": name, "state": <release state>}); returns the
-whole state with ``action`` set to what the state machine does next. Exceptions propagate: their
-class name is the Step Functions error the state machine catches (a failure anywhere rolls back).
+whole state with ``action`` set to what the state machine does next. A release moves a Lambda alias's
+weights or, with ``"kind": "feature_flag"``, a flag's rollout percentage in one AppConfig environment.
+Exceptions propagate: their class name is the Step Functions error the state machine catches (a failure
+anywhere rolls back).
 ``await_decision``: the release waits for a human (approval, or a hold): notify, and let the task
 token wait. ``abort``: a CloudWatch alarm went to ALARM (roll back every release it gates at once), the alarm
-router asked to abort a function's release (``{"abort_release": {"function_name", "reason"}}``), or a
-release's execution ended while holding its alias (stopped by hand, timed out): roll that one back.
+router asked to abort a function's release (``{"abort_release": {"function_name", "reason"}}``; a flag's:
+``{"abort_release": {"flag": {"environment", "key"}, "reason"}}``), or a release's execution ended while
+holding its target (stopped by hand, timed out): roll that one back.
 """
 from __future__ import annotations
 

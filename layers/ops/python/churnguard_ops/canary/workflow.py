@@ -16,9 +16,15 @@ aborted    stops: the alarm path rolled the alias back and gave the lock up (or 
 done       stops: ``outcome`` is promoted or rolled_back
 =========  ==========================================================================================
 
-A task that moves traffic first re-reads the alias, then checks that this release still holds the lock,
-then writes with the alias's RevisionId; the alarm path marks the lock before it rolls back. So a shift
-racing an abort either fails on the stale RevisionId or sees the mark: it never re-opens traffic.
+What is released is a *target* (:mod:`churnguard_ops.canary.targets`): a Lambda alias (the request as it
+always was) or a feature flag (``"kind": "feature_flag"``, :mod:`churnguard_ops.canary.flag_target`). The
+steps are the same; the target knows its stable point, how to move, when a move is live, and the window's
+samples (versions of the alias, or the flag's ``on`` / ``off`` cohorts after a sample-ratio check).
+
+A task that moves traffic first re-reads the target, then checks that this release still holds the lock,
+then writes conditionally (the alias's RevisionId; a flag under its environment's write lock); the alarm
+path marks the lock before it rolls back. So a shift racing an abort either fails or sees the mark: it
+never re-opens traffic.
 """
 from __future__ import annotations
 
@@ -338,7 +344,7 @@ class CanaryWorkflow:
         for entry in self.lock.running():
             if entry.execution_id != arn:
                 continue
-            detail = self._abort_entry(entry, f"its execution ended {status} while it held the alias",
+            detail = self._abort_entry(entry, f"its execution ended {status} while it held the release",
                                        stop_execution=False)
             if detail is not None:
                 result["aborted"].append(detail)
