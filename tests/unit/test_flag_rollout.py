@@ -269,6 +269,7 @@ def test_errors_in_the_on_cohort_fail_and_roll_the_flag_back_to_its_stable_perce
     record = world.decisions.records[-1]
     assert (record.flag, record.environment, record.function_name, record.canary.version,
             record.baseline.version) == (FLAG, ENV, None, "on", "off")
+    assert record.notes[-1] == "rolls back to 2 %"
     done = world.flow.rollback(state)
     assert (done.outcome, world.percentage()) == ("rolled_back", 2)
     assert world.lock.entries == {}

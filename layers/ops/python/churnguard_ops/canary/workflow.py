@@ -218,6 +218,9 @@ class CanaryWorkflow:
         if verdict is None:
             return state.model_copy(update={**base, "action": "bake", "reason": None})
         action, extensions = self._after_verdict(state, verdict)
+        notes = list(judgement.notes)
+        if action == "rollback":  # what a rollback restores: the stable version, or the flag's earlier percentage
+            notes.append(f"rolls back to {state.target.get('stable') or state.stable_version}")
         seen = samples or target.empty_samples(state)
         decision = DecisionRecord(
             release_id=state.release_id, **_names(state), step_index=state.step_index, weight=state.weight,
@@ -225,7 +228,7 @@ class CanaryWorkflow:
             elapsed_seconds=elapsed, canary=seen.canary, baseline=seen.baseline,
             canary_error_rate_pct=seen.canary.error_rate_pct, baseline_error_rate_pct=seen.baseline.error_rate_pct,
             thresholds=request.thresholds, bake=bake, alarms_in_alarm=firing, verdict=verdict, reasons=reasons,
-            notes=judgement.notes, action=action, evaluated_at=now)
+            notes=notes, action=action, evaluated_at=now)
         location = self.decisions.write(decision)
         last = LastDecision(verdict=verdict, reasons=reasons, location=location, evaluated_at=now,
                             step_index=state.step_index, weight=state.weight,
