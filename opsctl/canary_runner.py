@@ -51,8 +51,11 @@ def state_machine_arn(prefix: str, region: str | None = None) -> str:
 def execution_name(request: dict[str, Any]) -> str:
     """Readable and unique: the release id is the execution's name (its lock and decision records carry it)."""
     stamp = f"{datetime.now(timezone.utc):%Y%m%dT%H%M%S}"
-    raw = f"{request['function_name']}-{request['alias']}-v{request['new_version']}-{stamp}-{secrets.token_hex(2)}"
-    return raw[:80]
+    if request.get("kind") == "feature_flag":
+        subject = f"flag-{request['flag']['environment']}-{request['flag']['key']}"
+    else:
+        subject = f"{request['function_name']}-{request['alias']}-v{request['new_version']}"
+    return f"{subject[:59]}-{stamp}-{secrets.token_hex(2)}"  # at most 80 characters
 
 
 def decision_line(decision: dict[str, Any], steps: list[int]) -> str:
@@ -125,7 +128,11 @@ def _show(event: dict[str, Any], run: ReleaseRun, steps: list[int]) -> None:
     except json.JSONDecodeError:
         return
     run.final_state = output if isinstance(output, dict) and "request" in output else run.final_state
-    if name == "Validate":
+    target = output.get("target") or {}
+    if name == "Validate" and target.get("kind") == "feature_flag":
+        progress(f"  validated: {target.get('name')} at {target.get('stable')} -> {target.get('new')}, "
+                 f"steps {steps}")
+    elif name == "Validate":
         progress(f"  validated: {output.get('request', {}).get('function_name')}:"
                  f"{output.get('request', {}).get('alias')} stable v{output.get('stable_version')} -> "
                  f"v{output.get('request', {}).get('new_version')}, steps {steps}")
@@ -133,6 +140,8 @@ def _show(event: dict[str, Any], run: ReleaseRun, steps: list[int]) -> None:
         smoke = output.get("smoke") or []
         progress(f"  smoke tests: {len(smoke)} passed on the new version" if smoke
                  else "  smoke tests: none configured")
+    elif name == "ShiftTraffic" and target.get("kind") == "feature_flag":
+        progress(f"  shifted: {target.get('name')} rollout at {output.get('weight')} %")
     elif name == "ShiftTraffic":
         progress(f"  shifted: {output.get('weight')} % of traffic on v{output.get('request', {}).get('new_version')}")
     elif name in JUDGING_STATES:

@@ -10,7 +10,21 @@ import argparse
 import sys
 import warnings
 
-from opsctl.commands import backup, canary, cost, db, demo, drill, incident, invoke, local, perf, plugins, security
+from opsctl.commands import (
+    backup,
+    canary,
+    cost,
+    db,
+    demo,
+    drill,
+    flags,
+    incident,
+    invoke,
+    local,
+    perf,
+    plugins,
+    security,
+)
 from opsctl.errors import UsageError
 
 DEBUG_HELP = "on an error, show the Python traceback instead of a one-line message"
@@ -36,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     backup.register(commands)
     drill.register(commands)
     canary.register(commands)
+    flags.register(commands)
     security.register(commands)
     cost.register(commands)
     perf.register(commands)

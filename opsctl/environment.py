@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from infra_cdk.flags_settings import FlagsContext
 from infra_cdk.settings import CONTEXT_KEY, ChurnGuardContext
 from opsctl.console import progress, still_running
 from opsctl.errors import UsageError
@@ -62,6 +63,11 @@ SCHEMA_AGNOSTIC_QUERIES = [{"name": "user_table_statistics", "max_ms": 1000.0,
                             "sql": "SELECT count(*), sum(n_live_tup) FROM pg_stat_user_tables"}]
 
 
+#: Flags only the local account deploys (besides cdk.json's).
+LOCAL_FLAGS = {"churn_model_v2": {"default": False, "description": "The next churn model (dark launch)",
+                                  "rollout": {"percentage": 0, "value": True, "attribute": "user_id"}}}
+
+
 def local_context(region: str, source_dsn: str | None = None) -> dict[str, Any]:
     """cdk.json's context plus what only the local account has: the secret of the database it serves.
 
@@ -82,7 +88,10 @@ def local_context(region: str, source_dsn: str | None = None) -> dict[str, Any]:
     # The demo's incident resolves itself right after its alarms clear (on AWS: auto_resolve_minutes, cdk.json).
     churnguard.setdefault("incidents", {})["auto_resolve_minutes"] = 0
     # Every evaluation records its exposure, so the demo's cohorts are exact (on AWS: exposure_sample_rate, 0.1).
-    churnguard.setdefault("flags", {})["exposure_sample_rate"] = 1.0
+    flags = churnguard.setdefault("flags", {})
+    flags["exposure_sample_rate"] = 1.0
+    # A dark-launched flag at 0 %: the demo ramps it with a broken flag-on code path and sees it rolled back.
+    flags["flags"] = {**flags.get("flags", FlagsContext().flags), **LOCAL_FLAGS}
     if source_dsn and not drill.get("checks"):
         drill["checks"] = SCHEMA_AGNOSTIC_CHECKS
     if source_dsn and not drill.get("performance_queries"):

@@ -12,6 +12,13 @@ so each published version keeps its behaviour:
 - per request, the seed's API metrics the monitoring alarms and the application dashboard read
   (``infra_cdk.monitoring_settings.AppMetricsContext`` defaults): ``Count`` (1), ``5XXError`` (1 when it
   failed, else 0) and ``Latency`` (milliseconds), dimensions {Service = churnguard-api};
+- a request with a ``user_id`` (and optionally ``subscription_tier``) also evaluates every feature flag through
+  the flags library (``churnguard_ops.flags.wiring``: the ``FLAGS_*`` variables set on the function point its
+  store at the AppConfig environment), and per evaluated flag records the request's outcome in the flag's
+  cohort (``FlagRequests``/``FlagErrors``/``FlagLatency`` by {Flag, FlagVariant}) and, when it succeeded,
+  ``PredictionsServed`` by {Flag, FlagVariant} (a flag rollout's business metric). ``FLAG_UNDER_TEST`` names
+  a flag whose ``on`` cohort fails ``FLAG_ON_ERROR_RATE`` of its requests (the flag's code path is broken).
+  A request without ``user_id`` (the alias canary's traffic) evaluates no flag;
 - a ``{"action": "compliance_status", "scores": {org: score}, "gdpr_overdue": n}`` request answers what
   ChurnGuard's compliance job reports: ``ComplianceScore`` per {Organization} and ``GDPRRequestsOverdue``
   {Service} (the stand-in takes the figures from the request; the product computes them from its data).
@@ -35,6 +42,12 @@ import zipfile
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from churnguard_ops.core.contracts import FLAG_DIMENSION, FLAG_VARIANT_DIMENSION, FLAG_VARIANT_ON
+from churnguard_ops.flags import wiring as flags_wiring
+from churnguard_ops.flags.client import FlagClient
+from churnguard_ops.flags.model import Evaluation
+from churnguard_ops.flags.settings import FlagsSettings
+
 from .lambda_runtime import DEFAULT_ACCOUNT_ID
 
 if TYPE_CHECKING:
@@ -49,6 +62,7 @@ API_DIMENSIONS = {"Service": "churnguard-api"}
 HEALTHY = {"ERROR_RATE": "0", "LATENCY_MS": "50", "JITTER_MS": "10"}
 
 _random = random.Random()
+_flag_clients: dict[tuple[tuple[str, Any], ...], FlagClient] = {}
 
 
 class PredictionBackendError(RuntimeError):
@@ -68,9 +82,15 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
     delay = max(0.0, latency_ms + _random.uniform(-jitter_ms, jitter_ms)) / 1000
     if delay:
         time.sleep(delay)
-    failed = _random.random() < error_rate
+    evaluations = _evaluate_flags(request)
+    failed = _random.random() < error_rate or _flag_path_fails(evaluations)
+    latency_ms = round(time.time() * 1000 - received_ms, 3)
     _emf(received_ms, {"Count": ("Count", 1), "5XXError": ("Count", 1 if failed else 0),
-                       "Latency": ("Milliseconds", round(time.time() * 1000 - received_ms, 3))})
+                       "Latency": ("Milliseconds", latency_ms)})
+    if evaluations:
+        client = _flag_client()
+        for evaluation in evaluations:
+            client.record_outcome(evaluation, failed, latency_ms)
     if failed:
         raise PredictionBackendError("model backend timed out")
     customer = str(request.get("customer_id", "anonymous"))
@@ -89,8 +109,41 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
         **API_DIMENSIONS,
         "PredictionsServed": 1,
     }))
-    return {"customer_id": customer, "churn_probability": probability, "will_churn": probability >= 0.5,
-            "served_by": version}
+    for evaluation in evaluations:  # the business metric per cohort, so a flag rollout can judge it
+        _emf(received_ms, {"PredictionsServed": ("Count", 1)},
+             {FLAG_DIMENSION: evaluation.flag, FLAG_VARIANT_DIMENSION: evaluation.variant})
+    answer = {"customer_id": customer, "churn_probability": probability, "will_churn": probability >= 0.5,
+              "served_by": version}
+    if evaluations:
+        answer["flags"] = {e.flag: {"value": e.value, "variant": e.variant} for e in evaluations}
+    return answer
+
+
+def _flag_client() -> FlagClient:
+    """One flags client per execution environment and configuration (its cache lives between requests)."""
+    settings = FlagsSettings()
+    key = tuple(sorted(settings.model_dump().items()))
+    if key not in _flag_clients:
+        _flag_clients[key] = flags_wiring.build(settings)
+    return _flag_clients[key]
+
+
+def _evaluate_flags(request: dict[str, Any]) -> list[Evaluation]:
+    user_id = request.get("user_id")
+    if not isinstance(user_id, str) or not user_id:
+        return []
+    context = {"user_id": user_id}
+    if isinstance(request.get("subscription_tier"), str):
+        context["subscription_tier"] = request["subscription_tier"]
+    return _flag_client().evaluate_all(context)
+
+
+def _flag_path_fails(evaluations: list[Evaluation]) -> bool:
+    """The flag under test's ``on`` cohort runs the broken code path: it fails FLAG_ON_ERROR_RATE of the time."""
+    under_test = os.environ.get("FLAG_UNDER_TEST")
+    rate = float(os.environ.get("FLAG_ON_ERROR_RATE", "0"))
+    return bool(under_test and rate) and any(
+        e.flag == under_test and e.variant == FLAG_VARIANT_ON for e in evaluations) and _random.random() < rate
 
 
 def _emf(timestamp_ms: int, values: dict[str, tuple[str, float]],
@@ -148,8 +201,11 @@ class SampleApi:
         alias: str = "live",
         region: str | None = None,
         seed: int | None = None,
+        environment: dict[str, str] | None = None,
     ) -> SampleApi:
-        """Create the function, publish v1 (healthy) and v2 (``error_rate``, ``latency_ms``), alias -> v1."""
+        """Create the function, publish v1 (healthy) and v2 (``error_rate``, ``latency_ms``), alias -> v1.
+
+        ``environment`` is added to both versions' (the ``FLAGS_*`` and ``FLAG_*`` variables of a flag demo)."""
         if not 0.0 <= error_rate <= 1.0:
             raise ValueError("error_rate is a probability between 0 and 1")
         if seed is not None:
@@ -164,14 +220,16 @@ class SampleApi:
                 {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
             role_arn = iam.create_role(RoleName=role_name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
         lam = aws.client("lambda", region)
+        healthy = {**HEALTHY, **(environment or {})}
         lam.create_function(
             FunctionName=name, Runtime="python3.13", Role=role_arn, Handler="sample_api.handler",
-            Code={"ZipFile": _tiny_zip()}, Environment={"Variables": dict(HEALTHY)}, MemorySize=256, Timeout=10,
+            Code={"ZipFile": _tiny_zip()}, Environment={"Variables": healthy}, MemorySize=256, Timeout=10,
             Description="ChurnGuard prediction API (sample for canary demos)",
         )
-        aws.register(name, handler, environment=HEALTHY, region=region, memory_mb=256, timeout_seconds=10)
+        aws.register(name, handler, environment=healthy, region=region, memory_mb=256, timeout_seconds=10)
         stable = lam.publish_version(FunctionName=name, Description="v1: healthy")["Version"]
-        candidate_env = {"ERROR_RATE": str(error_rate), "LATENCY_MS": str(latency_ms), "JITTER_MS": str(jitter_ms)}
+        candidate_env = {**(environment or {}), "ERROR_RATE": str(error_rate), "LATENCY_MS": str(latency_ms),
+                         "JITTER_MS": str(jitter_ms)}
         lam.update_function_configuration(FunctionName=name, Environment={"Variables": candidate_env})
         candidate = lam.publish_version(FunctionName=name, Description="v2: candidate")["Version"]
         lam.create_alias(FunctionName=name, Name=alias, FunctionVersion=stable)

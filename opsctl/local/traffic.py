@@ -8,6 +8,10 @@ each version did with it::
         ...                                   # shift the alias, watch the metrics
     print(traffic.stats.by_version)          # Counter({"1": 180, "2": 20})
 
+A flag demo sends requests of many distinct users, so both cohorts of a rollout fill::
+
+    TrafficGenerator(aws, "churnguard-api:live", 20, payload=user_requests(users=3000, seed=7))
+
 Requests are paced on a fixed schedule (no burst to catch up after a slow request). The local
 Lambda runtime runs one invocation at a time (os.environ is process-wide), so the achieved rate is
 at most 1000 / latency_ms; ``stats.achieved_rate`` says what it was.
@@ -16,6 +20,7 @@ at most 1000 / latency_ms; ``stats.achieved_rate`` says what it was.
 from __future__ import annotations
 
 import json
+import random
 import threading
 import time
 from collections import Counter
@@ -26,7 +31,23 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .aws import EmbeddedAws
 
-__all__ = ["TrafficGenerator", "TrafficStats"]
+__all__ = ["TIERS", "TrafficGenerator", "TrafficStats", "user_requests"]
+
+#: ChurnGuard's subscription tiers, as a flag rule's condition sees them.
+TIERS = ("free", "starter", "professional", "enterprise")
+
+
+def user_requests(users: int = 3000, seed: int | None = None) -> Callable[[int], dict[str, Any]]:
+    """Payloads of users drawn at random from ``users`` distinct ones (``u-0000`` ...), each with a fixed tier."""
+    if users < 1:
+        raise ValueError("users must be at least 1")
+    draw = random.Random(seed)
+
+    def payload(_: int) -> dict[str, Any]:
+        user = draw.randrange(users)
+        return {"customer_id": f"c-{user:04d}", "user_id": f"u-{user:04d}", "subscription_tier": TIERS[user % 4]}
+
+    return payload
 
 
 @dataclass
