@@ -52,6 +52,7 @@ from .cloudwatch_alarms import AlarmEvaluator, InitialAlarmState
 from .cloudwatch_percentiles import PercentileStatistics
 from .eventbridge_routes import AlarmStateChangeEvents, EventBridgeRouter
 from .faults import FaultInjectionMiddleware
+from .kms_keys import install as generate_kms_key_pairs_on_first_use
 from .lambda_metrics import LambdaMetrics
 from .lambda_runtime import (
     DEFAULT_ACCOUNT_ID,
@@ -421,6 +422,7 @@ class EmbeddedAws:
         # moto's Step Functions interpreter logs every caught task error and Fail state at ERROR;
         # here those are workflow outcomes (the execution history has them), not server faults.
         logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
+        generate_kms_key_pairs_on_first_use()
         # The same app ThreadedMotoServer builds, wrapped by our middleware.
         moto_app = _BackendByHost(create_backend_app)
         # Outermost first: injected faults (any API, Invoke included), the RDS data plane (when

@@ -7,8 +7,15 @@ import pytest
 from moto import mock_aws
 
 from churnguard_ops.core import aws
+from opsctl.local.kms_keys import install as generate_kms_key_pairs_on_first_use
 
 REGION = "us-east-1"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _kms_keys_without_unused_rsa_pairs() -> None:
+    """moto makes an RSA pair for every KMS key, symmetric ones too: made on first use instead (see the module)."""
+    generate_kms_key_pairs_on_first_use()
 
 
 @pytest.fixture
