@@ -5,6 +5,7 @@ from __future__ import annotations
 from aws_cdk import Aws, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_kms as kms
+from cdk_nag import RegexAppliesTo
 
 from churnguard_ops.core.contracts import CANARY_DECISIONS_PREFIX
 from infra_cdk.constructs import Foundation, OpsFunction
@@ -92,10 +93,19 @@ def grant_flag_shifter(stack: Stack, g: RoleGrants, flags: FlagsTarget) -> None:
     strategy = f"{base}:deploymentstrategy/{flags.deployment_strategy_id}"
     environments = [f"{application}/environment/{env_id}" for _, env_id in sorted(flags.environment_ids.items())]
     g.add("ListFlagVersions", ["appconfig:ListHostedConfigurationVersions"], [profile])
+    # The ids are the flags stack's (cross-stack references): once CDK resolves them, cdk-nag prints each as
+    # its stack output, so the suppression also matches these two ARN shapes whatever the ids render as.
     g.add("ReadFlagVersions", ["appconfig:GetHostedConfigurationVersion"],
-          [f"{profile}/hostedconfigurationversion/*"], why_wildcard=WHY_FLAG_VERSIONS)
+          [f"{profile}/hostedconfigurationversion/*"], why_wildcard=WHY_FLAG_VERSIONS,
+          also_rendered_as=[_rendered("configurationprofile/.+/hostedconfigurationversion")])
     g.add("WriteFlagVersions", ["appconfig:CreateHostedConfigurationVersion"], [profile])
     g.add("DeployFlags", ["appconfig:StartDeployment"], [application, profile, strategy, *environments])
     g.add("ListFlagDeployments", ["appconfig:ListDeployments"], environments)
     g.add("WatchFlagDeployments", ["appconfig:GetDeployment"], [f"{env}/deployment/*" for env in environments],
-          why_wildcard=WHY_FLAG_DEPLOYMENTS)
+          why_wildcard=WHY_FLAG_DEPLOYMENTS, also_rendered_as=[_rendered("environment/.+/deployment")])
+
+
+def _rendered(path: str) -> RegexAppliesTo:
+    """``arn:...:appconfig:...:application/<any id>/<path>/*`` as cdk-nag names it."""
+    return RegexAppliesTo(regex=r"/^Resource::arn:.+:appconfig:.+:application\/.+\/"
+                          + path.replace("/", "\\/") + r"\/\*$/")
