@@ -305,3 +305,22 @@ def _cohorts_printer() -> Any:
 def _percentage(served: Deployed, key: str) -> float | None:
     flag = served.document.get(key)
     return flag.rollout.percentage if flag is not None and flag.rollout is not None else None
+
+
+def ramp_documents(key: str, percentages: list[float], region: str | None = None) -> dict[float, tuple[str, Any]]:
+    """The newest hosted version of the flag profile with ``key`` at each of ``percentages``: pct -> (version,
+    document). A ramp leaves one version per step, so its documents can be evaluated again afterwards."""
+    from churnguard_ops.core import aws
+
+    appconfig = aws.client("appconfig", region)
+    app_id, profile_id, _ = locate(appconfig)
+    items = appconfig.list_hosted_configuration_versions(ApplicationId=app_id,
+                                                         ConfigurationProfileId=profile_id).get("Items", [])
+    found: dict[float, tuple[str, Any]] = {}
+    for number in sorted((int(item["VersionNumber"]) for item in items), reverse=True):
+        document = hosted_document(str(number), region)
+        flag = document.get(key)
+        pct = flag.rollout.percentage if flag is not None and flag.rollout is not None else None
+        if pct in percentages and pct not in found:
+            found[pct] = (str(number), document)
+    return found
