@@ -67,8 +67,10 @@ def grant_canary_permissions(stack: Stack, *, config: ChurnGuardContext, foundat
     g.add("PublishDecisionRequests", ["events:PutEvents"], [default_bus])
 
     g = RoleGrants(stack, abort.role)
-    g.add("FindRunningReleases", ["dynamodb:Scan", "dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
-          [lock_table.table_arn])
+    # With flags, restoring a flag takes its environment's write lock: an item the abort puts in the table.
+    write_lock = ["dynamodb:PutItem"] if flags is not None else []
+    g.add("FindRunningReleases", ["dynamodb:Scan", "dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
+                                  *write_lock], [lock_table.table_arn])
     g.add("LockTableKey", ["kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"], [key.key_arn],
           conditions=table_key)
     g.add("RollBackTheAlias", ["lambda:GetAlias", "lambda:UpdateAlias"], [*functions, *qualified],
@@ -79,8 +81,6 @@ def grant_canary_permissions(stack: Stack, *, config: ChurnGuardContext, foundat
     g.add("PublishReleaseEvents", ["events:PutEvents"], [default_bus])
     if flags is not None:  # an aborted flag release is set back to its stable percentage
         grant_flag_shifter(stack, g, flags)
-        # The flag shifter's per-environment write lock is an item it puts in the lock table.
-        g.add("FlagWriteLock", ["dynamodb:PutItem"], [lock_table.table_arn])
     g.suppress_wildcards()
 
 
