@@ -202,6 +202,24 @@ def test_the_bake_starts_when_the_deployment_completes(world: World) -> None:
     assert judged.action == "advance"
 
 
+def test_with_a_propagation_period_the_bake_starts_that_long_after_the_deployment_completed(world: World) -> None:
+    state = started(world, propagation_seconds=45)
+    world.tick(30)
+    assert world.flow.evaluate(state).pending is not None, "the applications' caches may still serve 0 %"
+    world.cohorts(on=500, off=4500)
+    world.tick(300)  # 285 s since it propagated: not min_seconds yet
+    judged = world.flow.evaluate(state)
+    assert judged.pending is None and judged.step_started_at == T0 + timedelta(seconds=45)
+    assert judged.action == "bake"
+    world.tick(20)
+    assert world.flow.evaluate(judged).action == "advance"
+
+
+def test_a_propagation_period_as_long_as_the_wait_is_refused_naming_it() -> None:
+    with pytest.raises(ValueError, match=r"propagation_seconds\n.*900 s is not less than bake.max_wait_seconds"):
+        flag_request(propagation_seconds=900)
+
+
 def test_a_deployment_that_rolled_back_fails_the_step(world: World) -> None:
     world.appconfig.complete_at_once = False
     state = started(world)

@@ -18,6 +18,7 @@ from pydantic import (
     Field,
     StringConstraints,
     Tag,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -247,6 +248,15 @@ class FlagReleaseRequest(_ReleaseRules):
     #: The applications see a deployment only at their next poll (their flag cache period): the bake of a step
     #: starts this long after its deployment completed, so the judged window holds the new percentage alone.
     propagation_seconds: int = Field(0, ge=0, le=3600)
+
+    @field_validator("propagation_seconds")
+    @classmethod
+    def _propagates_within_the_wait(cls, seconds: int, info: ValidationInfo) -> int:
+        bake = info.data.get("bake")
+        if isinstance(bake, BakeRules) and seconds >= bake.max_wait_seconds:
+            raise ValueError(f"{seconds} s is not less than bake.max_wait_seconds ({bake.max_wait_seconds} s): "
+                             "no step could ever start baking")
+        return seconds
 
     @model_validator(mode="before")
     @classmethod
