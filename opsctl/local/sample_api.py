@@ -109,8 +109,11 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
         **API_DIMENSIONS,
         "PredictionsServed": 1,
     }))
-    for evaluation in evaluations:  # the business metric per cohort, so a flag rollout can judge it
-        _emf(received_ms, {"PredictionsServed": ("Count", 1)},
+    # The business metric per cohort, so a flag rollout can judge it; dated now, as the cohort's FlagRequests
+    # (Powertools dates a record when it flushes): a request straddling a period boundary counts in one period.
+    recorded_ms = int(time.time() * 1000)
+    for evaluation in evaluations:
+        _emf(recorded_ms, {"PredictionsServed": ("Count", 1)},
              {FLAG_DIMENSION: evaluation.flag, FLAG_VARIANT_DIMENSION: evaluation.variant})
     answer = {"customer_id": customer, "churn_probability": probability, "will_churn": probability >= 0.5,
               "served_by": version}
