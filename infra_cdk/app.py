@@ -141,11 +141,13 @@ def build_app(
         CANARY_STACK_ID,
         config=config,
         foundation=foundation,
+        flags=flags.target,
         stack_name=f"{config.prefix}-canary",
         description="ChurnGuard Ops canary gates: release state machine, alarm-driven abort, release lock",
         env=primary_env,
     )
     canary.add_stack_dependency(foundation_stack, "the layer, bucket, CMK and topic it uses")
+    canary.add_stack_dependency(flags, "flag releases deploy the flag profile's versions to its environments")
     security = SecurityStack(
         app,
         SECURITY_STACK_ID,

@@ -217,8 +217,9 @@ def test_the_local_context_records_every_exposure_and_keeps_the_configured_flags
 
     local = ChurnGuardContext.model_validate(local_context("us-east-1")["churnguard"]).flags
     assert local.exposure_sample_rate == 1.0 and configured.flags.exposure_sample_rate == 0.1
-    assert local.model_dump(exclude={"exposure_sample_rate"}) == \
-        configured.flags.model_dump(exclude={"exposure_sample_rate"})
+    assert {key: local.flags[key] for key in configured.flags.flags} == configured.flags.flags
+    assert local.model_dump(exclude={"exposure_sample_rate", "flags"}) == \
+        configured.flags.model_dump(exclude={"exposure_sample_rate", "flags"})
 
 
 # --- two stages: one extra synth of the flags stack alone, on an imported foundation -------------------------
@@ -266,3 +267,14 @@ def test_every_stage_is_deployed_and_alarmed_but_the_function_reads_only_the_eva
     assert env["FLAGS_ENVIRONMENT"] == "staging"
     alarms = {a["Properties"]["AlarmName"] for a in of_type(two_stages, "AWS::CloudWatch::Alarm").values()}
     assert {f"{PREFIX}-flags-store-errors-staging", f"{PREFIX}-flags-store-errors-production"} <= alarms
+
+
+def test_the_flags_library_reads_back_exactly_what_the_context_sets(monkeypatch, configured):
+    from churnguard_ops.flags.settings import FlagsSettings
+
+    for name, value in configured.flags.lambda_environment().items():
+        monkeypatch.setenv(name, value)
+    settings = FlagsSettings()
+    assert (settings.application, settings.environment, settings.profile, settings.cache_seconds,
+            settings.max_stale_seconds, settings.exposure_sample_rate) == (
+        FLAGS_APPLICATION, "production", FLAGS_PROFILE, 45, 3600, 0.1)

@@ -71,6 +71,12 @@ def _incident_command(event: Any) -> Any:
     return parse_command(event)
 
 
+def _flags_evaluate(event: Any) -> Any:
+    from churnguard_ops.flags.events import EvaluateRequest
+
+    return EvaluateRequest.parse_event(event)
+
+
 def _lazy(module: str, name: str) -> Callable[[Any], Any]:
     def parse_event(event: Any) -> Any:
         import importlib
@@ -110,6 +116,10 @@ EVENT_TARGETS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "drill/task-poll-instance.json": ("function drill-poll", _lazy("churnguard_ops.drill.model", "PollRequest")),
     "drill/task-state-after-restore.json": ("function drill-validate",
                                             _lazy("churnguard_ops.drill.model", "DrillState")),
+    "flags/evaluate-*.json": ("function flags-evaluate", _flags_evaluate),
+    # A flag rollout is a canary release whose target is a flag.
+    "flags/rollout-*.json": ("state machine canary-release",
+                             _lazy("churnguard_ops.canary.model", "FlagReleaseRequest")),
     "incidents/*.json": ("function incidents", _incident_command),
     "performance/scheduled-check.json": ("function performance-check",
                                          _lazy("churnguard_ops.performance.events", "CheckRequest")),
