@@ -16,6 +16,7 @@ from opsctl.commands.demo_canary import CANARY_SCENARIOS
 from opsctl.commands.demo_cost import COST_SCENARIOS
 from opsctl.commands.demo_dbadvisor import DBADVISOR_SCENARIOS
 from opsctl.commands.demo_drills import DRILL_SCENARIOS
+from opsctl.commands.demo_flags import FLAGS_SCENARIOS
 from opsctl.commands.demo_monitoring import MONITORING_SCENARIOS
 from opsctl.commands.demo_performance import PERFORMANCE_SCENARIOS
 from opsctl.commands.demo_security import SECURITY_SCENARIOS
@@ -28,7 +29,7 @@ from opsctl.console import progress, write_json
 # drills: a drill proves the advisor's latest index proposals on its copy.
 SCENARIOS: list[Callable[..., Step]] = [*COST_SCENARIOS, *PERFORMANCE_SCENARIOS, *BACKUP_SCENARIOS,
                                         *DBADVISOR_SCENARIOS, *DRILL_SCENARIOS, *CANARY_SCENARIOS,
-                                        *SECURITY_SCENARIOS, *ALARMS_SCENARIOS,
+                                        *FLAGS_SCENARIOS, *SECURITY_SCENARIOS, *ALARMS_SCENARIOS,
                                         *MONITORING_SCENARIOS]  # last: it checks what the others emitted
 
 

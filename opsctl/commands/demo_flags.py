@@ -104,8 +104,8 @@ def stable_membership(env: Any, out: str | None) -> Step:
     hashes = {run["hash"] for run in runs}
     step.expect("Python's hash() differed between them (hash(user_id) % 100 would have moved users)",
                 len(hashes) == len(runs), f"{len(hashes)} distinct hash('u-0001') values")
-    inside = {pct: {users[i] for i, (_, variant) in enumerate(answers) if variant == "on"}
-              for pct, answers in first.items()}
+    inside = {f"{pct:g}": {users[i] for i, (_, variant) in enumerate(first[f"{pct:g}"]) if variant == "on"}
+              for pct in MEMBERSHIP_PERCENTAGES}
     monotonic = inside["10"] <= inside["25"] <= inside["50"]
     step.expect("every user in at 10 % is still in at 25 % and 50 %", monotonic,
                 ", ".join(f"{pct} %: {len(users_in)} in" for pct, users_in in inside.items()))
