@@ -144,7 +144,7 @@ def _synthesize_into(outdir: Path, context: dict[str, Any], digest: str) -> None
     building = outdir.parent / f".{outdir.name}.{os.getpid()}.building"
     shutil.rmtree(building, ignore_errors=True)
     with still_running("synthesizing the CDK app"):
-        # No cdk-nag and no CDK template validation (~20 s): `make test` runs both (and cfn-lint) on the same app.
+        # No cdk-nag and no CDK template validation (seconds per synth): `make test` runs both (and cfn-lint) on the same app.
         app = build_app(outdir=building, context={**context, "aws:cdk:bundling-stacks": []}, nag=False,
                         cloudformation_validation=False)
         for warning_id, reason in LOCAL_ACKNOWLEDGED_WARNINGS.items():
