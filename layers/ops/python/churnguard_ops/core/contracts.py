@@ -181,3 +181,20 @@ FLAGS_DEPLOYMENT_BUSY_ERROR = "FlagDeploymentBusy"
 #: names (the flags stack alarms on FlagStoreErrors per environment with exactly these).
 FLAG_APPLICATION_DIMENSION = "Application"
 FLAG_ENVIRONMENT_DIMENSION = "Environment"
+
+# --- vulnerability management (the vulns library, the CDK app, make audit and the embedded AWS agree) ---
+#: Where build-time scanner reports are uploaded for the ledger (`<prefix><run id>/<source>.json`).
+VULNS_BUILD_REPORTS_PREFIX = "vulns/build/"
+VULNS_REPORTS_PREFIX = "vulns/reports/"
+#: The sources a finding can come from (the ledger's `sources` values).
+VULN_SOURCES: tuple[str, ...] = ("inspector", "pip-audit", "bandit", "cdk-nag", "cfn-lint")
+#: How a finding's resource is named, whatever the source: `function:<name>`, `layer:<name>`,
+#: `code:<repository path>`, `template:<stack template file>/<logical id>`.
+VULN_RESOURCE_KINDS: tuple[str, ...] = ("function", "layer", "code", "template")
+#: The layer every function shares, as a vulnerability resource (pip-audit audits its locked requirements).
+VULN_LAYER_RESOURCE = "layer:ops"
+VULNS_EVENT_SOURCE = f"{NAME_PREFIX.replace('-', '.')}.vulns"
+INSPECTOR_EVENT_SOURCE = "aws.inspector2"
+INSPECTOR_FINDING_DETAIL_TYPE = "Inspector2 Finding"
+VULNS_METRIC_SLA_BREACHES = "VulnSlaBreaches"
+VULNS_METRIC_OPEN = "VulnOpenFindings"
