@@ -1,0 +1,1 @@
+"""Vulnerability management: one ledger of findings from every scanner, SLA clocks, exceptions that expire."""
