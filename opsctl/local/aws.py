@@ -24,6 +24,8 @@ What else moto lacks is added the same way, at AWS API paths and actions (one mo
 - ``sqs_event_sources``: SQS event source mappings deliver their queues' messages to the functions in
   batches (BatchSize, MaximumBatchingWindowInSeconds, ReportBatchItemFailures, FilterCriteria), instead
   of moto consuming them itself; ``aws.sqs_event_sources.drain()`` waits for the queues to empty;
+- ``inspector2``: ListFindings (filters, sort, pages) and ListCoverage over seeded findings and coverage
+  (``aws.inspector2.seed_findings``, ``seed_coverage``, ``update_finding``);
 - ``appconfig``: AppConfig environments, deployment strategies, deployments and the ``appconfigdata`` sessions
   (``aws.appconfig.hold_next_deployment(seconds)`` keeps the next deployment DEPLOYING: the conflict fault).
 """
@@ -52,6 +54,7 @@ from .cloudwatch_alarms import AlarmEvaluator, InitialAlarmState
 from .cloudwatch_percentiles import PercentileStatistics
 from .eventbridge_routes import AlarmStateChangeEvents, EventBridgeRouter
 from .faults import FaultInjectionMiddleware
+from .inspector2 import EmbeddedInspector2
 from .kms_keys import install as generate_kms_key_pairs_on_first_use
 from .lambda_metrics import LambdaMetrics
 from .lambda_runtime import (
@@ -405,6 +408,9 @@ class EmbeddedAws:
         # AppConfig environments, strategies, deployments and the appconfigdata sessions moto lacks.
         # Conflict fault: aws.appconfig.hold_next_deployment(seconds).
         self.appconfig = EmbeddedAppConfig()
+        # Inspector2's ListFindings / ListCoverage over seeded records (moto's are canned); seeding or updating a
+        # finding emits its "Inspector2 Finding" event on the default bus.
+        self.inspector2 = EmbeddedInspector2(emit=self.events.emit)
         self._clients: dict[tuple[str, str, str], Any] = {}  # see client()
         self._clients_lock = threading.Lock()
 
@@ -430,9 +436,9 @@ class EmbeddedAws:
         # alarm state, percentiles), EventBridge routing, moto fixes, the SQS event source mappings'
         # control plane (moto stores them; sqs_event_sources delivers). Each answers only its own
         # API actions and passes everything else on, so their order among themselves is free.
-        extensions = self.appconfig.wrap(self.unsupported.wrap(self.alarm_events.wrap(self.initial_alarm_state.wrap(
-            self.percentiles.wrap(self.events.wrap(self.sfn_causes.wrap(
-                self.sqs_event_sources.wrap(ExecutionNameMiddleware(moto_app)))))))))
+        extensions = self.inspector2.wrap(self.appconfig.wrap(self.unsupported.wrap(self.alarm_events.wrap(
+            self.initial_alarm_state.wrap(self.percentiles.wrap(self.events.wrap(self.sfn_causes.wrap(
+                self.sqs_event_sources.wrap(ExecutionNameMiddleware(moto_app))))))))))
         self.lambda_dispatch = LambdaInvokeMiddleware(extensions, self.lambdas, self.lambda_versions,
                                                       self.lambda_metrics, AliasRevisions(self.clients))
         self._dispatch = self.lambda_dispatch
@@ -494,6 +500,7 @@ class EmbeddedAws:
         self.alarms.transitions.clear()
         self.sqs_event_sources.clear()
         self.appconfig.clear()
+        self.inspector2.clear()
         if self.lambda_dispatch is not None:
             self.lambda_dispatch.reserved_concurrency.clear()
         if self.rds_dataplane is not None:
