@@ -297,6 +297,9 @@ class EmbeddedInspector2:
         return middleware
 
     def _list(self, kind: str, region: str, body: dict[str, Any]) -> dict[str, Any]:
+        records: dict[str, dict[str, dict[str, Any]]]
+        dates: tuple[str, ...]
+        comparisons: tuple[str, ...]
         if kind == "findings":
             records, strings, dates, limit = self._findings, _FINDING_STRINGS, _FINDING_DATES, 100
             comparisons, member = ("EQUALS", "PREFIX", "NOT_EQUALS"), "findings"
