@@ -91,9 +91,12 @@ class Finding(_Frozen):
     url: str | None = None
     location: Location | None = None
     observed_at: IsoTime
+    #: When the source first saw it (Inspector's ``firstObservedAt``); None: ``observed_at`` is the first sighting.
+    first_observed_at: IsoTime | None = None
     #: The source's own view in this observation (Inspector ACTIVE / CLOSED / SUPPRESSED).
     status: SourceStatus = "active"
-    #: The source's own id of the finding, per source (Inspector's findingArn ...).
+    #: The sources' own ids of the finding (Inspector: its findingArn); the ledger tracks what each source still
+    #: reports by these.
     source_ids: dict[str, str] = Field(default_factory=dict)
 
     @field_validator("resource")
@@ -170,15 +173,17 @@ class ExceptionRef(_Frozen):
 
 class LedgerEntry(_Frozen):
     """One finding's life in the ledger. ``version`` is the stored version (0: never stored) for conditional
-    writes. ``reporting`` lists the sources that currently report the finding; a finding is fixed when none
-    does. ``first_seen`` never moves, so a reopened finding's SLA clock keeps running from the first sighting."""
+    writes. ``reporting`` maps each source that currently reports the finding to its own ids of it (Inspector:
+    the finding ARNs, one per function it reports a layer package on; other sources: the finding key); a finding
+    is fixed when no source reports it. ``first_seen`` never moves, so a reopened finding's SLA clock keeps
+    running from the first sighting."""
 
     finding: Finding
     state: State
     first_seen: IsoTime
     last_seen: IsoTime
     fixed_at: IsoTime | None = None
-    reporting: tuple[Source, ...] = ()
+    reporting: dict[str, tuple[str, ...]] = Field(default_factory=dict)
     history: tuple[HistoryEvent, ...] = ()
     exception: ExceptionRef | None = None
     sla_due: IsoTime | None = None
