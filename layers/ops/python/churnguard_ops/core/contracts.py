@@ -198,3 +198,11 @@ INSPECTOR_EVENT_SOURCE = "aws.inspector2"
 INSPECTOR_FINDING_DETAIL_TYPE = "Inspector2 Finding"
 VULNS_METRIC_SLA_BREACHES = "VulnSlaBreaches"
 VULNS_METRIC_OPEN = "VulnOpenFindings"
+#: The ledger table (DynamoDB): partition key ``pk`` (``finding#<key>``, ``watermark#<source>``), and a sparse
+#: index by ``state`` (hash) and ``resource`` (range) holding the findings only (watermark items have no state).
+VULNS_LEDGER_KEY = "pk"
+VULNS_LEDGER_STATE_INDEX = "state-resource"
+VULNS_LEDGER_STATE_ATTRIBUTE = "state"
+VULNS_LEDGER_RESOURCE_ATTRIBUTE = "resource"
+#: Our functions, as Inspector's coverage is checked for them (Lambda ListFunctions, by name prefix).
+VULNS_FUNCTION_PREFIX = f"{NAME_PREFIX}-"
