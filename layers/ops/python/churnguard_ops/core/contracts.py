@@ -206,3 +206,6 @@ VULNS_LEDGER_STATE_ATTRIBUTE = "state"
 VULNS_LEDGER_RESOURCE_ATTRIBUTE = "resource"
 #: Our functions, as Inspector's coverage is checked for them (Lambda ListFunctions, by name prefix).
 VULNS_FUNCTION_PREFIX = f"{NAME_PREFIX}-"
+#: The exceptions file (``vulnerability-exceptions.toml`` at the repository root) as the functions read it: copied
+#: to this key of the ops bucket by the deployment (or ``make audit``'s upload), next to the build reports.
+VULNS_EXCEPTIONS_KEY = "vulns/vulnerability-exceptions.toml"
