@@ -154,6 +154,21 @@ class ScanResult(_Frozen):
         return self
 
 
+class ScanSummary(_Frozen):
+    """What the report needs to know of a source's latest scan (keep one per source with the ledger)."""
+
+    source: Source
+    scanned_at: IsoTime
+    complete: bool
+    findings: int = Field(ge=0)
+    not_checked: tuple[NotChecked, ...] = ()
+
+    @classmethod
+    def of(cls, scan: ScanResult) -> ScanSummary:
+        return cls(source=scan.source, scanned_at=scan.scanned_at, complete=scan.complete,
+                   findings=len({f.key for f in scan.findings}), not_checked=scan.not_checked)
+
+
 class HistoryEvent(_Frozen):
     at: IsoTime
     state: State

@@ -1,0 +1,1 @@
+"""One module per source: the tool's own output shape in, normalized :class:`~..model.Finding` items out."""
