@@ -6,18 +6,20 @@ succeeds only if the stored version is still the one read (``attribute_not_exist
 so two writers (the scheduled poll and an Inspector event) never lose each other's changes: the loser gets
 ``Conflict``, re-reads and re-applies (:meth:`DynamoLedger.update`).
 
-Watermarks (``watermark#<source>``) only move forward: a slow poll finishing after a newer one cannot move
+Each source's latest scan summary (``scan#<source>``: when, complete or not, what it could not check) is
+kept for the report. Watermarks
+(``watermark#<source>``) only move forward: a slow poll finishing after a newer one cannot move
 the next poll's start back and replay (or worse, skip) findings.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from datetime import datetime, timezone
 from typing import Any, get_args
 
 from churnguard_ops.core import aws, contracts
 from churnguard_ops.core.errors import Conflict, raise_translated
-from churnguard_ops.vulns.model import LedgerEntry, State
+from churnguard_ops.vulns.model import LedgerEntry, ScanSummary, State
 
 _CONDITION_FAILED = "ConditionalCheckFailedException"
 _PK = contracts.VULNS_LEDGER_KEY
@@ -142,6 +144,34 @@ class DynamoLedger:
             raise_translated(exc, f"save the {source} watermark in {self.table}")
         return True
 
+    # -- each source's latest scan (the report's per-source section, its "not checked" items) --------------------
+    def save_scan(self, summary: ScanSummary) -> None:
+        """Keep ``summary`` as its source's latest scan (an older one than the kept one is ignored)."""
+        try:
+            self._db.put_item(
+                TableName=self.table,
+                Item={_PK: {"S": f"scan#{summary.source}"}, "doc": {"S": summary.model_dump_json()},
+                      "at": {"N": repr(summary.scanned_at.timestamp())}},
+                ConditionExpression="attribute_not_exists(#pk) OR #at <= :at",
+                ExpressionAttributeNames={"#pk": _PK, "#at": "at"},
+                ExpressionAttributeValues={":at": {"N": repr(summary.scanned_at.timestamp())}})
+        except Exception as exc:
+            if _code(exc) == _CONDITION_FAILED:
+                return
+            raise_translated(exc, f"save the latest {summary.source} scan in {self.table}")
+
+    def scans(self, sources: Iterable[str]) -> list[ScanSummary]:
+        """The latest scan of each of ``sources`` that has one."""
+        out: list[ScanSummary] = []
+        for source in sources:
+            try:
+                item = self._db.get_item(TableName=self.table, Key={_PK: {"S": f"scan#{source}"}},
+                                         ConsistentRead=True).get("Item")
+            except Exception as exc:
+                raise_translated(exc, f"read the latest {source} scan from {self.table}")
+            if item:
+                out.append(ScanSummary.model_validate_json(item["doc"]["S"]))
+        return out
 
 def _entry(item: dict[str, Any]) -> LedgerEntry:
     entry = LedgerEntry.model_validate_json(item["doc"]["S"])
