@@ -36,7 +36,7 @@ test: lint
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports --no-cache
-	$(BIN)/mypy layers/ops/python/churnguard_ops infra_cdk tests/unit/fakes.py tests/unit/drill_fakes.py tests/unit/canary_fakes.py tests/unit/security_fakes.py tests/unit/security_report_fakes.py tests/unit/cost_fakes.py tests/unit/performance_fakes.py tests/unit/dbadvisor_fakes.py tests/unit/incidents_fakes.py tests/unit/alarms_fakes.py tests/unit/flags_fakes.py
+	$(BIN)/mypy layers/ops/python/churnguard_ops infra_cdk tests/unit/fakes.py tests/unit/drill_fakes.py tests/unit/canary_fakes.py tests/unit/security_fakes.py tests/unit/security_report_fakes.py tests/unit/cost_fakes.py tests/unit/performance_fakes.py tests/unit/dbadvisor_fakes.py tests/unit/incidents_fakes.py tests/unit/alarms_fakes.py tests/unit/flags_fakes.py tests/unit/vulns_fakes.py
 
 test-unit: $(STAMP)
 	$(BIN)/python -m pytest tests/unit
