@@ -203,7 +203,8 @@ def recommendations(open_lines: Sequence[ReportFinding]) -> tuple[Recommendation
         out.append(Recommendation(
             text=f"fix {rule} ({sources}) on {len(lines)} resource{'s' if len(lines) != 1 else ''}: "
                  f"{lines[0].title}", fixes=len(lines), keys=tuple(sorted(line.key for line in lines))))
-    return tuple(sorted(out, key=lambda r: (-r.fixes, r.text)))
+    # upgrades first (most findings fixed first), then packages with no fix, then rules
+    return tuple(sorted(out, key=lambda r: (0 if r.target_version else 1 if r.package else 2, -r.fixes, r.text)))
 
 
 def gap(item: NotChecked) -> str:
