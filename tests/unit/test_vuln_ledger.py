@@ -4,11 +4,12 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
+from pydantic import ValidationError
 
 from churnguard_ops.core.errors import Conflict
 from churnguard_ops.vulns.exceptions import ExceptionSet, parse_exceptions
 from churnguard_ops.vulns.ledger import Ledger
-from churnguard_ops.vulns.model import Finding, ScanResult, SlaPolicy
+from churnguard_ops.vulns.model import Finding, LedgerEntry, ScanResult, SlaPolicy
 from churnguard_ops.vulns.normalize import inspector
 from tests.unit.vulns_fakes import (
     LAYERS,
@@ -237,3 +238,22 @@ def test_an_unchanged_scan_writes_nothing() -> None:
     ledger(store, clock).apply(scan("pip-audit", finding))
     result = ledger(store, clock).apply(scan("pip-audit", finding))
     assert (store.puts, result.updated) == (1, 0)
+
+
+def test_a_ledger_entry_survives_its_json_form_as_stores_keep_it() -> None:
+    store, clock = FakeLedgerStore(), Clock()
+    ledger(store, clock, exceptions_file("2026-12-01", clock().date())).apply(
+        scan("inspector", package_finding("inspector", "CVE-2023-43804", ref=ARN_A), complete=False))
+    entry = store.only()
+    assert entry.exception is not None and entry.reporting == {"inspector": (ARN_A,)}
+    assert LedgerEntry.model_validate_json(entry.model_dump_json()) == entry
+
+
+def test_a_scan_holding_another_sources_findings_is_refused() -> None:
+    with pytest.raises(ValidationError, match="a bandit scan holds findings of other sources"):
+        scan("bandit", package_finding("pip-audit", "CVE-2023-43804"))
+
+
+def test_a_resource_outside_the_naming_is_refused() -> None:
+    with pytest.raises(ValidationError, match="resource must be <kind>:<name>"):
+        package_finding("pip-audit", "CVE-2023-43804", resource="arn:aws:lambda:eu-west-1:1:function:x")

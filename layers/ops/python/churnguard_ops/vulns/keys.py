@@ -69,8 +69,8 @@ def same_vulnerability(a: Finding, b: Finding) -> bool:
 
 def merge(a: Finding, b: Finding) -> Finding:
     """What two sources say about one finding, combined: ids, sources, fixes united; the worst known severity
-    and the higher CVSS; text from whichever has it. The key follows the combined canonical id, unless
-    ``keep_key`` semantics are wanted: see :func:`merge_into`."""
+    and the higher CVSS; text from whichever has it; version and status from the newer observation. The key
+    follows the combined canonical id (:func:`merge_into` keeps a stored one)."""
     vuln_id, aliases = canonical_id(a.all_ids | b.all_ids)
     known = [f for f in (a, b) if f.severity != "unknown"]
     by_severity = min(known, key=lambda f: severity_rank(f.severity)) if known else a
