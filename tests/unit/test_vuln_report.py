@@ -116,6 +116,13 @@ def test_recommendation_target_is_the_first_fix_above_the_installed_version() ->
     assert version_key("2.0.10") > version_key("2.0.9") > version_key("2.0rc1")
 
 
+def test_findings_are_worst_first_with_unknown_severity_ranked_as_high(filled) -> None:
+    report, _, _ = filled
+    order = [f.severity for f in report.findings]
+    assert order == sorted(order, key=["critical", "high", "unknown", "medium", "low", "informational"].index)
+    assert order[0] == "critical" and "unknown" in order
+
+
 def test_next_steps_and_notes_cover_breaches_blind_spots_and_unknown_severity(filled) -> None:
     report, _, _ = filled
     steps = " ".join(report.next_steps)

@@ -132,8 +132,10 @@ def _line(entry: LedgerEntry, now: datetime) -> ReportFinding:
                          title=f.title, url=f.url, location=f.location, exception=entry.exception)
 
 
-def _worst_first(line: ReportFinding) -> tuple[int, bool, float, str]:
-    return (severity_rank(line.severity), not line.sla_breached, -(line.cvss.score if line.cvss else 0.0), line.key)
+def _worst_first(line: ReportFinding) -> tuple[float, bool, float, str]:
+    # unknown sorts with high (just after it): its SLA clock runs as high
+    rank = severity_rank("high") + 0.5 if line.severity == "unknown" else severity_rank(line.severity)
+    return (rank, not line.sla_breached, -(line.cvss.score if line.cvss else 0.0), line.key)
 
 
 def _sources(entries: Sequence[LedgerEntry], scans: Sequence[ScanSummary]) -> tuple[SourceSummary, ...]:
