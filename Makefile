@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: setup demo test test-unit lint bench synth clean
+.PHONY: setup demo test test-unit lint bench synth audit lock clean
 
 setup: $(STAMP)
 
@@ -53,6 +53,17 @@ bench: $(STAMP)
 
 synth: $(STAMP)
 	$(BIN)/python -m infra_cdk.app
+
+# Build-time security checks into out/audit/: bandit (layer + handlers), pip-audit (the layer's lock), cdk-nag and
+# cfn-lint (the synthesized app), summary.md/json. Fails on an unscoped or expired entry of
+# vulnerability-exceptions.toml or a lock out of date with layers/ops/requirements.txt; findings are reported.
+audit: $(STAMP)
+	$(BIN)/python -m tools.audit.run --out out/audit
+
+# layers/ops/requirements.lock from layers/ops/requirements.txt, resolved for the layer's platform (Lambda arm64,
+# the functions' Python); the layer installs exactly the lock.
+lock: $(STAMP)
+	$(BIN)/python -m tools.audit.lock
 
 clean:
 	rm -rf $(VENV) cdk.out .opsctl out

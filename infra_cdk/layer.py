@@ -1,8 +1,10 @@
 """The shared ``churnguard_ops`` Lambda layer, bundled locally (no Docker).
 
-``layers/ops/requirements.txt`` is installed with pip for the Lambda platform (manylinux wheels
-for arm64 and the function runtime's CPython version), then the ``churnguard_ops`` package is
-copied next to it under ``python/`` -- the layout Lambda puts on ``sys.path`` (``/opt/python``).
+``layers/ops/requirements.lock`` (``make lock`` writes it from ``requirements.txt``) is installed
+with pip for the Lambda platform (manylinux wheels for arm64 and the function runtime's CPython
+version) without dependency resolution, so the layer ships exactly what ``make audit`` audits; a
+layer directory without a lock installs its ``requirements.txt``. Then the ``churnguard_ops``
+package is copied next to it under ``python/`` -- the layout Lambda puts on ``sys.path`` (``/opt/python``).
 
 Re-synth cost: the asset hash is the SOURCE fingerprint of ``layers/ops`` (plus the bundling
 options), so a synth into an outdir that already holds ``asset.<hash>`` does not bundle at all.
@@ -42,7 +44,7 @@ PIP_PLATFORMS: tuple[str, ...] = ("manylinux2014_aarch64", "manylinux_2_28_aarch
 RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer")
 
 # Bump when the bundling steps change in a way that changes the layer's content.
-_BUNDLER_VERSION = "1"
+_BUNDLER_VERSION = "2"
 
 _SOURCE_EXCLUDES = ["**/__pycache__", "**/*.pyc", "**/*.egg-info", "**/.pytest_cache"]
 
@@ -55,11 +57,14 @@ def runtime_python_version(runtime: lambda_.Runtime) -> str:
     return name.removeprefix("python")
 
 
-def pip_install_command(requirements: Path, target: Path, python_version: str) -> list[str]:
+def pip_install_command(requirements: Path, target: Path, python_version: str, *, no_deps: bool = False) -> list[str]:
+    """``no_deps``: ``requirements`` is a complete lock (every distribution pinned), installed as it is."""
     cmd = [sys.executable, "-m", "pip", "install", "--disable-pip-version-check", "--quiet",
            "--requirement", str(requirements), "--target", str(target),
            "--only-binary=:all:", "--implementation", "cp", "--python-version", python_version,
            "--no-compile"]
+    if no_deps:
+        cmd.append("--no-deps")
     for platform in PIP_PLATFORMS:
         cmd += ["--platform", platform]
     return cmd
@@ -78,8 +83,8 @@ class _PipLocalBundling:
     def try_bundle(self, output_dir: str, *_args: Any, **_kwargs: Any) -> bool:
         target = Path(output_dir) / "python"
         target.mkdir(parents=True, exist_ok=True)
-        requirements = self._source_dir / "requirements.txt"
-        if requirements.is_file():
+        requirements = layer_requirements(self._source_dir)
+        if requirements is not None:
             cache_root = _dependency_cache_root()
             if cache_root is None:
                 _pip_install(requirements, target, self._python_version, self._package)
@@ -101,7 +106,8 @@ class _PipLocalBundling:
         to pick up newer releases.
         """
         key = hashlib.sha256(
-            "\n".join([requirements.read_text(), self._python_version, *PIP_PLATFORMS, *RUNTIME_PROVIDED]).encode()
+            "\n".join([requirements.name, requirements.read_text(), self._python_version, *PIP_PLATFORMS,
+                       *RUNTIME_PROVIDED]).encode()
         ).hexdigest()[:32]
         cached = cache_root / key
         if cached.is_dir():
@@ -117,6 +123,14 @@ class _PipLocalBundling:
             if work.exists():
                 shutil.rmtree(work, ignore_errors=True)
         return cached
+
+
+def layer_requirements(source_dir: Path) -> Path | None:
+    """What the layer installs: its lock when there is one, else its requirements.txt (None: neither)."""
+    for name in ("requirements.lock", "requirements.txt"):
+        if (source_dir / name).is_file():
+            return source_dir / name
+    return None
 
 
 def _dependency_cache_root() -> Path | None:
@@ -137,7 +151,7 @@ def _dependency_cache_root() -> Path | None:
 def _pip_install(requirements: Path, target: Path, python_version: str, package: str) -> None:
     env = {**os.environ, "PIP_NO_INPUT": "1"}
     result = subprocess.run(
-        pip_install_command(requirements, target, python_version),
+        pip_install_command(requirements, target, python_version, no_deps=requirements.suffix == ".lock"),
         env=env, capture_output=True, text=True, check=False,
     )
     if result.returncode != 0:

@@ -1,0 +1,1 @@
+"""Build-time security checks: the layer's lock file and ``make audit`` (bandit, pip-audit, cdk-nag, cfn-lint)."""
