@@ -56,8 +56,8 @@ def on_finding(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     from churnguard_ops.vulns.normalize.common import ReportFormatError
 
     try:  # before any AWS call: a detail the ledger cannot use is refused, naming it
-        findings = wiring.normalize_event_finding(event["detail"])
-    except ReportFormatError as exc:
+        findings = wiring.normalize_event_finding(parsed.detail.model_dump(exclude_none=True))
+    except (ReportFormatError, ValueError) as exc:  # ValueError: pydantic's, a value out of the model's range
         raise InvalidEvent(f"detail: {exc}") from None
     logger.info(f"Inspector finding {parsed.detail.findingArn}: {parsed.detail.status}")
     return _log("inspector event", wiring.runs().on_finding(findings))

@@ -94,6 +94,10 @@ HANDLERS: dict[tuple[str, str], list[Any]] = {
     ("alarms", "route"): [_event(f"alarms/{p.name}") for p in sorted((EVENTS_DIR / "alarms").glob("*.json"))],
     ("incidents", "handle"): [_event(f"incidents/{p.name}") for p in sorted((EVENTS_DIR / "incidents").glob("*.json"))],
     ("flags", "evaluate"): [_event(f"flags/{p.name}") for p in sorted((EVENTS_DIR / "flags").glob("evaluate-*.json"))],
+    ("vulns", "poll"): [_event("vulns/scheduled-poll.json")],
+    ("vulns", "on_finding"): [_event("vulns/inspector-finding.json")],
+    ("vulns", "ingest_build"): [_event("vulns/build-report-created.json")],
+    ("vulns", "report"): [_event("vulns/scheduled-report.json")],
 }
 
 JSON = st.recursive(
@@ -204,6 +208,7 @@ def tripwired(monkeypatch: pytest.MonkeyPatch) -> None:
                              '"info": "arn:aws:sns:us-east-1:123456789012:i"}',
         "ALARMS_IDEMPOTENCY_TABLE": "alarm-idempotency",
         "INCIDENTS_TABLE": "incidents", "INCIDENTS_BUCKET": "backups",
+        "VULNS_LEDGER_TABLE": "vulns-ledger", "VULNS_BUCKET": "churnguard-ops-reports-123456789012",
     }
     for key, value in env.items():
         monkeypatch.setenv(key, value)

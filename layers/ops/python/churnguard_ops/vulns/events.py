@@ -13,7 +13,7 @@ import re
 from typing import Any, Literal
 
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel, S3EventNotificationEventBridgeModel
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from churnguard_ops.core import contracts
 
@@ -34,25 +34,108 @@ class ReportRequest(BaseModel):
     action: Literal["report"]
 
 
-class InspectorResource(BaseModel):
+class _Open(BaseModel):
+    """Typed where the ledger reads it; every other member travels along untouched."""
+
     model_config = ConfigDict(extra="allow")
 
+
+class LambdaDetails(_Open):
+    functionName: str | None = Field(default=None, min_length=1)  # noqa: N815
+
+
+class ResourceDetails(_Open):
+    awsLambdaFunction: LambdaDetails | None = None  # noqa: N815
+
+
+class InspectorResource(_Open):
     type: str = Field(min_length=1)
     id: str = Field(min_length=1)
+    details: ResourceDetails | None = None
 
 
-class InspectorFinding(BaseModel):
-    """What the ledger needs of an Inspector finding; the rest travels along untouched (``extra``)."""
+class CvssEntry(_Open):
+    baseScore: float = Field(ge=0.0, le=10.0)  # noqa: N815
+    scoringVector: str | None = None  # noqa: N815
+    source: str | None = None
+    version: str | None = None
 
-    model_config = ConfigDict(extra="allow")
+
+class AdjustedCvss(_Open):
+    score: float | None = Field(default=None, ge=0.0, le=10.0)
+    scoringVector: str | None = None  # noqa: N815
+    scoreSource: str | None = None  # noqa: N815
+    version: str | None = None
+
+
+class ScoreDetails(_Open):
+    adjustedCvss: AdjustedCvss | None = None  # noqa: N815
+
+
+class VulnerablePackage(_Open):
+    name: str = Field(min_length=1)
+    version: str | None = None
+    fixedInVersion: str | None = None  # noqa: N815
+    sourceLambdaLayerArn: str | None = Field(  # noqa: N815
+        default=None, pattern=r"^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:layer:[A-Za-z0-9_-]+(:\d+)?$")
+
+
+class PackageDetails(_Open):
+    vulnerabilityId: str = Field(min_length=1)  # noqa: N815
+    vulnerablePackages: list[VulnerablePackage] = Field(min_length=1)  # noqa: N815
+    relatedVulnerabilities: list[str] = Field(default_factory=list)  # noqa: N815
+    cvss: list[CvssEntry] = Field(default_factory=list)
+    sourceUrl: str | None = None  # noqa: N815
+    referenceUrls: list[str] = Field(default_factory=list)  # noqa: N815
+
+
+class CodeFilePath(_Open):
+    filePath: str | None = None  # noqa: N815
+    fileName: str | None = None  # noqa: N815
+    startLine: int | None = Field(default=None, ge=1)  # noqa: N815
+
+
+class CodeDetails(_Open):
+    ruleId: str | None = Field(default=None, min_length=1)  # noqa: N815
+    detectorId: str = Field(min_length=1)  # noqa: N815
+    detectorName: str | None = None  # noqa: N815
+    sourceLambdaLayerArn: str | None = Field(  # noqa: N815
+        default=None, pattern=r"^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:layer:[A-Za-z0-9_-]+(:\d+)?$")
+    filePath: CodeFilePath | None = None  # noqa: N815
+    referenceUrls: list[str] = Field(default_factory=list)  # noqa: N815
+
+
+class Epss(_Open):
+    score: float | None = Field(default=None, ge=0.0, le=1.0)
+
+
+class InspectorFinding(_Open):
+    """An Inspector finding as the ledger reads it (package and code vulnerabilities of Lambda functions)."""
 
     findingArn: str = Field(pattern=r"^arn:aws[a-z-]*:inspector2:[a-z0-9-]+:\d{12}:finding/\S+$")  # noqa: N815
-    type: Literal["PACKAGE_VULNERABILITY", "CODE_VULNERABILITY", "NETWORK_REACHABILITY"]
+    type: Literal["PACKAGE_VULNERABILITY", "CODE_VULNERABILITY"]
     status: Literal["ACTIVE", "CLOSED", "SUPPRESSED"]
     severity: str = Field(min_length=1)
+    title: str | None = None
+    description: str | None = None
     updatedAt: str = Field(min_length=1)  # noqa: N815
     lastObservedAt: str = Field(min_length=1)  # noqa: N815
+    firstObservedAt: str | None = None  # noqa: N815
     resources: list[InspectorResource] = Field(min_length=1)
+    epss: Epss | None = None
+    inspectorScoreDetails: ScoreDetails | None = None  # noqa: N815
+    packageVulnerabilityDetails: PackageDetails | None = None  # noqa: N815
+    codeVulnerabilityDetails: CodeDetails | None = None  # noqa: N815
+
+    @model_validator(mode="after")
+    def _details_of_its_type(self) -> InspectorFinding:
+        if self.type == "PACKAGE_VULNERABILITY" and self.packageVulnerabilityDetails is None:
+            raise ValueError("packageVulnerabilityDetails is required for a PACKAGE_VULNERABILITY finding")
+        if self.type == "CODE_VULNERABILITY" and self.codeVulnerabilityDetails is None:
+            raise ValueError("codeVulnerabilityDetails is required for a CODE_VULNERABILITY finding")
+        if not any(r.type == "AWS_LAMBDA_FUNCTION" for r in self.resources):
+            raise ValueError("resources: no AWS_LAMBDA_FUNCTION resource (only Lambda findings are tracked)")
+        return self
 
 
 class InspectorFindingEvent(EventBridgeModel):
