@@ -8,7 +8,7 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 
 from churnguard_ops.vulns.exceptions import parse_exceptions
-from tools.audit.findings import scan_of
+from tools.audit.findings import build_report, scan_of
 from tools.audit.scanners import Outcome
 from tools.audit.summary import LockStatus, build, markdown
 
@@ -39,7 +39,7 @@ def _outcomes(tmp_path: Path) -> list[Outcome]:
 
 def _summary(tmp_path: Path, exceptions_text: str) -> dict:
     outcomes = _outcomes(tmp_path)
-    scans = {o.source: scan_of(o, NOW) for o in outcomes}
+    scans = {o.source: scan_of(build_report(o, NOW)) for o in outcomes}
     return build(outcomes, scans, parse_exceptions(exceptions_text, TODAY), LOCK_OK, generated_at=NOW, today=TODAY)
 
 
@@ -91,7 +91,7 @@ def test_exceptions_expiring_within_14_days_are_listed_and_still_apply(tmp_path:
 
 def test_a_stale_lock_makes_the_audit_fail(tmp_path: Path) -> None:
     outcomes = _outcomes(tmp_path)
-    scans = {o.source: scan_of(o, NOW) for o in outcomes}
+    scans = {o.source: scan_of(build_report(o, NOW)) for o in outcomes}
     stale = LockStatus("layers/ops/requirements.lock", 16, problem="requirements.lock is out of date")
     summary = build(outcomes, scans, parse_exceptions("", TODAY), stale, generated_at=NOW, today=TODAY)
     assert summary["ok"] is False and "**requirements.lock is out of date**" in markdown(summary)
@@ -99,9 +99,28 @@ def test_a_stale_lock_makes_the_audit_fail(tmp_path: Path) -> None:
 
 def test_an_unreadable_report_is_not_checked_rather_than_clean(tmp_path: Path) -> None:
     (tmp_path / "bandit.json").write_text('{"errors": []}')
-    scan = scan_of(Outcome("bandit", checked=True, reports=(tmp_path / "bandit.json",)), NOW)
+    scan = scan_of(build_report(Outcome("bandit", checked=True, reports=(tmp_path / "bandit.json",)), NOW))
     assert not scan.complete and scan.findings == ()
     assert scan.not_checked[0].reason.startswith("its report could not be read: bandit: expected")
+
+
+def test_a_source_that_did_not_check_is_uploaded_as_not_checked_so_the_ledger_fixes_nothing() -> None:
+    document = build_report(Outcome("pip-audit", checked=False, reason="no advisory data"), NOW)
+    assert document == {"source": "pip-audit", "scanned_at": NOW.isoformat(), "not_checked": "no advisory data"}
+    scan = scan_of(document)
+    assert not scan.complete and [n.reason for n in scan.not_checked] == ["no advisory data"]
+
+
+def test_build_reports_carry_what_each_normalizer_needs(tmp_path: Path) -> None:
+    bandit, _ = _outcomes(tmp_path)
+    assert build_report(bandit, NOW)["targets"] == ["layers/ops/python", "functions"]
+    (tmp_path / "pip-audit.json").write_text(json.dumps({"dependencies": [], "fixes": []}))
+    pip_audit = build_report(Outcome("pip-audit", checked=True, reports=(tmp_path / "pip-audit.json",)), NOW)
+    assert pip_audit["resource"] == "layer:ops" and scan_of(pip_audit).covered == ("layer:ops",)
+    (tmp_path / "cfn-lint.json").write_text("[]")
+    lint = build_report(Outcome("cfn-lint", checked=True, reports=(tmp_path / "cfn-lint.json",)), NOW,
+                        templates=["out/audit/cdk.out/ChurnGuardOpsBackup.template.json"])
+    assert scan_of(lint).complete and lint["templates"] == ["out/audit/cdk.out/ChurnGuardOpsBackup.template.json"]
 
 
 def test_cdk_nag_findings_are_named_by_template_file_and_logical_id(tmp_path: Path) -> None:
@@ -112,7 +131,7 @@ def test_cdk_nag_findings_are_named_by_template_file_and_logical_id(tmp_path: Pa
                    '"AwsSolutions-L1","ChurnGuardOpsBackup/Fn/Resource","Suppressed","runtime pinned","Error","x"\n')
     (tmp_path / "index.json").write_text(json.dumps([{"report": nag.name, "logical_ids": {
         "ChurnGuardOpsBackup/Fn/Role/DefaultPolicy/Resource": "FnRoleDefaultPolicy1234"}}]))
-    scan = scan_of(Outcome("cdk-nag", checked=True, reports=(nag,)), NOW)
+    scan = scan_of(build_report(Outcome("cdk-nag", checked=True, reports=(nag,)), NOW))
     assert [(f.vuln_id, f.resource, f.severity) for f in scan.findings] == [
         ("AwsSolutions-IAM5", "template:ChurnGuardOpsBackup.template.json/FnRoleDefaultPolicy1234", "high")]
 

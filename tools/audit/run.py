@@ -1,7 +1,8 @@
 """``make audit``: bandit, pip-audit, cdk-nag and cfn-lint on this repository; reports and a summary in ``out/audit/``.
 
 Writes ``bandit.json``, ``pip-audit.json``, ``cdk-nag/`` (cdk-nag's per-stack NagReport files and an index),
-``cfn-lint.json``, the synthesized ``cdk.out/`` they were taken from, and ``summary.md`` / ``summary.json``.
+``cfn-lint.json``, the synthesized ``cdk.out/`` they were taken from, ``build/<source>.json`` (each source's
+build report as the ledger ingests it from the ops bucket) and ``summary.md`` / ``summary.json``.
 Exit 1 when the exceptions file is invalid (an unscoped or expired exception) or the layer lock is out of date
 with its requirements; findings themselves do not fail the build (the ledger's SLA clocks judge them), and a
 scanner that could not check is reported "not checked", never clean.
@@ -19,7 +20,7 @@ from typing import Any
 
 from churnguard_ops.core.clock import utcnow
 from churnguard_ops.vulns.exceptions import FILE_NAME, load_exceptions
-from tools.audit.findings import scan_of
+from tools.audit.findings import build_report, scan_of
 from tools.audit.lockfile import LOCK, REPO_ROOT, LockError, check
 from tools.audit.scanners import Outcome, bandit, cfn_lint, pip_audit
 from tools.audit.summary import LockStatus, build, markdown
@@ -81,7 +82,13 @@ def main(argv: list[str] | None = None) -> int:
                     pip_audit_run.result() if pip_audit_run else Outcome("pip-audit", checked=False,
                                                                          reason=f"no usable lock: {lock.problem}"),
                     nag, lint]
-    scans = {o.source: scan_of(o, scanned_at, templates=templates) for o in outcomes}
+    # What the next step uploads for the ledger (one object per source), and the ledger's reading of it.
+    (out / "build").mkdir(exist_ok=True)
+    scans = {}
+    for outcome in outcomes:
+        document = build_report(outcome, scanned_at, templates=templates)
+        (out / "build" / f"{outcome.source}.json").write_text(json.dumps(document) + "\n")
+        scans[outcome.source] = scan_of(document)
     summary = build(outcomes, scans, exceptions, lock, generated_at=scanned_at, today=scanned_at.date())
     summary["seconds"] = round(time.monotonic() - started, 1)
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
