@@ -289,14 +289,16 @@ class EmbeddedInspector2:
                     raise ApiError(f"the request body is not JSON: {exc}") from None
                 if not isinstance(body, dict):
                     raise ApiError("the request body must be a JSON object")
-                answer = self._list(kind, scope.region or "us-east-1", body)
+                answer = self.answer(kind, scope.region or "us-east-1", body)
             except ApiError as exc:
                 return _error(start_response, exc)
             return respond(start_response, "200 OK", answer)
 
         return middleware
 
-    def _list(self, kind: str, region: str, body: dict[str, Any]) -> dict[str, Any]:
+    def answer(self, kind: str, region: str, body: dict[str, Any]) -> dict[str, Any]:
+        """The JSON answer of ListFindings (``kind`` findings) or ListCoverage (coverage) to ``body``; a request
+        the API would refuse raises ApiError (ValidationException)."""
         records: dict[str, dict[str, dict[str, Any]]]
         dates: tuple[str, ...]
         comparisons: tuple[str, ...]
@@ -316,51 +318,57 @@ class EmbeddedInspector2:
         size = body.get("maxResults", 50)
         if not isinstance(size, int) or isinstance(size, bool) or not 1 <= size <= limit:
             raise ApiError(f"maxResults must be between 1 and {limit}")
+        _check(criteria, strings, comparisons)
+        order = _sort_key(kind, body.get("sortCriteria"))
+        start = _offset(body.get("nextToken"), criteria, body.get("sortCriteria"))
         with self._lock:
             self.requests[kind] += 1
-            selected = [copy.deepcopy(r) for r in records.get(region, {}).values()
-                        if _matches(r, criteria, strings, comparisons)]
-        order = _sort_key(kind, body.get("sortCriteria"))
+            selected = [copy.deepcopy(r) for r in records.get(region, {}).values() if _matches(r, criteria, strings)]
         selected.sort(key=order[0], reverse=order[1])
-        start = _offset(body.get("nextToken"), criteria, body.get("sortCriteria"))
         answer: dict[str, Any] = {member: _wire(selected[start:start + size])}
         if start + size < len(selected):
             answer["nextToken"] = _token(start + size, criteria, body.get("sortCriteria"))
         return answer
 
 
-def _matches(record: Mapping[str, Any], criteria: Mapping[str, Any],
-             strings: Mapping[str, Callable[[Mapping[str, Any]], list[str]]], comparisons: tuple[str, ...]) -> bool:
+def _check(criteria: Mapping[str, Any], strings: Mapping[str, Any], comparisons: tuple[str, ...]) -> None:
+    """Refuse a malformed filter whatever the records (an empty account answers a bad request with an error too)."""
     for name, filters in criteria.items():
         if not isinstance(filters, list) or not filters:
             raise ApiError(f"filterCriteria.{name} must be a non-empty list of filters")
-        if name in strings:
-            values = strings[name](record)
-            positive, negative = [], []
-            for item in filters:
-                comparison, wanted = (item or {}).get("comparison"), (item or {}).get("value")
-                if comparison not in comparisons or not isinstance(wanted, str):
+        for item in filters:
+            if not isinstance(item, dict):
+                raise ApiError(f"filterCriteria.{name}: each filter must be an object")
+            if name in strings:
+                if item.get("comparison") not in comparisons or not isinstance(item.get("value"), str):
                     raise ApiError(f"filterCriteria.{name}: each filter needs a value and a comparison "
                                    f"({', '.join(comparisons)})")
-                if comparison == "NOT_EQUALS":
-                    negative.append(wanted not in values)
-                else:
-                    positive.append(any(v == wanted if comparison == "EQUALS" else v.startswith(wanted)
-                                        for v in values))
+            else:
+                if not ({"startInclusive", "endInclusive"} & set(item)):
+                    raise ApiError(f"filterCriteria.{name}: each filter needs startInclusive or endInclusive")
+                for bound in ("startInclusive", "endInclusive"):
+                    if item.get(bound) is not None:
+                        _wire_time(item[bound], name)
+
+
+def _matches(record: Mapping[str, Any], criteria: Mapping[str, Any],
+             strings: Mapping[str, Callable[[Mapping[str, Any]], list[str]]]) -> bool:
+    """String filters: EQUALS / PREFIX ORed within a field, NOT_EQUALS ANDed; fields ANDed; date ranges inclusive."""
+    for name, filters in criteria.items():
+        if name in strings:
+            values = strings[name](record)
+            positive = [any(v == f["value"] if f["comparison"] == "EQUALS" else v.startswith(f["value"])
+                            for v in values) for f in filters if f["comparison"] != "NOT_EQUALS"]
+            negative = [f["value"] not in values for f in filters if f["comparison"] == "NOT_EQUALS"]
             if (positive and not any(positive)) or not all(negative):
                 return False
-        else:
-            stamp = record.get(name)
-            for item in filters:
-                if not isinstance(item, dict) or not ({"startInclusive", "endInclusive"} & set(item)):
-                    raise ApiError(f"filterCriteria.{name}: each filter needs startInclusive or endInclusive")
-                if stamp is None:
-                    return False
-                start, end = item.get("startInclusive"), item.get("endInclusive")
-                if start is not None and stamp < _wire_time(start, name):
-                    return False
-                if end is not None and stamp > _wire_time(end, name):
-                    return False
+            continue
+        stamp = record.get(name)
+        for item in filters:
+            start, end = item.get("startInclusive"), item.get("endInclusive")
+            if stamp is None or (start is not None and stamp < _wire_time(start, name)) or (
+                    end is not None and stamp > _wire_time(end, name)):
+                return False
     return True
 
 
