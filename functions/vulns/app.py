@@ -60,7 +60,7 @@ def on_finding(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     except (ReportFormatError, ValueError) as exc:  # ValueError: pydantic's, a value out of the model's range
         raise InvalidEvent(f"detail: {exc}") from None
     logger.info(f"Inspector finding {parsed.detail.findingArn}: {parsed.detail.status}")
-    return _log("inspector event", wiring.runs().on_finding(findings))
+    return _log("inspector event", wiring.runs().on_finding(findings, arn=parsed.detail.findingArn))
 
 
 @ops_handler(logger, metrics)

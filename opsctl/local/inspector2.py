@@ -33,7 +33,7 @@ from typing import Any
 from .awsapi import StartResponse, WsgiApp, credential_scope, read_body, respond
 from .lambda_runtime import DEFAULT_ACCOUNT_ID
 
-__all__ = ["EmbeddedInspector2", "event_time"]
+__all__ = ["EmbeddedInspector2", "event_time", "finding_event"]
 
 _PATHS = {"/findings/list": "findings", "/coverage/list": "coverage"}
 STATUSES = ("ACTIVE", "SUPPRESSED", "CLOSED")
@@ -171,6 +171,18 @@ def _event_json(value: Any) -> Any:
     return value
 
 
+def finding_event(finding: Mapping[str, Any]) -> dict[str, Any]:
+    """The "Inspector2 Finding" EventBridge event of a finding (as stored: times as datetimes)."""
+    region = _region_of(finding["findingArn"], "findingArn")
+    updated: datetime = finding["updatedAt"]
+    return {
+        "version": "0", "id": hashlib.sha1(f"{finding['findingArn']}{updated}".encode()).hexdigest(),
+        "detail-type": "Inspector2 Finding", "source": "aws.inspector2", "account": finding["awsAccountId"],
+        "time": updated.strftime("%Y-%m-%dT%H:%M:%SZ"), "region": region,
+        "resources": [r["id"] for r in finding["resources"]], "detail": _event_json(copy.deepcopy(dict(finding))),
+    }
+
+
 class EmbeddedInspector2:
     """The Inspector2 extension of the embedded AWS (``aws.inspector2``)."""
 
@@ -264,16 +276,8 @@ class EmbeddedInspector2:
         return finding
 
     def _announce(self, finding: Mapping[str, Any]) -> None:
-        if self.emit is None:
-            return
-        region = _region_of(finding["findingArn"], "findingArn")
-        detail = _event_json(copy.deepcopy(dict(finding)))
-        self.emit(region, {
-            "version": "0", "id": hashlib.sha1(f"{finding['findingArn']}{finding['updatedAt']}".encode()).hexdigest(),
-            "detail-type": "Inspector2 Finding", "source": "aws.inspector2", "account": finding["awsAccountId"],
-            "time": finding["updatedAt"].strftime("%Y-%m-%dT%H:%M:%SZ"), "region": region,
-            "resources": [r["id"] for r in finding["resources"]], "detail": detail,
-        })
+        if self.emit is not None:
+            self.emit(_region_of(finding["findingArn"], "findingArn"), finding_event(finding))
 
     # -- the API ----------------------------------------------------------------------------------------------
     def wrap(self, app: WsgiApp) -> WsgiApp:

@@ -28,6 +28,7 @@ from churnguard_ops.vulns.runs import VulnRuns
 from churnguard_ops.vulns.settings import VulnsSettings
 from churnguard_ops.vulns.wiring import normalizer
 from opsctl.local.aws import EmbeddedAws
+from opsctl.local.inspector2 import finding_event
 from tests.events import load_event
 
 pytestmark = pytest.mark.integration
@@ -257,7 +258,8 @@ def test_the_handlers_poll_take_an_event_ingest_a_build_report_and_report_weekly
 
     # An Inspector event for a new finding, routed by the embedded EventBridge to on_finding.
     aws.client("events").put_rule(Name=f"{prefix}inspector", EventPattern=json.dumps(
-        {"source": [contracts.INSPECTOR_EVENT_SOURCE], "detail-type": [contracts.INSPECTOR_FINDING_DETAIL_TYPE]}))
+        {"source": [contracts.INSPECTOR_EVENT_SOURCE], "detail-type": [contracts.INSPECTOR_FINDING_DETAIL_TYPE],
+         "resources": [{"prefix": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{prefix}"}]}))
     function_arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{names['on_finding']}"
     aws.client("events").put_targets(Rule=f"{prefix}inspector", Targets=[{"Id": "on-finding", "Arn": function_arn}])
     aws.inspector2.seed_findings([lambda_finding(4, f"{prefix}api", vuln="CVE-2026-4004")])
@@ -284,3 +286,18 @@ def test_a_build_report_for_another_bucket_is_refused_naming_the_field(aws: Embe
     result = aws.lambdas.invoke(deployed["names"]["ingest_build"], created)
     assert result.function_error is not None
     assert "detail.bucket.name" in json.dumps(result.payload)
+
+
+def test_an_active_event_delivered_after_its_finding_closed_does_not_reopen_it(
+        aws: EmbeddedAws, prefix: str, deployed: dict[str, Any]) -> None:
+    names = deployed["names"]
+    [arn] = aws.inspector2.seed_findings([lambda_finding(1, f"{prefix}api")])
+    stale = finding_event(aws.inspector2.findings(REGION)[[f["findingArn"] for f in aws.inspector2.findings(
+        REGION)].index(arn)])  # the ACTIVE event, delivered late
+    invoke(aws, names["poll"], load_event("vulns/scheduled-poll.json"))
+    aws.inspector2.update_finding(arn, status="CLOSED", updated_at=datetime.now(timezone.utc))
+    assert invoke(aws, names["poll"], load_event("vulns/scheduled-poll.json"))["transitions"] == {"fixed": 1}
+    late = invoke(aws, names["on_finding"], stale)
+    assert late["transitions"] == {}  # Inspector's current state (CLOSED) applied, not the stale event's ACTIVE
+    [entry] = DynamoLedger(deployed["table"], REGION).query()
+    assert entry.state == "fixed"

@@ -109,6 +109,14 @@ class InspectorSource:
         gaps = [gap for function in self.coverage() for gap in function.not_checked()]
         return Poll(findings=tuple(findings), watermark=watermark, not_checked=tuple(gaps))
 
+    def latest(self, arn: str) -> list[Finding] | None:
+        """The finding as Inspector has it now, normalized (None: Inspector no longer has it). Events may arrive
+        out of order (EventBridge does not promise order): the API's current state is the truth, the event a
+        trigger."""
+        criteria = {"findingArn": [{"comparison": "EQUALS", "value": arn}]}
+        found = list(self._pages("get finding", "list_findings", "findings", filterCriteria=criteria, page_size=1))
+        return self.normalize(found[0]) if found else None
+
     def raw_findings(self, since: datetime | None) -> list[dict[str, Any]]:
         """ListFindings of our functions with ``updatedAt`` >= ``since`` - overlap, every status and page; one
         finding per ARN (its newest ``updatedAt``: a finding updated while the pages were read appears twice)."""

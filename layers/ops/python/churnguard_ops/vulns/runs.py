@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict
 
@@ -40,6 +40,13 @@ class LedgerState(LedgerStore, Protocol):
     def save_scan(self, summary: ScanSummary) -> None: ...
 
     def scans(self, sources: Iterable[str]) -> list[ScanSummary]: ...
+
+
+@runtime_checkable
+class CurrentFinding(Protocol):
+    """A source that can read one finding as it is now (Inspector: ListFindings by ARN)."""
+
+    def latest(self, arn: str) -> list[Finding] | None: ...
 
 
 class RunResult(BaseModel):
@@ -94,9 +101,14 @@ class VulnRuns:
         return RunResult.of(applied, len(polled.findings), not_checked=polled.not_checked,
                             watermark=polled.watermark, exception_problems=exceptions.problems)
 
-    def on_finding(self, findings: Sequence[Finding]) -> RunResult:
-        """One Inspector finding's event, normalized -> the ledger. Not a scan of its own: the poll's summary
-        (with the coverage gaps) stays the source's latest scan."""
+    def on_finding(self, findings: Sequence[Finding], arn: str | None = None) -> RunResult:
+        """One Inspector finding's event, normalized -> the ledger. With ``arn`` and a source that can read one
+        finding, Inspector's current state of it is applied instead of the event's: an ACTIVE event delivered
+        after the CLOSED one (EventBridge does not promise order) must not reopen a fixed finding. Not a scan of
+        its own: the poll's summary (with the coverage gaps) stays the source's latest scan."""
+        if arn is not None and isinstance(self.inspector, CurrentFinding):
+            current = self.inspector.latest(arn)
+            findings = current if current is not None else findings
         return self.apply(ScanResult(source=INSPECTOR, scanned_at=self.clock(), complete=False,
                                      findings=tuple(findings)), summary=False)
 
