@@ -50,6 +50,41 @@ def _line(source: dict[str, Any]) -> str:
     return text
 
 
+def _scan(out: Path, lock: LockStatus) -> tuple[list[Outcome], list[str]]:
+    """Every source's outcome (bandit, pip-audit, cdk-nag, cfn-lint) and the templates cfn-lint linted."""
+    templates: list[str] = []
+    # bandit and pip-audit are subprocesses: they run while this process synthesizes the app.
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        bandit_run = pool.submit(bandit, out)
+        pip_audit_run = pool.submit(pip_audit, LOCK, out) if lock.problem is None else None
+        try:
+            synthesized = synthesize(out / "cdk.out", out / "cdk-nag")
+        except Exception as exc:  # a broken synth is reported; the other sources still count
+            reason = f"the CDK app did not synthesize: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+            nag = Outcome("cdk-nag", checked=False, reason=reason)
+            lint = Outcome("cfn-lint", checked=False, reason=reason)
+        else:
+            nag = synthesized.nag
+            by_region = {region: [Path(_repo_path(p)) for p in paths]
+                         for region, paths in synthesized.templates.items()}
+            templates = [str(p) for paths in by_region.values() for p in paths]
+            lint = cfn_lint(by_region, out)
+        dependencies = (pip_audit_run.result() if pip_audit_run else
+                        Outcome("pip-audit", checked=False, reason=f"no usable lock: {lock.problem}"))
+        return [bandit_run.result(), dependencies, nag, lint], templates
+
+
+def _print(summary: dict[str, Any], out: Path) -> None:
+    print(f"audit: {_repo_path(out / 'summary.md')} ({summary['seconds']} s)")
+    for source in summary["sources"]:
+        print(_line(source))
+    ex = summary["exceptions"]
+    print(f"  exceptions {ex['active']} active, " + ("valid" if ex["valid"] else "INVALID")
+          + f"; expiring within 14 days: {len(ex['expiring_within_14_days'])}")
+    for problem in [*ex["problems"], *([summary["lock"]["problem"]] if summary["lock"]["problem"] else [])]:
+        print(f"audit: {problem}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="make audit", description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "out" / "audit", help="report folder")
@@ -61,27 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     scanned_at = utcnow()
     lock = _lock_status()
     exceptions = load_exceptions(args.exceptions, scanned_at.date())
-    templates: list[str] = []
-    # bandit and pip-audit are subprocesses: they run while this process synthesizes the app.
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        bandit_run = pool.submit(bandit, out)
-        pip_audit_run = pool.submit(pip_audit, LOCK, out) if lock.problem is None else None
-        try:
-            synthesized = synthesize(out / "cdk.out", out / "cdk-nag")
-        except Exception as exc:  # noqa: BLE001  (a broken synth is reported, the other sources still count)
-            reason = f"the CDK app did not synthesize: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
-            nag, lint = Outcome("cdk-nag", checked=False, reason=reason), Outcome("cfn-lint", checked=False,
-                                                                                 reason=reason)
-        else:
-            nag = synthesized.nag
-            by_region = {region: [Path(_repo_path(p)) for p in paths]
-                         for region, paths in synthesized.templates.items()}
-            templates = [str(p) for paths in by_region.values() for p in paths]
-            lint = cfn_lint(by_region, out)
-        outcomes = [bandit_run.result(),
-                    pip_audit_run.result() if pip_audit_run else Outcome("pip-audit", checked=False,
-                                                                         reason=f"no usable lock: {lock.problem}"),
-                    nag, lint]
+    outcomes, templates = _scan(out, lock)
     # What the next step uploads for the ledger (one object per source), and the ledger's reading of it.
     (out / "build").mkdir(exist_ok=True)
     scans = {}
@@ -93,14 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     summary["seconds"] = round(time.monotonic() - started, 1)
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     (out / "summary.md").write_text(markdown(summary))
-    print(f"audit: {_repo_path(out / 'summary.md')} ({summary['seconds']} s)")
-    for source in summary["sources"]:
-        print(_line(source))
-    ex = summary["exceptions"]
-    print(f"  exceptions {ex['active']} active, " + ("valid" if ex["valid"] else "INVALID")
-          + f"; expiring within 14 days: {len(ex['expiring_within_14_days'])}")
-    for problem in [*ex["problems"], *([lock.problem] if lock.problem else [])]:
-        print(f"audit: {problem}", file=sys.stderr)
+    _print(summary, out)
     return 0 if summary["ok"] else 1
 
 
