@@ -271,3 +271,30 @@ def test_an_inspector_event_the_normalizer_cannot_read_is_refused_naming_the_det
 def test_the_sample_inspector_event_is_normalized_and_then_reaches_aws(handlers: Any) -> None:
     with pytest.raises(AwsReached):
         handlers.on_finding(load_event("vulns/inspector-finding.json"), CONTEXT)
+
+
+# -- settings ---------------------------------------------------------------------------------------------------
+
+
+def test_sla_settings_override_the_defaults_per_severity(monkeypatch: pytest.MonkeyPatch) -> None:
+    from churnguard_ops.vulns.settings import VulnsSettings
+
+    monkeypatch.setenv("VULNS_SLA_DAYS", '{"critical": 7}')
+    policy = VulnsSettings(ledger_table="t", bucket="b").sla_policy()
+    assert policy.days == {"critical": 7, "high": 30, "medium": 90, "low": 120}
+
+
+@pytest.mark.parametrize(("variable", "value", "field"), [
+    ("VULNS_SLA_DAYS", '{"critcal": 7}', "sla_days"),
+    ("VULNS_SLA_DAYS", '{"high": 0}', "sla_days"),
+    ("VULNS_LAYER_RESOURCES", '{"churnguard-ops-shared": "ops"}', "layer_resources"),
+    ("VULNS_PAGE_SIZE", "101", "page_size"),
+])
+def test_a_setting_a_user_can_get_wrong_fails_at_start_up_naming_it(monkeypatch: pytest.MonkeyPatch, variable: str,
+                                                                     value: str, field: str) -> None:
+    from churnguard_ops.vulns.settings import VulnsSettings
+
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ValidationError) as refused:
+        VulnsSettings(ledger_table="t", bucket="b")
+    assert refused.value.errors()[0]["loc"][0] == field

@@ -26,8 +26,9 @@ class VulnsSettings(BaseSettings):
     overlap_seconds: int = Field(300, ge=0, le=86400,
                                  description="Each poll starts this long before the watermark (late indexing)")
     page_size: int = Field(100, ge=1, le=100, description="ListFindings maxResults")
-    sla_days: dict[str, int] = Field(default_factory=lambda: dict(DEFAULT_SLA_DAYS),
-                                     description="Days to fix per severity (critical, high, medium, low)")
+    sla_days: dict[str, int] = Field(default_factory=dict,
+                                     description="Days to fix per severity, over the defaults (critical 15, high 30, "
+                                                 "medium 90, low 120): a severity not named keeps its default")
     expiring_within_days: int = Field(14, ge=1, le=365, description="Exceptions expiring this soon are listed")
 
     @field_validator("layer_resources")
@@ -38,5 +39,11 @@ class VulnsSettings(BaseSettings):
             raise ValueError(f"layer resources must be named layer:<name>: {bad}")
         return value
 
+    @field_validator("sla_days")
+    @classmethod
+    def _sla(cls, value: dict[str, int]) -> dict[str, int]:
+        SlaPolicy.model_validate({"days": value})  # a severity typo or a day count below 1 fails at start-up
+        return value
+
     def sla_policy(self) -> SlaPolicy:
-        return SlaPolicy.model_validate({"days": self.sla_days})
+        return SlaPolicy.model_validate({"days": {**DEFAULT_SLA_DAYS, **self.sla_days}})
