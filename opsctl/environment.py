@@ -32,7 +32,8 @@ STATE_DIR = ROOT / ".opsctl"
 
 
 # The CDK app imports the layer's contracts, policies and plugin registries, so its code is an input too.
-SYNTH_INPUTS = ("cdk.json", "infra_cdk", "functions", "layers/ops/requirements.txt", "layers/ops/python")
+SYNTH_INPUTS = ("cdk.json", "infra_cdk", "functions", "layers/ops/requirements.txt", "layers/ops/requirements.lock",
+                "layers/ops/python")
 
 # Warnings that describe a real account, not the embedded one. Acknowledged for the local synth only;
 # `cdk synth` still reports them. no-database-vpc: locally the functions reach PostgreSQL without a VPC.
@@ -144,7 +145,7 @@ def _synthesize_into(outdir: Path, context: dict[str, Any], digest: str) -> None
     building = outdir.parent / f".{outdir.name}.{os.getpid()}.building"
     shutil.rmtree(building, ignore_errors=True)
     with still_running("synthesizing the CDK app"):
-        # No cdk-nag and no CDK template validation (seconds per synth): `make test` runs both (and cfn-lint) on the same app.
+        # No cdk-nag and no CDK template validation (seconds per synth): `make test` runs both on the same app.
         app = build_app(outdir=building, context={**context, "aws:cdk:bundling-stacks": []}, nag=False,
                         cloudformation_validation=False)
         for warning_id, reason in LOCAL_ACKNOWLEDGED_WARNINGS.items():
