@@ -44,7 +44,7 @@ def poll(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     result = wiring.runs().poll()
     for gap in result.not_checked:
         logger.warning(f"not scanned by Inspector: {gap.resource}: {gap.reason}")
-    metrics.add_metric(name="VulnFunctionsNotScanned", unit=MetricUnit.Count,
+    metrics.add_metric(name=contracts.VULNS_METRIC_NOT_SCANNED, unit=MetricUnit.Count,
                        value=len({g.resource for g in result.not_checked}))
     return _log("inspector poll", result)
 

@@ -209,3 +209,5 @@ VULNS_FUNCTION_PREFIX = f"{NAME_PREFIX}-"
 #: The exceptions file (``vulnerability-exceptions.toml`` at the repository root) as the functions read it: copied
 #: to this key of the ops bucket by the deployment (or ``make audit``'s upload), next to the build reports.
 VULNS_EXCEPTIONS_KEY = "vulns/vulnerability-exceptions.toml"
+#: Our functions Inspector does not scan (the poll's coverage gaps): an alarm on it catches the silent ones.
+VULNS_METRIC_NOT_SCANNED = "VulnFunctionsNotScanned"
