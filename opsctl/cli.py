@@ -24,6 +24,7 @@ from opsctl.commands import (
     perf,
     plugins,
     security,
+    vuln,
 )
 from opsctl.errors import UsageError
 
@@ -56,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     perf.register(commands)
     db.register(commands)
     incident.register(commands)
+    vuln.register(commands)
     demo.register(commands)
     plugins.register(commands)
     # Also accepted after the command (`opsctl drill run --debug`); SUPPRESS keeps a global --debug.
