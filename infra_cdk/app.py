@@ -40,6 +40,7 @@ from infra_cdk.stacks import (
 )
 from infra_cdk.stacks.flags_stack import FlagsStack
 from infra_cdk.stacks.monitoring_stack import function_names
+from infra_cdk.stacks.vulns_stack import VulnsStack
 
 DEFAULT_PRIMARY_REGION = "us-east-1"
 FOUNDATION_STACK_ID = "ChurnGuardOpsFoundation"
@@ -55,6 +56,7 @@ INCIDENTS_STACK_ID = "ChurnGuardOpsIncidents"
 ALARMS_STACK_ID = "ChurnGuardOpsAlarms"
 MONITORING_STACK_ID = "ChurnGuardOpsMonitoring"
 FLAGS_STACK_ID = "ChurnGuardOpsFlags"
+VULNS_STACK_ID = "ChurnGuardOpsVulns"
 
 
 def build_app(
@@ -213,6 +215,17 @@ def build_app(
         env=primary_env,
     )
     alarms.add_stack_dependency(foundation_stack, "the layer, bucket, CMK and topic it uses")
+    vulns = VulnsStack(
+        app,
+        VULNS_STACK_ID,
+        config=config,
+        foundation=foundation,
+        stack_name=f"{config.prefix}-vulns",
+        description="ChurnGuard Ops vulnerability management: one ledger of Inspector and build-time findings, SLA "
+                    "clocks, exceptions that expire, weekly reports",
+        env=primary_env,
+    )
+    vulns.add_stack_dependency(foundation_stack, "the layer, bucket (and its EventBridge notifications), CMK and topic")
     # Built after the capability stacks: the overview graphs the errors of every ops function built before it
     # in the primary region (a dashboard widget reads its own region's metrics).
     monitoring = MonitoringStack(
@@ -233,7 +246,8 @@ def build_app(
     for stack, capability in ((foundation_stack, "foundation"), (dr, "backup"), (primary, "backup"),
                               (drill, "drill"), (canary, "canary"), (security, "security"),
                               (cost, "cost"), (performance, "performance"), (dbadvisor, "dbadvisor"),
-                              (alarms, "alarms"), (monitoring, "monitoring"), (flags, "flags")):
+                              (alarms, "alarms"), (monitoring, "monitoring"), (flags, "flags"),
+                              (vulns, "vulns")):
         cdk.Tags.of(stack).add("Capability", capability)
     if nag:
         apply_nag(app)

@@ -48,6 +48,7 @@ from infra_cdk.flags_settings import FlagsContext
 from infra_cdk.incidents_settings import IncidentsContext
 from infra_cdk.monitoring_settings import MonitoringContext
 from infra_cdk.performance_settings import PerformanceContext
+from infra_cdk.vulns_settings import VulnsContext
 
 if TYPE_CHECKING:  # the CDK (and its Node.js runtime) loads only where an app is built
     from constructs import Construct
@@ -407,6 +408,7 @@ class ChurnGuardContext(_Strict):
     incidents: IncidentsContext = Field(default_factory=IncidentsContext)
     monitoring: MonitoringContext = Field(default_factory=MonitoringContext)
     flags: FlagsContext = Field(default_factory=FlagsContext)
+    vulns: VulnsContext = Field(default_factory=VulnsContext)
 
     @model_validator(mode="after")
     def _drill_secrets_name_drilled_instances(self) -> ChurnGuardContext:

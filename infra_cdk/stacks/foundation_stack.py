@@ -83,6 +83,11 @@ class FoundationStack(Stack):
             lifecycle_rules=lifecycle,
         )
 
+        # S3 events of the bucket go to EventBridge (build reports uploaded under vulns/build/ reach the ledger).
+        # Set on the resource itself: CDK's event_bridge_enabled would add a custom-resource Lambda for it.
+        bucket.node.default_child.add_property_override(
+            "NotificationConfiguration.EventBridgeConfiguration.EventBridgeEnabled", True)
+
         topic = sns.Topic(
             self,
             "OpsTopic",

@@ -148,6 +148,12 @@ CONTRACT = {
                                     "value": ["professional", "enterprise"]}]}}},
         },
     },
+    # Vulnerability management: Inspector polled every 6 hours, the weekly report on Mondays, CISA/DefectDojo SLAs.
+    "vulns": {
+        "poll_schedule": "rate(6 hours)", "report_schedule": "cron(0 8 ? * MON *)",
+        "sla_days": {"critical": 15, "high": 30, "medium": 90, "low": 120}, "expiring_within_days": 14,
+        "overlap_seconds": 300,
+    },
 }
 # cdk.json drills (and backs up) both ChurnGuard databases; everything else is the default.
 CDK_JSON_CONTEXT = {
