@@ -97,6 +97,10 @@ def test_the_sample_api_fills_each_cohort_by_bucket_and_its_broken_flag_path_fai
     assert _sum(aws, FLAGS_METRICS_NAMESPACE, FLAG_ERRORS_METRIC, "off", start) == 0
     assert _sum(aws, API_NAMESPACE, "PredictionsServed", "off", start) == len(users) - len(on)
     assert _sum(aws, API_NAMESPACE, "PredictionsServed", "on", start) == 0
+    listed = aws.client("cloudwatch").list_metrics(Namespace=FLAGS_METRICS_NAMESPACE, MetricName=FLAG_REQUESTS_METRIC)
+    cohorts = sorted(tuple(sorted((d["Name"], d["Value"]) for d in m["Dimensions"])) for m in listed["Metrics"])
+    assert cohorts == sorted([(("Flag", FLAG), ("FlagVariant", "off")), (("Flag", FLAG), ("FlagVariant", "on")),
+                              (("Flag", "advanced_analytics"), ("FlagVariant", "rule"))])  # each cohort once
     plain = api.invoke({"customer_id": "c-1"})  # the alias canary's traffic: no user, no flag
     assert plain["error"] is None and "flags" not in plain["payload"]
 
