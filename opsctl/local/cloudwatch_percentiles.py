@@ -158,7 +158,7 @@ class PercentileStatistics:
         for datum in list(cloudwatch_backends[self.account_id][request.region or "us-east-1"].get_all_metrics()):
             if (namespace and datum.namespace != namespace) or (name and datum.name != name):
                 continue
-            dimensions = tuple((d.name, d.value) for d in datum.dimensions)
+            dimensions = tuple((str(d.name), str(d.value)) for d in datum.dimensions)
             if all(any(n == k and (v is None or v == value) for k, value in dimensions) for n, v in wanted):
                 seen.setdefault((datum.namespace, datum.name, tuple(sorted(dimensions))), None)
         metrics = list(seen)
