@@ -41,7 +41,7 @@ from churnguard_ops.vulns.model import ExceptionRef, HistoryEvent, LedgerEntry
 from churnguard_ops.vulns.normalize.inspector import normalize_finding
 
 ROOT = Path(__file__).resolve().parents[1]
-ACCOUNT = "123456789012"
+ACCOUNT = "123456789012"  # the embedded AWS's (moto's default account)
 #: The functions each seeded finding goes to: the first of ours whose name contains the hint.
 ROLE_HINTS: dict[str, tuple[str, ...]] = {
     "critical": ("backup-run", "backup"), "critical_2": ("cost-report", "cost"), "breach": ("sample-api", "api"),

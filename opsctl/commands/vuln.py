@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from fnmatch import fnmatchcase
@@ -150,6 +151,11 @@ def run_seeded(aws: Any, names: dict[str, str], deployed: Deployed, functions: l
     from opsctl import vulns_world
 
     world = vulns_world.build_world(deployed, functions, now, vulns_world.repo_exceptions())
+    # The scanners (subprocesses, ~10 s for bandit) run while the account is seeded and polled.
+    progress("running bandit (layers/ops/python, functions) and pip-audit (layers/ops/requirements.lock)")
+    pool = ThreadPoolExecutor(max_workers=1)
+    scanning = pool.submit(scanners, now)
+    pool.shutdown(wait=False)
     progress(f"seeding Inspector: {len(world.findings)} findings on {len(set(world.functions.values()))} functions, "
              f"coverage of {len(world.coverage) // 2} functions ({world.stale_function}: {vulns_world.STALE_REASON}); "
              f"the exceptions file at s3://{deployed.bucket}/{deployed.exceptions_key}")
@@ -160,9 +166,8 @@ def run_seeded(aws: Any, names: dict[str, str], deployed: Deployed, functions: l
     aws.inspector2.update_finding(world.arns["closed"], status="CLOSED")
     _drain(aws)
     steps.append(invoke(names["poll"], {"action": "poll"}))
-    progress("running bandit (layers/ops/python, functions) and pip-audit (layers/ops/requirements.lock)")
     with still_running("bandit and pip-audit"):
-        reports = scanners(now)
+        reports = scanning.result()
     run_id = f"local-{now:%Y%m%dT%H%M%SZ}"
     s3 = aws.client("s3")
     build = []
