@@ -77,10 +77,12 @@ def vulns_ledger(env: Any, out: str | None) -> Step:
     statuses = {s["source"]: s for s in report["sources"]}
     scanned = {b["source"]: b for b in run.build}
     agree = all((statuses[s]["status"] == "not checked") == (scanned[s]["status"] == "not checked") for s in scanned)
-    step.expect("bandit and pip-audit ran for real; the report says 'not checked' exactly where a scanner could not "
-                "check (never clean)", set(scanned) == {"bandit", "pip-audit"} and agree,
+    step.expect("bandit and pip-audit ran for real, each build report ingested; the report says 'not checked' "
+                "exactly where a scanner could not check (never clean)",
+                set(scanned) == {"bandit", "pip-audit"} and agree
+                and all(statuses[s]["last_scan_at"] for s in scanned),
                 "; ".join(f"{s}: {b['status']}" + (f" ({b['reason'][:90]})" if b.get("reason") else "")
-                          for s, b in scanned.items()))
+                          + f", ingested by {b['ingested_by']}" for s, b in scanned.items()))
     folder = Path(out or Path(__file__).resolve().parents[2] / ".opsctl" / "demo") / "vulns"
     paths = save(run, str(folder))
     step.expect("report.json, report.md and report.sarif copied, the summary written",
