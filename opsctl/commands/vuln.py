@@ -300,6 +300,12 @@ def local_lines(run: ReportRun) -> list[str]:
         transitions = ", ".join(f"{k} {v}" for k, v in sorted(p.get("transitions", {}).items())) or "none"
         lines.append(f"  {step.function}: {p.get('source', '?')}: {p.get('findings', 0)} finding(s), "
                      f"{p.get('created', 0)} new, {p.get('updated', 0)} updated; transitions: {transitions}")
+    if run.build:
+        ran = {b["source"] for b in run.build}
+        skipped = [s for s in ("cdk-nag", "cfn-lint") if s not in ran]
+        if skipped:
+            lines.append(f"  {', '.join(skipped)}: not run here (they need the synthesized app with cdk-nag's "
+                         "reports: make audit writes their build reports)")
     for b in run.build:
         why = f" ({b['reason']})" if b.get("reason") else ""
         lines.append(f"  build report {b['source']}: {b['status']}{why} -> {b['location']}, ingested by "
