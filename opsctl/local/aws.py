@@ -24,6 +24,8 @@ What else moto lacks is added the same way, at AWS API paths and actions (one mo
 - ``sqs_event_sources``: SQS event source mappings deliver their queues' messages to the functions in
   batches (BatchSize, MaximumBatchingWindowInSeconds, ReportBatchItemFailures, FilterCriteria), instead
   of moto consuming them itself; ``aws.sqs_event_sources.drain()`` waits for the queues to empty;
+- ``s3_events``: objects created in a bucket with EventBridge notifications on emit "Object Created" through the
+  EventBridge routing (moto's own delivery bypasses it);
 - ``inspector2``: ListFindings (filters, sort, pages) and ListCoverage over seeded findings and coverage
   (``aws.inspector2.seed_findings``, ``seed_coverage``, ``update_finding``);
 - ``appconfig``: AppConfig environments, deployment strategies, deployments and the ``appconfigdata`` sessions
@@ -69,6 +71,7 @@ from .lambda_runtime import (
 )
 from .lambda_versions import AliasRevisions, QualifierNotFound, QualifierResolver, ResolvedInvocation
 from .rds_dataplane import RdsDataPlane, credential_scope
+from .s3_events import S3EventBridgeNotifications
 from .sqs_event_sources import SqsEventSources
 from .stepfunctions_events import ExecutionStatusEvents
 from .stepfunctions_fixes import StepFunctionsCauses
@@ -411,6 +414,8 @@ class EmbeddedAws:
         # Inspector2's ListFindings / ListCoverage over seeded records (moto's are canned); seeding or updating a
         # finding emits its "Inspector2 Finding" event on the default bus.
         self.inspector2 = EmbeddedInspector2(emit=self.events.emit)
+        # S3 "Object Created" events of buckets with EventBridge notifications on, through the routing above.
+        self.s3_events = S3EventBridgeNotifications(self.clients, self.events)
         self._clients: dict[tuple[str, str, str], Any] = {}  # see client()
         self._clients_lock = threading.Lock()
 
@@ -436,9 +441,9 @@ class EmbeddedAws:
         # alarm state, percentiles), EventBridge routing, moto fixes, the SQS event source mappings'
         # control plane (moto stores them; sqs_event_sources delivers). Each answers only its own
         # API actions and passes everything else on, so their order among themselves is free.
-        extensions = self.inspector2.wrap(self.appconfig.wrap(self.unsupported.wrap(self.alarm_events.wrap(
-            self.initial_alarm_state.wrap(self.percentiles.wrap(self.events.wrap(self.sfn_causes.wrap(
-                self.sqs_event_sources.wrap(ExecutionNameMiddleware(moto_app))))))))))
+        extensions = self.s3_events.wrap(self.inspector2.wrap(self.appconfig.wrap(self.unsupported.wrap(
+            self.alarm_events.wrap(self.initial_alarm_state.wrap(self.percentiles.wrap(self.events.wrap(
+                self.sfn_causes.wrap(self.sqs_event_sources.wrap(ExecutionNameMiddleware(moto_app)))))))))))
         self.lambda_dispatch = LambdaInvokeMiddleware(extensions, self.lambdas, self.lambda_versions,
                                                       self.lambda_metrics, AliasRevisions(self.clients))
         self._dispatch = self.lambda_dispatch
@@ -501,6 +506,7 @@ class EmbeddedAws:
         self.sqs_event_sources.clear()
         self.appconfig.clear()
         self.inspector2.clear()
+        self.s3_events.clear()
         if self.lambda_dispatch is not None:
             self.lambda_dispatch.reserved_concurrency.clear()
         if self.rds_dataplane is not None:

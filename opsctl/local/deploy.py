@@ -18,6 +18,10 @@ are skipped, since nothing would deliver them. WAFv2 IP sets and SQS queue polic
 AppConfig applications, environments, profiles, hosted versions, strategies and deployments are created through
 AppConfig's API (``opsctl.local.appconfig_deploy``; the embedded AWS serves what moto lacks).
 
+A bucket's EventBridge notifications are turned on (``opsctl.local.s3_events`` emits its "Object Created"
+events); CDK's BucketDeployment (``Custom::CDKBucketDeployment``) copies its source assets from the cloud
+assembly into the destination bucket.
+
 What is not created is listed in ``LocalDeployment.skipped``, with its properties resolved
 where possible, and answers Ref/GetAtt with placeholders so the rest of the stack still deploys.
 """
@@ -264,6 +268,16 @@ class _Assembly:
             return sources[key]
         return f"asset.{key.split('.', 1)[0]}"  # CDK's default staging name: asset.<hash>
 
+    def asset_files(self, object_key: str) -> list[tuple[str, bytes]]:
+        """The files of a zip asset (by its object key), as relative names and contents."""
+        path = (self.root / self._asset_sources().get(object_key, f"asset.{object_key.split('.', 1)[0]}")).resolve()
+        if path.is_file() and path.suffix == ".zip":
+            with zipfile.ZipFile(path) as zf:
+                return [(n, zf.read(n)) for n in sorted(zf.namelist()) if not n.endswith("/")]
+        if not path.is_dir():
+            raise TemplateError(f"asset {object_key} not found in {self.root}")
+        return [(f.relative_to(path).as_posix(), f.read_bytes()) for f in sorted(path.rglob("*")) if f.is_file()]
+
     def _asset_sources(self) -> dict[str, str]:
         """objectKey -> source path, from every <Stack>.assets.json in the assembly."""
         if self._sources is None:
@@ -378,6 +392,13 @@ def _s3_bucket(ctx: _Context, logical_id: str, p: dict[str, Any]) -> tuple[Physi
         s3.put_public_access_block(Bucket=name, PublicAccessBlockConfiguration=p["PublicAccessBlockConfiguration"])
     if p.get("Tags"):
         s3.put_bucket_tagging(Bucket=name, Tagging={"TagSet": _tags(p)})
+    handled = {"BucketName", "VersioningConfiguration", "BucketEncryption", "PublicAccessBlockConfiguration", "Tags"}
+    notifications = p.get("NotificationConfiguration") or {}
+    if set(notifications) == {"EventBridgeConfiguration"}:  # Lambda/queue/topic configurations are not applied
+        if str(notifications["EventBridgeConfiguration"].get("EventBridgeEnabled")).lower() == "true":
+            s3.put_bucket_notification_configuration(
+                Bucket=name, NotificationConfiguration={"EventBridgeConfiguration": {}})
+        handled.add("NotificationConfiguration")
     attrs = {
         "Arn": f"arn:aws:s3:::{name}",
         "DomainName": f"{name}.s3.amazonaws.com",
@@ -385,7 +406,6 @@ def _s3_bucket(ctx: _Context, logical_id: str, p: dict[str, Any]) -> tuple[Physi
         "DualStackDomainName": f"{name}.s3.dualstack.{ctx.region}.amazonaws.com",
         "WebsiteURL": f"http://{name}.s3-website-{ctx.region}.amazonaws.com",
     }
-    handled = {"BucketName", "VersioningConfiguration", "BucketEncryption", "PublicAccessBlockConfiguration", "Tags"}
     return PhysicalResource(name, attrs), handled
 
 
@@ -692,6 +712,28 @@ def _event_bus(ctx: _Context, logical_id: str, p: dict[str, Any]) -> tuple[Physi
     return PhysicalResource(name, {"Arn": arn, "Name": name}), {"Name", "Description", "Tags"}
 
 
+def _bucket_deployment(ctx: _Context, logical_id: str, p: dict[str, Any]) -> tuple[PhysicalResource, set[str]]:
+    """CDK's BucketDeployment: what its handler copies (``aws s3 sync`` of each source zip in the cloud assembly)
+    put into the destination bucket under its prefix. Sources with markers (deploy-time values substituted into
+    the files) are not created; Prune is not applied (nothing is deleted locally)."""
+    if any(marker for marker in p.get("SourceMarkers") or []):
+        raise _NotCreated("sources with deploy-time markers are not substituted locally")
+    s3 = ctx.client("s3")
+    bucket, prefix = p["DestinationBucketName"], p.get("DestinationBucketKeyPrefix", "")
+    keys: list[str] = []
+    for object_key in p.get("SourceObjectKeys", []):
+        for name, body in ctx.assembly.asset_files(object_key):
+            key = f"{prefix.rstrip('/')}/{name}" if prefix else name
+            s3.put_object(Bucket=bucket, Key=key, Body=body)
+            keys.append(key)
+    physical_id = ctx.name(logical_id, 255)
+    return PhysicalResource(physical_id, {"DestinationBucketArn": f"arn:aws:s3:::{bucket}",
+                                          "SourceObjectKeys": keys}), {
+        "ServiceToken", "SourceBucketNames", "SourceObjectKeys", "SourceMarkers", "SourceMarkersConfig",
+        "DestinationBucketName", "DestinationBucketKeyPrefix", "RetainOnDelete", "OutputObjectKeys",
+        "WaitForDistributionInvalidation"}
+
+
 def _layer_reference(ctx: _Context, logical_id: str, p: dict[str, Any]) -> PhysicalResource:
     name = p.get("LayerName") or ctx.name(logical_id, 64)
     return PhysicalResource(ctx.arn("lambda", f"layer:{name}:1"), {})
@@ -722,5 +764,6 @@ _HANDLERS: dict[str, _Handler] = {
     "AWS::Lambda::EventSourceMapping": _event_source_mapping,
     "AWS::WAFv2::IPSet": _wafv2_ip_set,
     "AWS::SQS::QueuePolicy": _sqs_queue_policy,
+    "Custom::CDKBucketDeployment": _bucket_deployment,
     **APPCONFIG_HANDLERS,  # AWS::AppConfig::* (opsctl.local.appconfig_deploy)
 }

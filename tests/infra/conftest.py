@@ -34,6 +34,7 @@ class Synth:
     performance: Any  # PerformanceStack
     dbadvisor: Any  # DbAdvisorStack
     flags: Any  # FlagsStack
+    vulns: Any  # VulnsStack
     foundation_template: Any  # aws_cdk.assertions.Template of each stack
     template: Any  # the (primary) backup stack
     dr_template: Any
@@ -52,7 +53,7 @@ class Synth:
             ref = value["Fn::GetStackOutput"]
             (producer,) = [s for s in (self.foundation, self.backup, self.dr, self.drill, self.canary,
                                                     self.security, self.cost, self.performance, self.dbadvisor,
-                                                    self.flags)
+                                                    self.flags, self.vulns)
                            if s.stack_name == ref["StackName"]]
             return self.template_json(producer)["Outputs"][ref["OutputName"]]["Value"]
         return {k: self.resolved(v) for k, v in value.items()}
@@ -82,6 +83,7 @@ def synth(tmp_path_factory: pytest.TempPathFactory, clean_cdk_env) -> Synth:
         FOUNDATION_STACK_ID,
         PERFORMANCE_STACK_ID,
         SECURITY_STACK_ID,
+        VULNS_STACK_ID,
         build_app,
         cdk_json_context,
     )
@@ -105,6 +107,7 @@ def synth(tmp_path_factory: pytest.TempPathFactory, clean_cdk_env) -> Synth:
     performance = Stack.of(app.node.find_child(PERFORMANCE_STACK_ID))
     dbadvisor = Stack.of(app.node.find_child(DBADVISOR_STACK_ID))
     flags = Stack.of(app.node.find_child(FLAGS_STACK_ID))
+    vulns = Stack.of(app.node.find_child(VULNS_STACK_ID))
     return Synth(
         app=app,
         outdir=outdir,
@@ -118,6 +121,7 @@ def synth(tmp_path_factory: pytest.TempPathFactory, clean_cdk_env) -> Synth:
         performance=performance,
         dbadvisor=dbadvisor,
         flags=flags,
+        vulns=vulns,
         foundation_template=Template.from_stack(foundation),
         template=Template.from_stack(backup),
         dr_template=Template.from_stack(dr),

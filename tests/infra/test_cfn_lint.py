@@ -24,6 +24,7 @@ EXPECTED_STACKS = {
     "ChurnGuardOpsMonitoring",
     "ChurnGuardOpsAlarms",
     "ChurnGuardOpsFlags",
+    "ChurnGuardOpsVulns",
 }
 
 

@@ -8,7 +8,7 @@ from aws_cdk.assertions import Annotations, Match
 pytestmark = pytest.mark.infra
 
 ALL_STACKS = ["foundation", "backup", "dr", "drill", "canary", "security", "cost", "performance", "dbadvisor",
-              "flags"]
+              "flags", "vulns"]
 
 
 @pytest.mark.parametrize("stack_attr", ALL_STACKS)

@@ -136,6 +136,12 @@ EVENT_TARGETS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "security/eventbridge-app-event.json": ("function security-analyze", _security_documents),
     "security/cloudtrail/*.json": ("function security-analyze", _security_documents),
     "security/app-events.jsonl": ("function security-analyze", _security_documents),  # one document per line
+    "vulns/scheduled-poll.json": ("function vulns-poll", _lazy("churnguard_ops.vulns.events", "PollRequest")),
+    "vulns/scheduled-report.json": ("function vulns-report", _lazy("churnguard_ops.vulns.events", "ReportRequest")),
+    "vulns/inspector-finding.json": ("function vulns-on-finding",
+                                     _lazy("churnguard_ops.vulns.events", "InspectorFindingEvent")),
+    "vulns/build-report-created.json": ("function vulns-ingest-build",
+                                        _lazy("churnguard_ops.vulns.events", "BuildReportCreated")),
 }
 
 
@@ -204,6 +210,9 @@ def test_every_function_and_layer_carries_the_asset_metadata_sam_local_needs(syn
         metadata = resource.get("Metadata", {})
         want = "Code" if resource["Type"] == "AWS::Lambda::Function" else "Content"
         path = metadata.get("aws:asset:path")
-        if metadata.get("aws:asset:property") != want or not path or not (Path(synth.outdir) / path).is_dir():
+        asset = Path(synth.outdir) / path if path else None
+        # A directory, or a zip CDK ships prebuilt (BucketDeployment's AWS CLI layer): SAM takes either.
+        usable = asset is not None and (asset.is_dir() or (asset.is_file() and asset.suffix == ".zip"))
+        if metadata.get("aws:asset:property") != want or not usable:
             problems.append(f"{template} {logical_id}: {metadata}")
     assert problems == []
