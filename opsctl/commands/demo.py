@@ -21,6 +21,7 @@ from opsctl.commands.demo_monitoring import MONITORING_SCENARIOS
 from opsctl.commands.demo_performance import PERFORMANCE_SCENARIOS
 from opsctl.commands.demo_security import SECURITY_SCENARIOS
 from opsctl.commands.demo_steps import Step
+from opsctl.commands.demo_vulns import VULNS_SCENARIOS
 from opsctl.console import progress, write_json
 
 #: Every capability's demo steps, in order: each is ``(env, out_dir) -> Step``. A new capability
@@ -29,7 +30,7 @@ from opsctl.console import progress, write_json
 # drills: a drill proves the advisor's latest index proposals on its copy.
 SCENARIOS: list[Callable[..., Step]] = [*COST_SCENARIOS, *PERFORMANCE_SCENARIOS, *BACKUP_SCENARIOS,
                                         *DBADVISOR_SCENARIOS, *DRILL_SCENARIOS, *CANARY_SCENARIOS,
-                                        *FLAGS_SCENARIOS, *SECURITY_SCENARIOS, *ALARMS_SCENARIOS,
+                                        *FLAGS_SCENARIOS, *VULNS_SCENARIOS, *SECURITY_SCENARIOS, *ALARMS_SCENARIOS,
                                         *MONITORING_SCENARIOS]  # last: it checks what the others emitted
 
 

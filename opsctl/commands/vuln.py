@@ -78,6 +78,7 @@ class ReportRun:
     steps: list[Invoked] = field(default_factory=list)  # locally: poll, poll, ingest_build ...
     build: list[dict[str, Any]] = field(default_factory=list)  # locally: each build report's source and status
     world: VulnWorld | None = None
+    notes: list[str] = field(default_factory=list)  # locally: what happened besides the invocations
 
     @property
     def ok(self) -> bool:
@@ -127,10 +128,13 @@ def _deployed(poll: str, region: str) -> Deployed:
 
 def _ingested(deployed: Deployed, source: str, scanned_at: datetime) -> bool:
     """Whether the ledger holds ``source``'s scan of ``scanned_at`` (its build report was ingested)."""
+    return any(abs((s.scanned_at - scanned_at).total_seconds()) < 0.001 for s in _ledger(deployed).scans([source]))
+
+
+def _ledger(deployed: Deployed) -> Any:
     from churnguard_ops.vulns.adapters_ledger import DynamoLedger
 
-    return any(abs((s.scanned_at - scanned_at).total_seconds()) < 0.001
-               for s in DynamoLedger(deployed.table, deployed.region).scans([source]))
+    return DynamoLedger(deployed.table, deployed.region)
 
 
 def _drain(aws: Any) -> None:
@@ -169,6 +173,11 @@ def run_seeded(aws: Any, names: dict[str, str], deployed: Deployed, functions: l
              f"the exceptions file at s3://{deployed.bucket}/{deployed.exceptions_key}")
     vulns_world.seed_account(aws, world)
     _drain(aws)
+    notes = []
+    before_poll = len(_ledger(deployed).query())
+    if before_poll > 1:  # the seeded earlier entry is one
+        notes.append(f"before the first poll the ledger already held {before_poll} finding(s): Inspector's "
+                     "finding events reached on_finding")
     steps = [invoke(names["poll"], {"action": "poll"})]
     # Fixed in the function's next deployment: Inspector closes the finding; the next poll sees it CLOSED.
     aws.inspector2.update_finding(world.arns["closed"], status="CLOSED")
@@ -195,7 +204,7 @@ def run_seeded(aws: Any, names: dict[str, str], deployed: Deployed, functions: l
         steps.append(invoke(names["ingest_build"], vulns_world.object_created(
             deployed.bucket, item["key"], deployed.region, item["size"], now)))
     invoked = invoke(names["report"], {"action": "report"})
-    return ReportRun(invoked, read_report(invoked), steps=steps, build=build, world=world)
+    return ReportRun(invoked, read_report(invoked), steps=steps, build=build, world=world, notes=notes)
 
 
 # -- what is printed ----------------------------------------------------------------------------------------------
@@ -291,7 +300,7 @@ def summary_lines(answer: dict[str, Any], report: dict[str, Any] | None) -> list
 
 def local_lines(run: ReportRun) -> list[str]:
     """Locally, what led to the report: each invocation's outcome and each build report."""
-    lines = []
+    lines = [f"  {note}" for note in run.notes]
     for step in run.steps:
         p = step.payload
         if not step.ok:
