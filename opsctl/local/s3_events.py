@@ -93,7 +93,10 @@ class S3EventBridgeNotifications:
             if response.code < 300:
                 version = response.header("x-amz-version-id")
                 try:
-                    self._emit(bucket, key, reason, version if version and version != "null" else None)
+                    # A PutObject's size and ETag are in its request and response; a copy's or upload's are asked.
+                    sent = environ.get("HTTP_X_AMZ_DECODED_CONTENT_LENGTH") or environ.get("CONTENT_LENGTH")
+                    known = (int(sent), response.header("ETag") or "") if reason == "PutObject" and sent else None
+                    self._emit(bucket, key, reason, version if version and version != "null" else None, known)
                 except Exception:  # noqa: BLE001 - as on AWS, a stored object stays stored whatever its event
                     _log.exception("s3://%s/%s: could not emit Object Created", bucket, key)
             return response.replay(start_response)
@@ -137,12 +140,15 @@ class S3EventBridgeNotifications:
         body = ET.tostring(root, xml_declaration=True, encoding="UTF-8", default_namespace=namespace)
         return response.replay(start_response, body)
 
-    def _emit(self, bucket: str, key: str, reason: str, version_id: str | None) -> None:
+    def _emit(self, bucket: str, key: str, reason: str, version_id: str | None,
+              known: tuple[int, str] | None) -> None:
         region = self.enabled[bucket]
-        args = {"Bucket": bucket, "Key": key, **({"VersionId": version_id} if version_id else {})}
-        head = self._clients("s3", region).head_object(**args)
-        event = object_created_event(bucket=bucket, key=key, size=int(head.get("ContentLength", 0)),
-                                     etag=str(head.get("ETag", "")), version_id=version_id,
+        if known is None:
+            args = {"Bucket": bucket, "Key": key, **({"VersionId": version_id} if version_id else {})}
+            head = self._clients("s3", region).head_object(**args)
+            known = int(head.get("ContentLength", 0)), str(head.get("ETag", ""))
+        size, etag = known
+        event = object_created_event(bucket=bucket, key=key, size=size, etag=etag, version_id=version_id,
                                      sequencer=f"{next(self._sequence):016X}", reason=reason, region=region)
         self.router.emit(region, event)
 
