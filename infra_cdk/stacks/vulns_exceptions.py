@@ -50,6 +50,7 @@ def validated_exceptions(path: Path = EXCEPTIONS_FILE, today: date | None = None
 
 def deploy_exceptions_file(stack: Stack, *, foundation: Foundation,
                            path: Path = EXCEPTIONS_FILE) -> s3deploy.BucketDeployment:
+    text = validated_exceptions(path)  # first: an unscoped entry stops the synth before anything is built
     prefix, _, name = VULNS_EXCEPTIONS_KEY.rpartition("/")
     # Our own role and log group: no managed policy, a retention like every function's.
     role = iam.Role(stack, "ExceptionsFileDeploymentRole", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
@@ -59,7 +60,7 @@ def deploy_exceptions_file(stack: Stack, *, foundation: Foundation,
     log_group.grant_write(role)
     deployment = s3deploy.BucketDeployment(
         stack, "ExceptionsFileDeployment",
-        sources=[s3deploy.Source.data(name, validated_exceptions(path))],
+        sources=[s3deploy.Source.data(name, text)],
         destination_bucket=foundation.bucket,
         destination_key_prefix=f"{prefix}/",
         prune=False,  # vulns/ also holds the build reports and reports: only this one file is ours to write

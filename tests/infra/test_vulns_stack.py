@@ -238,3 +238,21 @@ def test_the_repository_exceptions_file_is_what_the_stack_deploys(synth):
     sources = [synth.outdir / f["source"]["path"] for f in manifest["files"].values()]
     deployed = [p / "vulnerability-exceptions.toml" for p in sources if (p / "vulnerability-exceptions.toml").exists()]
     assert [p.read_text() for p in deployed] == [EXCEPTIONS_FILE.read_text()]
+
+
+def test_the_stack_refuses_to_deploy_an_exceptions_file_with_an_unscoped_entry(tmp_path):
+    from types import SimpleNamespace
+
+    from aws_cdk import App, Stack
+    from aws_cdk import aws_s3 as s3
+
+    from infra_cdk.stacks.vulns_exceptions import InvalidExceptionsFile, deploy_exceptions_file
+
+    unscoped = tmp_path / "vulnerability-exceptions.toml"
+    unscoped.write_text('[[exception]]\nid = "B608"\npackage = "B608"\nresource = "*"\nreason = "r"\n'
+                        'approver = "a@example.com"\nexpires = 2026-12-01\n')
+    stack = Stack(App(), "Probe")
+    foundation = SimpleNamespace(bucket=s3.Bucket(stack, "Ops"))
+    with pytest.raises(InvalidExceptionsFile, match="spans every kind"):
+        deploy_exceptions_file(stack, foundation=foundation, path=unscoped)
+    assert [c.node.id for c in stack.node.children] == ["Ops"]  # nothing of the deployment was built
