@@ -16,3 +16,6 @@ class FlagsTarget:
     deployment_strategy_id: str
     #: environment name (``production``) -> AppConfig environment id
     environment_ids: Mapping[str, str]
+    #: When every application has seen a deployment: the flags' cache period + 1 s (a flag release's bake
+    #: starts this long after each deployment completed, unless its request says otherwise).
+    propagation_seconds: int = 0

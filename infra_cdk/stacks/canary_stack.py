@@ -145,4 +145,5 @@ def flag_environment(stack: Stack, flags: FlagsTarget) -> dict[str, str]:
     """The ``CANARY_FLAGS_*`` variables ``churnguard_ops.canary.settings`` reads (ids may be cross-stack tokens)."""
     return {"CANARY_FLAGS_APPLICATION_ID": flags.application_id, "CANARY_FLAGS_PROFILE_ID": flags.profile_id,
             "CANARY_FLAGS_STRATEGY_ID": flags.deployment_strategy_id,
-            "CANARY_FLAGS_ENVIRONMENTS": stack.to_json_string(dict(flags.environment_ids))}
+            "CANARY_FLAGS_ENVIRONMENTS": stack.to_json_string(dict(flags.environment_ids)),
+            "CANARY_FLAGS_PROPAGATION_SECONDS": str(flags.propagation_seconds)}

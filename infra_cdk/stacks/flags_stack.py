@@ -68,7 +68,8 @@ class FlagsStack(Stack):
         self.target = FlagsTarget(
             application_id=self.application.application_id, profile_id=self.profile.configuration_profile_id,
             deployment_strategy_id=self.strategy.deployment_strategy_id,
-            environment_ids={name: env.environment_id for name, env in self.environments.items()})
+            environment_ids={name: env.environment_id for name, env in self.environments.items()},
+            propagation_seconds=flags.cache_seconds + 1)
 
         self.evaluator = foundation.function(
             self, "FlagsEvaluateFunction", function_name=f"{prefix}-flags-evaluate", code_dir=FUNCTIONS_DIR / "flags",

@@ -46,7 +46,7 @@ POWERTOOLS_ENV = {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "LO
 CANARY_ENV = {"CANARY_FUNCTIONS", "CANARY_LOCK_TABLE", "CANARY_DECISIONS_BUCKET", "CANARY_TOPIC_ARN"}
 #: Set when the CDK app hands the canary stack the flags' AppConfig ids (flag releases).
 FLAGS_ENV = {"CANARY_FLAGS_APPLICATION_ID", "CANARY_FLAGS_PROFILE_ID", "CANARY_FLAGS_STRATEGY_ID",
-             "CANARY_FLAGS_ENVIRONMENTS"}
+             "CANARY_FLAGS_ENVIRONMENTS", "CANARY_FLAGS_PROPAGATION_SECONDS"}
 #: What the release and abort roles hold besides their alias actions once flag releases are configured.
 FLAG_SHIFTER_ACTIONS = {"appconfig:ListHostedConfigurationVersions", "appconfig:GetHostedConfigurationVersion",
                         "appconfig:CreateHostedConfigurationVersion", "appconfig:StartDeployment",
@@ -584,7 +584,7 @@ def test_every_canary_function_has_its_own_role_and_log_group_with_retention(can
 # --- flag releases (a FlagsTarget of literal ids: one extra synth of foundation + canary) -----------------
 
 FLAGS = {"application_id": "app1234", "profile_id": "prof567", "deployment_strategy_id": "strat89",
-         "environment_ids": {"production": "envprod", "staging": "envstag"}}
+         "environment_ids": {"production": "envprod", "staging": "envstag"}, "propagation_seconds": 46}
 APPCONFIG = "arn:<AWS::Partition>:appconfig:us-east-1:123456789012"
 FLAG_APP = f"{APPCONFIG}:application/app1234"
 FLAG_PROFILE = f"{FLAG_APP}/configurationprofile/prof567"
@@ -660,6 +660,7 @@ def test_the_release_functions_read_the_flags_ids_from_their_environment(with_fl
     assert settings.flags_configured
     assert (settings.flags_application_id, settings.flags_profile_id, settings.flags_strategy_id,
             settings.flags_environments) == ("app1234", "prof567", "strat89", FLAGS["environment_ids"])
+    assert settings.flags_propagation_seconds == 46  # a flag step bakes once every application has polled
 
 
 def test_the_canary_stack_with_flags_has_no_unsuppressed_nag_errors(with_flags):

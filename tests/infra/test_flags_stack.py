@@ -278,3 +278,10 @@ def test_the_flags_library_reads_back_exactly_what_the_context_sets(monkeypatch,
     assert (settings.application, settings.environment, settings.profile, settings.cache_seconds,
             settings.max_stale_seconds, settings.exposure_sample_rate) == (
         FLAGS_APPLICATION, "production", FLAGS_PROFILE, 45, 3600, 0.1)
+
+
+def test_the_canary_stack_learns_when_a_deployment_has_reached_every_application(synth):
+    from infra_cdk.app import cdk_json_context
+
+    cache_seconds = cdk_json_context()["churnguard"]["flags"]["cache_seconds"]
+    assert synth.flags.target.propagation_seconds == cache_seconds + 1

@@ -215,6 +215,17 @@ def test_with_a_propagation_period_the_bake_starts_that_long_after_the_deploymen
     assert world.flow.evaluate(judged).action == "advance"
 
 
+def test_without_a_propagation_period_in_the_request_the_deployments_own_applies(world: World) -> None:
+    world.shifter.propagation_seconds = 46  # what the stack sets for a 45 s flag cache
+    state = started(world)
+    world.tick(30)
+    assert world.flow.evaluate(state).pending is not None, "the applications' caches may still serve 0 %"
+    world.tick(16)
+    world.cohorts(on=500, off=4500)
+    judged = world.flow.evaluate(state)
+    assert judged.pending is None and judged.step_started_at == T0 + timedelta(seconds=46)
+
+
 def test_a_propagation_period_as_long_as_the_wait_is_refused_naming_it() -> None:
     with pytest.raises(ValueError, match=r"propagation_seconds\n.*900 s is not less than bake.max_wait_seconds"):
         flag_request(propagation_seconds=900)

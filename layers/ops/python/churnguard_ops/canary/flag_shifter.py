@@ -23,10 +23,14 @@ WRITE_LOCK_SECONDS = 120
 
 
 class FlagShifter:
-    def __init__(self, store: FlagConfigurations, lock: ReleaseLock, clock: Clock = utcnow) -> None:
+    def __init__(self, store: FlagConfigurations, lock: ReleaseLock, clock: Clock = utcnow,
+                 propagation_seconds: int = 0) -> None:
         self.store = store
         self.lock = lock
         self.clock = clock
+        #: How long after a deployment completes every application has polled it (their cache period + 1 s):
+        #: a request's own ``propagation_seconds`` overrides it.
+        self.propagation_seconds = propagation_seconds
 
     def percentage(self, environment: str, key: str) -> float | None:
         """The deployed rollout percentage of ``key`` (None: the flag has no rollout). NotFound: no such flag."""

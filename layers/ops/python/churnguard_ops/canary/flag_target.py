@@ -74,7 +74,8 @@ class FlagTarget:
         deployment = self.shifter.deployment(environment, number)
         if deployment.state == "COMPLETE":
             live = deployment.completed_at or state.step_started_at
-            propagation = _flag_request(state).propagation_seconds
+            requested = _flag_request(state).propagation_seconds
+            propagation = self.shifter.propagation_seconds if requested is None else requested
             if not propagation or live is None:
                 return live
             live += timedelta(seconds=propagation)  # the applications' caches have seen it by then

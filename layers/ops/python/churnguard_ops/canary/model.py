@@ -247,13 +247,14 @@ class FlagReleaseRequest(_ReleaseRules):
     flag: FlagRef
     #: The applications see a deployment only at their next poll (their flag cache period): the bake of a step
     #: starts this long after its deployment completed, so the judged window holds the new percentage alone.
-    propagation_seconds: int = Field(0, ge=0, le=3600)
+    #: None: the deployment's own (CANARY_FLAGS_PROPAGATION_SECONDS: the flags' cache period + 1 s).
+    propagation_seconds: int | None = Field(None, ge=0, le=3600)
 
     @field_validator("propagation_seconds")
     @classmethod
-    def _propagates_within_the_wait(cls, seconds: int, info: ValidationInfo) -> int:
+    def _propagates_within_the_wait(cls, seconds: int | None, info: ValidationInfo) -> int | None:
         bake = info.data.get("bake")
-        if isinstance(bake, BakeRules) and seconds >= bake.max_wait_seconds:
+        if seconds is not None and isinstance(bake, BakeRules) and seconds >= bake.max_wait_seconds:
             raise ValueError(f"{seconds} s is not less than bake.max_wait_seconds ({bake.max_wait_seconds} s): "
                              "no step could ever start baking")
         return seconds

@@ -23,6 +23,9 @@ class CanarySettings(BaseSettings):
     flags_strategy_id: str | None = Field(None, description="The immediate deployment strategy's id")
     flags_environments: dict[str, str] = Field(default_factory=dict,
                                                description="Environment name -> AppConfig environment id")
+    flags_propagation_seconds: int = Field(0, ge=0, le=3600,
+                                           description="The flags' cache period + 1 s: when every application "
+                                                       "has seen a deployment (a request may override it)")
 
     @property
     def flags_configured(self) -> bool:

@@ -42,7 +42,7 @@ def flag_shifter(config: CanarySettings, lock: DynamoReleaseLock, region: str | 
     assert config.flags_application_id and config.flags_profile_id and config.flags_strategy_id
     store = AppConfigFlags(config.flags_application_id, config.flags_profile_id, config.flags_strategy_id,
                            config.flags_environments, region)
-    return FlagShifter(store, lock)
+    return FlagShifter(store, lock, propagation_seconds=config.flags_propagation_seconds)
 
 
 def decision_requests(config: CanarySettings | None = None) -> DecisionAnnouncer:
