@@ -33,7 +33,7 @@ STATE_DIR = ROOT / ".opsctl"
 
 # The CDK app imports the layer's contracts, policies and plugin registries, so its code is an input too.
 SYNTH_INPUTS = ("cdk.json", "infra_cdk", "functions", "layers/ops/requirements.txt", "layers/ops/requirements.lock",
-                "layers/ops/python")
+                "layers/ops/python", "vulnerability-exceptions.toml")
 
 # Warnings that describe a real account, not the embedded one. Acknowledged for the local synth only;
 # `cdk synth` still reports them. no-database-vpc: locally the functions reach PostgreSQL without a VPC.
