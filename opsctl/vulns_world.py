@@ -14,7 +14,7 @@ What a real account would already have, in the shapes AWS and the scanners use:
   * ``closed``: a low CVE in a function's package, ACTIVE at the first poll, CLOSED before the second (fixed);
   * ``expired``: a medium CVE in ``sqlglot`` of the layer, excepted 50 days ago by an exception that expired
     5 days ago: the ledger held it ``excepted`` (seeded as its earlier state) and reopens it saying why;
-- **coverage**: every one of our functions scanned (PACKAGE and CODE) except one, idle for over 90 days
+- **coverage**: every one of our functions scanned (the standard PACKAGE scan) except one, idle for over 90 days
   (``STALE_INVENTORY``): the report's coverage gap;
 - **the exceptions file** in the ops bucket (the key the functions read): the repository's
   ``vulnerability-exceptions.toml`` plus the two entries above.
@@ -227,8 +227,10 @@ def build_world(deployed: Deployed, functions: Sequence[str], now: datetime, rep
     world.findings = list(specs.values())
     world.arns = {role: f["findingArn"] for role, f in specs.items()}
     ours = sorted(set(functions))
-    world.coverage = [coverage_record(deployed, fn, scan, STALE_REASON if fn == roles["stale"] else "SUCCESSFUL")
-                      for fn in ours for scan in ("PACKAGE", "CODE")]
+    # One record per function, the standard (PACKAGE) scan: the embedded Inspector keeps one coverage record per
+    # resourceId, so a CODE record would replace it.
+    world.coverage = [coverage_record(deployed, fn, "PACKAGE", STALE_REASON if fn == roles["stale"] else "SUCCESSFUL")
+                      for fn in ours]
     today = now.date()
     world.expiring = {"id": CODE_RULE, "package": CODE_RULE, "resource": f"function:{roles['code']}",
                       "reason": "the query's only interpolated value is an enum of column names; parameterizing "

@@ -169,7 +169,7 @@ def run_seeded(aws: Any, names: dict[str, str], deployed: Deployed, functions: l
     scanning = pool.submit(scanners, now)
     pool.shutdown(wait=False)
     progress(f"seeding Inspector: {len(world.findings)} findings on {len(set(world.functions.values()))} functions, "
-             f"coverage of {len(world.coverage) // 2} functions ({world.stale_function}: {vulns_world.STALE_REASON}); "
+             f"coverage of {len(world.coverage)} functions ({world.stale_function}: {vulns_world.STALE_REASON}); "
              f"the exceptions file at s3://{deployed.bucket}/{deployed.exceptions_key}")
     vulns_world.seed_account(aws, world)
     _drain(aws)

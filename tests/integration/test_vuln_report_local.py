@@ -104,7 +104,9 @@ def test_the_local_run_reports_one_layer_cve_for_two_functions_one_breach_and_th
     assert (critical["vuln_id"], critical["resource"], critical["sources"]) == ("CVE-2026-41001", "layer:ops",
                                                                                 ["inspector"])
     assert [(f["vuln_id"], f["days_open"]) for f in report["sla_breaches"]] == [("CVE-2026-41002", 40)]
-    assert [g["resource"] for g in vuln.coverage_gaps(report)] == [f"function:{PREFIX}restore-verify"]
+    gaps = vuln.coverage_gaps(report)
+    assert [g["resource"] for g in gaps] == [f"function:{PREFIX}restore-verify"]
+    assert "package scan, STALE_INVENTORY" in gaps[0]["reason"]
     statuses = {s["source"]: s["status"] for s in report["sources"]}
     assert statuses["pip-audit"] == "not checked" and statuses["bandit"] == "checked"
 
