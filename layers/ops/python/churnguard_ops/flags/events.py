@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, StringConstraints, ValidationError
 
@@ -27,5 +28,6 @@ class EvaluateRequest(BaseModel):
             return cls.model_validate(event)
         except ValidationError as error:
             first = error.errors()[0]
-            where = ".".join(str(part) for part in first["loc"]) or "event"
+            # A key with spaces or symbols percent-encoded, so the field named stays one word (`%20: ...`).
+            where = ".".join(quote(str(part), safe="_-") for part in first["loc"]) or "event"
             raise InvalidEvent(f"{where}: {first['msg']}") from None
