@@ -85,6 +85,7 @@ def _throttled_instance(env: Any, out: str | None) -> Step:
                             waiting=lambda: f"{len(injected) - before} throttled attempt(s) so far")
     finally:
         env.aws.faults.clear()
+    progress(f"{len(injected) - before} throttled attempt(s) answered (the client's retries, then the tick failed)")
     slot = when.replace(minute=0, second=0, microsecond=0)
     made = _manual_snapshots(env.region)
     ids = {i: naming.snapshot_id(i, "database", slot) for i in instances}

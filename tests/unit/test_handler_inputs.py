@@ -2,7 +2,7 @@
 
 Each handler gets every event one mutation away from the sample files in ``events/`` (each key or item
 dropped, each value -- the whole event too -- replaced by a value of every JSON kind, a key added to each
-object), then ``FUZZ_EXAMPLES`` (default 100) events of 1-3 random mutations with arbitrary JSON values, drawn
+object), then ``FUZZ_EXAMPLES`` (default 60) events of 1-3 random mutations with arbitrary JSON values, drawn
 by hypothesis. AWS is a tripwire: the first client the code asks for raises ``AwsReached``, which means
 validation passed. Any outcome other than that or a validation error naming a field (a ``TypeError``,
 ``KeyError``, ``AttributeError``...) is a bug.
@@ -10,7 +10,7 @@ validation passed. Any outcome other than that or a validation error naming a fi
 Why this split: the structural space is small (11-92 paths per handler, x 3 operations), so enumerating it
 covers every single mutation for sure, at ~1 ms an event, where 1,000 random events (~12 ms each, nearly all
 of it hypothesis drawing the mutation) covered it only probably; the random events keep what enumeration
-cannot: combined mutations and arbitrary nested values (100 per handler keeps 20 handlers within ~1 minute of
+cannot: combined mutations and arbitrary nested values (60 per handler keeps 25 handlers within ~1 minute of
 the suite; ``FUZZ_EXAMPLES=1000`` runs more).
 """
 from __future__ import annotations
@@ -39,7 +39,7 @@ from tests.events import EVENTS_DIR
 importlib.import_module("aws_xray_sdk.core")
 
 ROOT = Path(__file__).resolve().parents[2]
-EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "100"))  # random events per handler, after the enumerated ones
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "60"))  # random events per handler, after the enumerated ones
 NOW = datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
