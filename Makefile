@@ -26,10 +26,11 @@ $(STAMP): pyproject.toml layers/ops/requirements.txt
 demo: $(STAMP)
 	$(BIN)/opsctl demo --out out/demo
 
-# Two workers; tests/conftest.py schedules the tests that share a fixture together (its own xdist scheduler)
-# and starts the longest work first.
+# Three workers on two cores: much of the suite waits (canary and flag bakes, the demo, embedded servers), so a
+# third worker overlaps the waits (integration alone: 302 s with two, 267 s with three). tests/conftest.py
+# schedules the tests that share a fixture together (its own xdist scheduler) and starts the longest work first.
 test: lint
-	$(BIN)/python -m pytest -n 2 --dist loadgroup
+	$(BIN)/python -m pytest -n 3 --dist loadgroup
 
 # Static checks (also part of `make test`): lint + import order, layering contracts, types of the
 # layer, the CDK app and the test fakes (typed against the ports they stand in for).

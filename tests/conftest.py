@@ -5,8 +5,8 @@ import os
 os.environ.setdefault("JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION", "1")
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
-#: Where each test starts under ``make test`` (-n 2 --dist loadgroup): the longest work first, so that the
-#: two workers finish together; what no prefix matches (unit tests: many, each short, each its own unit of
+#: Where each test starts under ``make test`` (-n 3 --dist loadgroup): the longest work first, so that the
+#: workers finish together; what no prefix matches (unit tests: many, each short, each its own unit of
 #: work) comes last and fills the gaps. The demo test alone takes minutes, and grows with every capability.
 START_ORDER = (
     "tests/e2e/test_opsctl.py::test_demo_",
