@@ -16,6 +16,7 @@ from opsctl.commands.common import (
     UsageError,
     add_target_options,
     check_out_dir,
+    check_request,
     local_target,
     read_event,
     running,
@@ -111,7 +112,6 @@ def _steps(text: str) -> list[int]:
 
 def release_request(args: argparse.Namespace, local: bool) -> dict[str, Any]:
     """The execution input, checked with the model the Validate task parses it with."""
-    from pydantic import ValidationError
 
     from churnguard_ops.canary.model import ReleaseRequest
 
@@ -145,15 +145,7 @@ def release_request(args: argparse.Namespace, local: bool) -> dict[str, Any]:
             "dimensions": {"FunctionName": request["function_name"]}, "statistic": "Sum"}
     if "function_name" not in request or "new_version" not in request:
         raise UsageError("--function and --version are required (or a --request file naming them)")
-    try:
-        ReleaseRequest.model_validate(request)
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        field = str(error["loc"][0]) if error["loc"] else ""
-        where = ".".join(str(p) for p in error["loc"])
-        raise UsageError(f"{OPTIONS.get(field, 'release request')} ({where}): "
-                         f"{error['msg'].removeprefix('Value error, ')}") from None
-    return request
+    return check_request(ReleaseRequest, request, lambda field: OPTIONS.get(field, "release request"))
 
 
 def run(args: argparse.Namespace) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -104,3 +104,18 @@ def copy_reports(locations: dict[str, str], files: dict[str, str], out: str) -> 
             paths[kind] = folder / filename
             paths[kind].write_bytes(read_s3(locations[kind]))
     return paths
+
+
+def check_request(model: Any, request: dict[str, Any], option_of: Callable[[str], str]) -> dict[str, Any]:
+    """``request`` if ``model`` accepts it; else one line naming the option that sets the first refused field
+    (``option_of(field)``) and where in the request it is, e.g. ``--steps (steps): ...``."""
+    from pydantic import ValidationError
+
+    try:
+        model.model_validate(request)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        field = str(error["loc"][0]) if error["loc"] else ""
+        where = ".".join(str(p) for p in error["loc"])
+        raise UsageError(f"{option_of(field)} ({where}): {error['msg'].removeprefix('Value error, ')}") from None
+    return request

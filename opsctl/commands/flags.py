@@ -4,7 +4,15 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from opsctl.commands.common import UsageError, add_target_options, check_out_dir, local_target, running, wants_local
+from opsctl.commands.common import (
+    UsageError,
+    add_target_options,
+    check_out_dir,
+    check_request,
+    local_target,
+    running,
+    wants_local,
+)
 from opsctl.console import progress, write_json
 
 DEFAULT_ENVIRONMENT = "production"
@@ -119,7 +127,6 @@ def _steps(text: str) -> list[int]:
 
 def rollout_request(args: argparse.Namespace, local: bool) -> dict[str, Any]:
     """The execution input, checked with the model the Validate task parses it with."""
-    from pydantic import ValidationError
 
     from churnguard_ops.canary.model import FlagReleaseRequest
     from opsctl import flags_runner
@@ -137,15 +144,8 @@ def rollout_request(args: argparse.Namespace, local: bool) -> dict[str, Any]:
     for option in ("evaluation_interval_seconds", "propagation_seconds"):
         if getattr(args, option) is not None:
             request[option] = getattr(args, option)
-    try:
-        FlagReleaseRequest.model_validate(request)
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        field = str(error["loc"][0]) if error["loc"] else ""
-        where = ".".join(str(p) for p in error["loc"])
-        raise UsageError(f"{OPTIONS.get(field, '--' + field.replace('_', '-'))} ({where}): "
-                         f"{error['msg'].removeprefix('Value error, ')}") from None
-    return request
+    return check_request(FlagReleaseRequest, request,
+                         lambda field: OPTIONS.get(field, "--" + field.replace("_", "-")))
 
 
 def rollout(args: argparse.Namespace) -> int:
