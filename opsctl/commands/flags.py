@@ -52,7 +52,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     rollout_parser = actions.add_parser(
         "rollout", help="ramp a flag's rollout percentage step by step, judged on its on vs off cohorts",
         description="Starts a flag release in the canary state machine and prints each step's cohort decision (on "
-                    "vs off: requests, error rate, p99, sample-ratio check). Exit code 0: promoted (100 %%); 1: "
+                    "vs off: requests, error rate, p99, sample-ratio check). Exit code 0: promoted (100 %); 1: "
                     "rolled back (the percentage it started from) or aborted; 2: bad input.")
     rollout_parser.add_argument("flag", metavar="FLAG", help="a flag with a rollout, e.g. new_dashboard_ui")
     rollout_parser.add_argument("--steps", help="comma-separated percentages above the current one, ending at 100 "
