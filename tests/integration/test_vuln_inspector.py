@@ -30,6 +30,7 @@ from churnguard_ops.vulns.wiring import normalizer
 from opsctl.local.aws import EmbeddedAws
 from opsctl.local.inspector2 import finding_event
 from tests.events import load_event
+from tests.integration.conftest import create_vuln_ledger_table
 
 pytestmark = pytest.mark.integration
 
@@ -56,18 +57,7 @@ def prefix(aws: EmbeddedAws) -> str:
 
 @pytest.fixture
 def table(aws: EmbeddedAws) -> str:
-    name = f"vulns-{uuid.uuid4().hex[:8]}"
-    state, resource = contracts.VULNS_LEDGER_STATE_ATTRIBUTE, contracts.VULNS_LEDGER_RESOURCE_ATTRIBUTE
-    aws.client("dynamodb").create_table(
-        TableName=name, BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"} for a in (contracts.VULNS_LEDGER_KEY, state,
-                                                                                  resource)],
-        KeySchema=[{"AttributeName": contracts.VULNS_LEDGER_KEY, "KeyType": "HASH"}],
-        GlobalSecondaryIndexes=[{"IndexName": contracts.VULNS_LEDGER_STATE_INDEX,
-                                 "KeySchema": [{"AttributeName": state, "KeyType": "HASH"},
-                                               {"AttributeName": resource, "KeyType": "RANGE"}],
-                                 "Projection": {"ProjectionType": "ALL"}}])
-    return name
+    return create_vuln_ledger_table(aws.client("dynamodb"), f"vulns-{uuid.uuid4().hex[:8]}")
 
 
 def lambda_finding(n: int, function: str, *, status: str = "ACTIVE", updated: datetime = T0,

@@ -11,13 +11,14 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from churnguard_ops.core import aws, contracts
+from churnguard_ops.core import aws
 from churnguard_ops.core.errors import Conflict
 from churnguard_ops.vulns.adapters_ledger import DynamoLedger
 from churnguard_ops.vulns.exceptions import ExceptionSet
 from churnguard_ops.vulns.keys import new_finding
 from churnguard_ops.vulns.ledger import Ledger
 from churnguard_ops.vulns.model import LedgerEntry, NotChecked, ScanResult, ScanSummary, SlaPolicy
+from tests.integration.conftest import create_vuln_ledger_table
 
 pytestmark = pytest.mark.integration
 
@@ -26,18 +27,7 @@ T0 = datetime(2026, 11, 1, 9, 0, tzinfo=timezone.utc)
 
 
 def create_ledger_table(name: str) -> None:
-    """The table as the stack will define it: ``pk``, and the sparse ``state``/``resource`` index."""
-    state, resource = contracts.VULNS_LEDGER_STATE_ATTRIBUTE, contracts.VULNS_LEDGER_RESOURCE_ATTRIBUTE
-    boto3.client("dynamodb", REGION).create_table(
-        TableName=name, BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": contracts.VULNS_LEDGER_KEY, "AttributeType": "S"},
-                              {"AttributeName": state, "AttributeType": "S"},
-                              {"AttributeName": resource, "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": contracts.VULNS_LEDGER_KEY, "KeyType": "HASH"}],
-        GlobalSecondaryIndexes=[{"IndexName": contracts.VULNS_LEDGER_STATE_INDEX,
-                                 "KeySchema": [{"AttributeName": state, "KeyType": "HASH"},
-                                               {"AttributeName": resource, "KeyType": "RANGE"}],
-                                 "Projection": {"ProjectionType": "ALL"}}])
+    create_vuln_ledger_table(boto3.client("dynamodb", REGION), name)
 
 
 @pytest.fixture(scope="module")

@@ -19,11 +19,11 @@ from typing import Any
 import pytest
 
 from churnguard_ops.core import aws as core_aws
-from churnguard_ops.core import contracts
 from churnguard_ops.vulns.adapters_ledger import DynamoLedger
 from opsctl.commands import vuln
 from opsctl.local.aws import EmbeddedAws
 from opsctl.vulns_world import BuildReport, Deployed
+from tests.integration.conftest import create_vuln_ledger_table
 
 pytestmark = pytest.mark.integration
 
@@ -36,18 +36,7 @@ NOW = datetime.now(timezone.utc)
 
 
 def _table(aws: EmbeddedAws) -> str:
-    name = f"vulns-{uuid.uuid4().hex[:8]}"
-    state, resource = contracts.VULNS_LEDGER_STATE_ATTRIBUTE, contracts.VULNS_LEDGER_RESOURCE_ATTRIBUTE
-    aws.client("dynamodb").create_table(
-        TableName=name, BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"} for a in (contracts.VULNS_LEDGER_KEY, state,
-                                                                                  resource)],
-        KeySchema=[{"AttributeName": contracts.VULNS_LEDGER_KEY, "KeyType": "HASH"}],
-        GlobalSecondaryIndexes=[{"IndexName": contracts.VULNS_LEDGER_STATE_INDEX,
-                                 "KeySchema": [{"AttributeName": state, "KeyType": "HASH"},
-                                               {"AttributeName": resource, "KeyType": "RANGE"}],
-                                 "Projection": {"ProjectionType": "ALL"}}])
-    return name
+    return create_vuln_ledger_table(aws.client("dynamodb"), f"vulns-{uuid.uuid4().hex[:8]}")
 
 
 def _our_functions(aws: EmbeddedAws) -> list[str]:

@@ -8,20 +8,9 @@ from typing import Any
 import pytest
 
 from churnguard_ops.core.flag_document import FlagDocument
+from tests.unit.flags_fakes import SEED_DOCUMENT
 
-SEED: dict[str, Any] = {
-    "new_dashboard_ui": {
-        "default": False, "description": "The redesigned dashboard",
-        "rollout": {"percentage": 10, "value": True, "attribute": "user_id", "salt": "new_dashboard_ui"},
-        "kill_switch": False,
-    },
-    "advanced_analytics": {
-        "default": False,
-        "rules": {"professional and enterprise tiers": {
-            "when_match": True,
-            "conditions": [{"action": "IN", "key": "subscription_tier", "value": ["professional", "enterprise"]}]}},
-    },
-}
+SEED: dict[str, Any] = SEED_DOCUMENT  # the seed's two flags, as cdk.json has them
 RULE = "professional and enterprise tiers"
 
 
